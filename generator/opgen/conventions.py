@@ -1,0 +1,157 @@
+"""Every metric, label, rule, alert and file name opgen uses: the single source.
+
+Renderers, tests and (later) dashboards and instrumentation read names from here, so they agree.
+Metric names follow the OpenTelemetry semantic conventions as the Prometheus exporter writes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from fractions import Fraction
+
+# --- metrics emitted by the service (the metric contract, docs/metrics.md) -------------------
+
+
+@dataclass(frozen=True)
+class RequestMetric:
+    """A server-side duration histogram and how to tell failed requests in it."""
+
+    histogram: str  # base name; Prometheus adds _bucket, _count, _sum
+    otel_name: str
+    error_matcher: str  # label matcher selecting failed requests
+    labels: tuple[str, ...]
+
+    @property
+    def count(self) -> str:
+        return self.histogram + "_count"
+
+    @property
+    def bucket(self) -> str:
+        return self.histogram + "_bucket"
+
+
+REQUEST_METRICS = {
+    "http": RequestMetric(
+        histogram="http_server_request_duration_seconds",
+        otel_name="http.server.request.duration",
+        error_matcher='http_response_status_code=~"5.."',
+        labels=("http_request_method", "http_route", "http_response_status_code"),
+    ),
+    "grpc": RequestMetric(
+        histogram="rpc_server_call_duration_seconds",
+        otel_name="rpc.server.call.duration",
+        # gRPC codes that mean the server failed: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
+        # INTERNAL, UNAVAILABLE, DATA_LOSS.
+        error_matcher='rpc_grpc_status_code=~"2|4|12|13|14|15"',
+        labels=("rpc_service", "rpc_method", "rpc_grpc_status_code"),
+    ),
+    "queue-consumer": RequestMetric(
+        histogram="messaging_process_duration_seconds",
+        otel_name="messaging.process.duration",
+        error_matcher='error_type!=""',
+        labels=("messaging_system", "messaging_destination_name", "error_type"),
+    ),
+}
+
+# Histogram bucket boundaries in seconds (OTel HTTP advisory boundaries); every SLO latency
+# threshold is added to them by the generated instrumentation.
+DEFAULT_BUCKETS_SECONDS = (
+    Fraction(5, 1000), Fraction(1, 100), Fraction(25, 1000), Fraction(5, 100), Fraction(75, 1000),
+    Fraction(1, 10), Fraction(25, 100), Fraction(5, 10), Fraction(75, 100), Fraction(1), Fraction(25, 10),
+    Fraction(5), Fraction(75, 10), Fraction(10),
+)
+
+TARGET_UP_METRIC = "up"
+
+# --- labels opgen puts on its own series and alerts ------------------------------------------
+
+LABEL_SERVICE = "service"
+LABEL_SLO = "slo"
+LABEL_TEAM = "team"
+LABEL_TIER = "tier"
+LABEL_SEVERITY = "severity"
+LABEL_LONG_WINDOW = "long_window"
+LABEL_SHORT_WINDOW = "short_window"
+LABEL_CAUSE = "cause"
+
+SEVERITY_PAGE = "page"
+SEVERITY_TICKET = "ticket"
+
+# --- recording rules ---------------------------------------------------------------------------
+
+SLI_ERRORS_RATE5M = "slo:sli_errors:rate5m"
+SLI_REQUESTS_RATE5M = "slo:sli_requests:rate5m"
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
+PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
+PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+
+
+def sli_error_ratio(window: str) -> str:
+    """Share of bad events over `window`, e.g. slo:sli_error:ratio_rate5m."""
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+ALERT_NAME_LIMIT = 40  # mixtool lint
+
+
+def camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def alert_budget_burn(slo_name: str) -> str:
+    return camel(slo_name) + "BudgetBurn"
+
+
+def alert_budget_exhausted(slo_name: str) -> str:
+    return camel(slo_name) + "BudgetExhausted"
+
+
+ALERT_NO_DATA = "SLONoData"
+
+# --- files and groups ------------------------------------------------------------------------
+
+OPS_DIR = "ops"
+MANIFEST_PATH = ".opgen/manifest.json"  # inside the output folder
+DESCRIPTOR_FILENAMES = ("service.yaml",)
+DESCRIPTOR_SUFFIX = ".opgen.yaml"
+
+
+def rules_path(service: str) -> str:
+    return f"prometheus/{service}.rules.yml"
+
+
+def rules_test_path(service: str) -> str:
+    return f"prometheus/{service}.rules.test.yml"
+
+
+def runbook_path(service: str, alert: str) -> str:
+    return f"runbooks/{service}/{alert}.md"
+
+
+def rule_group(service: str, slo: str | None, part: str) -> str:
+    return f"{service}-slo-{slo}-{part}" if slo else f"{service}-{part}"
+
+
+def dashboard_uid(service: str) -> str:
+    """Grafana uids are at most 40 characters; long names keep a hash so they stay unique."""
+    uid = f"opgen-{service}"
+    if len(uid) <= 40:
+        return uid
+    digest = hashlib.sha256(service.encode()).hexdigest()[:8]
+    return f"opgen-{service[:24]}-{digest}"
+
+
+def runbook_url(base_url: str | None, service: str, alert: str) -> str:
+    path = runbook_path(service, alert)
+    if base_url:
+        return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
+    return f"{OPS_DIR}/{path}"
+
+
+def dashboard_url(grafana_url: str, service: str) -> str:
+    return f"{grafana_url.rstrip('/')}/d/{dashboard_uid(service)}/{service}"

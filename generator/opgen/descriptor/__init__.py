@@ -1,0 +1,1 @@
+"""The service descriptor: load (with positions) -> merge blueprint -> validate -> model."""

@@ -1,0 +1,26 @@
+"""load -> merge blueprint -> validate -> model, for one descriptor file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opgen.descriptor.blueprints import apply_blueprint
+from opgen.descriptor.fields import INVALID, Context
+from opgen.descriptor.model import Service, build_service
+from opgen.descriptor.source import read_yaml
+from opgen.descriptor.spec import DESCRIPTOR
+from opgen.descriptor.validate import check_service
+from opgen.errors import DescriptorError
+
+
+def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
+    """The validated service of one descriptor; DescriptorError lists every problem found."""
+    name = display_name or str(path)
+    source = apply_blueprint(read_yaml(path, name), blueprint_dirs)
+    ctx = Context(source)
+    data = DESCRIPTOR.validate(source.data, (), ctx)
+    if data is not INVALID and not ctx.problems:
+        check_service(data, ctx)
+    if ctx.problems:
+        raise DescriptorError(ctx.problems)
+    return build_service(data, name)

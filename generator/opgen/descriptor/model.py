@@ -1,0 +1,147 @@
+"""The service as the generators see it: frozen, typed, defaults resolved, no YAML in sight."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from opgen.slo.durations import format_duration, parse_duration
+from opgen.slo.numbers import to_fraction
+
+REQUEST_INTERFACES = ("http", "grpc", "queue-consumer")
+
+
+@dataclass(frozen=True)
+class Interface:
+    kind: str
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class SLI:
+    kind: str  # availability | latency | events
+    interface: str | None = None  # for availability and latency: http | grpc | queue-consumer
+    threshold_seconds: Fraction | None = None  # latency only
+    errors_promql: str | None = None  # events only; contains {{window}}
+    total_promql: str | None = None
+
+
+@dataclass(frozen=True)
+class SLO:
+    name: str
+    objective_percent: Fraction
+    window_seconds: Fraction
+    description: str
+    sli: SLI
+
+    @property
+    def objective(self) -> Fraction:
+        """The objective as a ratio: 99.9 % -> 0.999."""
+        return self.objective_percent / 100
+
+    @property
+    def error_budget(self) -> Fraction:
+        """The share of events allowed to be bad: 99.9 % -> 0.001."""
+        return 1 - self.objective
+
+    @property
+    def window(self) -> str:
+        return format_duration(self.window_seconds)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    kind: str
+    critical: bool = False
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class Traffic:
+    baseline_rps: float | None = None
+    peak_rps: float | None = None
+    per_instance_rps: float | None = None
+
+
+@dataclass(frozen=True)
+class Scaling:
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    target_cpu_utilization: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    team: str
+    tier: int
+    description: str
+    descriptor_path: str  # as given on the command line, for messages
+    slack: str | None
+    pagerduty_service_id: str | None
+    runbook_base_url: str | None
+    grafana_url: str | None
+    blueprint: str | None
+    platform: str
+    namespace: str
+    language: str
+    interfaces: tuple[Interface, ...]
+    selector: str
+    traffic: Traffic
+    slos: tuple[SLO, ...]
+    dependencies: tuple[Dependency, ...]
+    scaling: Scaling
+    monthly_budget_usd: float | None
+
+
+def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
+    """Map validated descriptor data onto the model (defaults that depend on other fields live here)."""
+    meta, spec = data["metadata"], data["spec"]
+    oncall, links = meta.get("oncall", {}), meta.get("links", {})
+    runtime = spec["runtime"]
+    interfaces = tuple(Interface(i["kind"], i.get("port")) for i in spec["interfaces"])
+    return Service(
+        name=meta["name"],
+        team=meta["team"],
+        tier=meta["tier"],
+        description=meta["description"],
+        descriptor_path=descriptor_path,
+        slack=oncall.get("slack"),
+        pagerduty_service_id=oncall.get("pagerduty_service_id"),
+        runbook_base_url=links.get("runbook_base_url"),
+        grafana_url=links.get("grafana_url"),
+        blueprint=spec.get("blueprint"),
+        platform=runtime["platform"],
+        namespace=runtime.get("namespace", meta["name"]),
+        language=runtime["language"],
+        interfaces=interfaces,
+        selector=spec["prometheus"].get("selector", f'job="{meta["name"]}"'),
+        traffic=Traffic(**spec.get("traffic", {})),
+        slos=tuple(_slo(s, interfaces) for s in spec["slos"]),
+        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service")) for d in spec["dependencies"]),
+        scaling=Scaling(**spec.get("scaling", {})),
+        monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
+    )
+
+
+def default_request_interface(interfaces: tuple[Interface, ...]) -> str | None:
+    return next((i.kind for i in interfaces if i.kind in REQUEST_INTERFACES), None)
+
+
+def _slo(raw: dict[str, Any], interfaces: tuple[Interface, ...]) -> SLO:
+    sli_raw = raw["sli"]
+    kind = sli_raw["kind"]
+    if kind == "events":
+        sli = SLI(kind, errors_promql=sli_raw["errors"], total_promql=sli_raw["total"])
+    else:
+        threshold = parse_duration(sli_raw["threshold"]) if kind == "latency" else None
+        sli = SLI(kind, sli_raw.get("interface") or default_request_interface(interfaces), threshold)
+    return SLO(
+        name=raw["name"],
+        objective_percent=to_fraction(raw["objective"]),
+        window_seconds=parse_duration(raw["window"]),
+        description=raw["description"],
+        sli=sli,
+    )

@@ -1,0 +1,211 @@
+"""The opgen/v1 service descriptor, declared once.
+
+Adding a field: declare it here (type, default, doc, example), read it in model.py.
+Validation, `opgen schema` and the table in docs/descriptor.md all follow from this file.
+"""
+
+from __future__ import annotations
+
+from opgen.descriptor.checks import check_duration, check_events_promql, check_selector, check_slo_window, check_url
+from opgen.descriptor.fields import (
+    Boolean,
+    Choice,
+    Field,
+    ListOf,
+    Number,
+    Object,
+    String,
+    Variants,
+    const_field,
+)
+
+API_VERSION = "opgen/v1"
+DNS_LABEL = r"[a-z][a-z0-9-]{0,62}"
+SLUG = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+
+PLATFORMS = ("kubernetes", "ecs", "lambda")
+LANGUAGES = ("python", "go", "java", "node", "other")
+INTERFACE_KINDS = ("http", "grpc", "queue-consumer", "cron")
+DEPENDENCY_KINDS = ("postgres", "mysql", "redis", "kafka", "rabbitmq", "sqs", "http", "grpc", "s3")
+
+ONCALL = Object(
+    (
+        Field("slack", String(pattern=r"#[a-z0-9._-]{1,80}", pattern_hint="a Slack channel like #payments-oncall"),
+              "Slack channel for tickets and questions.", example="#payments-oncall"),
+        Field("pagerduty_service_id", String(pattern=r"[A-Z0-9]{4,20}", pattern_hint="a PagerDuty service id like PABC123"),
+              "PagerDuty service that page-severity alerts go to.", example="PABC123"),
+    ),
+    doc="Who answers alerts.",
+)
+
+LINKS = Object(
+    (
+        Field("runbook_base_url", String(check=check_url, json_format="uri"),
+              "Where the generated ops/runbooks folder is browsable; runbook_url annotations start here. "
+              "Without it they are paths relative to the repository.",
+              example="https://git.example.com/shop/tree/main/ops/runbooks"),
+        Field("grafana_url", String(check=check_url, json_format="uri"),
+              "Grafana base URL; alerts then carry a dashboard_url.", example="https://grafana.example.com"),
+    ),
+    doc="Where people find the generated runbooks and dashboards.",
+)
+
+METADATA = Object(
+    (
+        Field("name", String(pattern=DNS_LABEL, pattern_hint="a DNS label: lower-case letters, digits and '-', starting with a letter, at most 63 characters"),
+              "Service name: used in file names, the `service` label and the default job selector.",
+              required=True, example="checkout"),
+        Field("team", String(pattern=SLUG, max_length=63, pattern_hint="lower-case words joined by '-', like payments or core-platform"),
+              "Owning team: the `team` label on every rule, used for alert routing.", required=True, example="payments"),
+        Field("tier", Number(1, 4, integer=True), "Criticality from 1 (most critical) to 4.", default=2, example=1),
+        Field("description", String(max_length=500), "One or two sentences on what the service does; shown in runbooks.",
+              default="", example="Takes the cart, charges the card, creates the order."),
+        Field("oncall", ONCALL, "On-call contacts."),
+        Field("links", LINKS, "Links used in alert annotations."),
+    ),
+    doc="Who and what the service is.",
+)
+
+RUNTIME = Object(
+    (
+        Field("platform", Choice(PLATFORMS), "Where the service runs.", default="kubernetes"),
+        Field("namespace", String(pattern=DNS_LABEL, pattern_hint="a DNS label"),
+              "Kubernetes namespace (or ECS cluster) it runs in.", default_text="metadata.name", example="shop"),
+        Field("language", Choice(LANGUAGES), "Implementation language, for instrumentation stubs.", default="python"),
+    ),
+    doc="Where and how the service runs.",
+)
+
+INTERFACE = Object(
+    (
+        Field("kind", Choice(INTERFACE_KINDS), "What the service serves.", required=True, example="http"),
+        Field("port", Number(1, 65535, integer=True), "Port it listens on.", example=8080),
+    ),
+)
+
+PROMETHEUS = Object(
+    (
+        Field("selector", String(check=check_selector, max_length=500),
+              "Label matchers that select the service's series, without braces.",
+              default_text='job="<metadata.name>"', example='job="checkout"'),
+    ),
+    doc="How Prometheus finds the service's metrics.",
+)
+
+TRAFFIC = Object(
+    (
+        Field("baseline_rps", Number(0), "Typical requests (or messages) per second.", example=150),
+        Field("peak_rps", Number(0), "Highest expected requests per second.", example=1500),
+        Field("per_instance_rps", Number(0, exclusive=True), "What one instance handles at target utilisation.", example=60),
+    ),
+    doc="Declared traffic, used for capacity and scaling.",
+)
+
+
+def _sli(kind: str, doc: str, *extra: Field) -> Object:
+    return Object((Field("kind", Choice((kind,)), doc, required=True, example=kind), *extra), doc=doc)
+
+
+INTERFACE_FIELD = Field(
+    "interface", Choice(INTERFACE_KINDS[:3]),
+    "Which declared interface's requests count; defaults to the first http, grpc or queue-consumer interface.",
+)
+
+SLI = Variants(
+    "kind",
+    (
+        ("availability", _sli("availability", "Share of requests that did not fail with a server error.", INTERFACE_FIELD)),
+        ("latency", _sli(
+            "latency", "Share of requests served faster than the threshold.",
+            Field("threshold", String(check=check_duration), "Latency threshold; becomes a histogram bucket boundary.",
+                  required=True, example="500ms"),
+            INTERFACE_FIELD,
+        )),
+        ("events", _sli(
+            "events", "Any ratio of bad to total events, as PromQL with {{window}} for the range.",
+            Field("errors", String(check=check_events_promql, max_length=2000), "PromQL for the rate of bad events.",
+                  required=True, example='sum(rate(gateway_charge_failures_total{job="checkout"}[{{window}}]))'),
+            Field("total", String(check=check_events_promql, max_length=2000), "PromQL for the rate of all events.",
+                  required=True, example='sum(rate(gateway_charges_total{job="checkout"}[{{window}}]))'),
+        )),
+    ),
+)
+
+SLO = Object(
+    (
+        Field("name", String(pattern=SLUG, max_length=40, pattern_hint="lower-case words joined by single '-', like availability or charge-success"),
+              "SLO name, unique within the service: the `slo` label and part of alert names.", required=True, example="availability"),
+        Field("objective", Number(0, 100, exclusive=True), "Target percentage of good events, 0 < x < 100.", required=True, example=99.9),
+        Field("window", String(check=check_slo_window), "Compliance window, whole days from 7d to 90d.", default="30d", example="28d"),
+        Field("description", String(max_length=500), "What the SLO protects, in user terms.", default="", example="Checkout requests succeed."),
+        Field("sli", SLI, "How good and bad events are counted.", required=True),
+    ),
+)
+
+DEPENDENCY = Object(
+    (
+        Field("name", String(pattern=DNS_LABEL, pattern_hint="a DNS label"), "Dependency name, unique within the service.", required=True, example="orders-db"),
+        Field("kind", Choice(DEPENDENCY_KINDS), "What it is.", required=True, example="postgres"),
+        Field("critical", Boolean(), "Whether the service fails when this dependency fails.", default=False, example=True),
+        Field("service", String(pattern=DNS_LABEL, pattern_hint="a DNS label"), "The opgen service it is, when it has a descriptor.", example="payments-gateway"),
+    ),
+)
+
+SCALING = Object(
+    (
+        Field("min_replicas", Number(0, 1000, integer=True), "Fewest replicas.", example=3),
+        Field("max_replicas", Number(1, 10000, integer=True), "Most replicas.", example=40),
+        Field("target_cpu_utilization", Number(1, 100, integer=True), "CPU percentage the autoscaler aims for.", example=60),
+    ),
+    doc="Autoscaling bounds.",
+)
+
+COST = Object(
+    (Field("monthly_budget_usd", Number(0), "What the service may cost per month, in US dollars.", example=3000),),
+    doc="Cost limits.",
+)
+
+SPEC = Object(
+    (
+        Field("blueprint", String(pattern=SLUG, pattern_hint="a blueprint name like http-api"),
+              "Preset whose spec is deep-merged under this one (`opgen blueprints` lists them).", example="http-api"),
+        Field("runtime", RUNTIME, "Where and how it runs.", default={}),
+        Field("interfaces", ListOf(INTERFACE, max_items=20), "What it serves.", default=[], example=[{"kind": "http", "port": 8080}]),
+        Field("prometheus", PROMETHEUS, "How Prometheus finds its series.", default={}),
+        Field("traffic", TRAFFIC, "Expected traffic."),
+        Field("slos", ListOf(SLO, unique_by="name", max_items=20), "Service level objectives.", default=[]),
+        Field("dependencies", ListOf(DEPENDENCY, unique_by="name", max_items=50), "What it calls.", default=[]),
+        Field("scaling", SCALING, "Autoscaling bounds."),
+        Field("cost", COST, "Cost limits."),
+    ),
+    doc="What the service needs operationally.",
+)
+
+DESCRIPTOR = Object(
+    (
+        const_field("apiVersion", API_VERSION, "Descriptor format version."),
+        const_field("kind", "Service", "Document kind."),
+        Field("metadata", METADATA, "Who and what the service is.", required=True),
+        Field("spec", SPEC, "What the service needs operationally.", required=True),
+    ),
+    doc="An opgen service descriptor.",
+)
+
+BLUEPRINT = Object(
+    (
+        Field("summary", String(max_length=200), "One line shown by `opgen blueprints`.", required=True),
+        Field("spec", SPEC, "Defaults deep-merged under a descriptor's spec.", required=True),
+    ),
+    doc="A preset of descriptor defaults.",
+)
+
+
+def json_schema() -> dict:
+    """The published JSON Schema of the descriptor (`opgen schema`)."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://opgen.dev/schemas/service-v1.json",
+        "title": "opgen service descriptor (opgen/v1)",
+    }
+    schema.update(DESCRIPTOR.json_schema())
+    return schema

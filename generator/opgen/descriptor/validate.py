@@ -1,0 +1,54 @@
+"""Checks that span fields: things one field's declaration cannot know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opgen import conventions
+from opgen.descriptor.fields import Context
+from opgen.descriptor.model import REQUEST_INTERFACES
+
+
+def check_service(data: dict[str, Any], ctx: Context) -> None:
+    spec = data["spec"]
+    declared = [i["kind"] for i in spec["interfaces"]]
+    for index, slo in enumerate(spec["slos"]):
+        path = ("spec", "slos", index)
+        _check_alert_names(slo["name"], path, ctx)
+        sli = slo["sli"]
+        if sli["kind"] in ("availability", "latency"):
+            chosen = sli.get("interface")
+            if chosen and chosen not in declared:
+                ctx.error(path + ("sli", "interface"),
+                          f"interface {chosen!r} is not declared in spec.interfaces (declared: {', '.join(declared) or 'none'})")
+            elif not chosen and not any(kind in REQUEST_INTERFACES for kind in declared):
+                ctx.error(path + ("sli", "kind"),
+                          f"a {sli['kind']} SLI counts requests, but spec.interfaces declares no http, grpc or "
+                          "queue-consumer interface; declare one or use kind: events")
+    camel_names: dict[str, int] = {}
+    for index, slo in enumerate(spec["slos"]):
+        key = conventions.camel(slo["name"])
+        if key in camel_names:
+            ctx.error(("spec", "slos", index, "name"),
+                      f"SLO names {spec['slos'][camel_names[key]]['name']!r} and {slo['name']!r} give the same alert names")
+        camel_names.setdefault(key, index)
+
+    scaling = spec.get("scaling", {})
+    if "min_replicas" in scaling and "max_replicas" in scaling and scaling["min_replicas"] > scaling["max_replicas"]:
+        ctx.error(("spec", "scaling", "min_replicas"),
+                  f"min_replicas {scaling['min_replicas']} is more than max_replicas {scaling['max_replicas']}")
+    traffic = spec.get("traffic", {})
+    if "baseline_rps" in traffic and "peak_rps" in traffic and traffic["baseline_rps"] > traffic["peak_rps"]:
+        ctx.error(("spec", "traffic", "baseline_rps"),
+                  f"baseline_rps {traffic['baseline_rps']} is more than peak_rps {traffic['peak_rps']}")
+    for index, dep in enumerate(spec["dependencies"]):
+        if dep.get("service") == data["metadata"]["name"]:
+            ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
+
+
+def _check_alert_names(slo_name: str, path, ctx: Context) -> None:
+    longest = conventions.alert_budget_exhausted(slo_name)
+    if len(longest) > conventions.ALERT_NAME_LIMIT:
+        ctx.error(path + ("name",),
+                  f"SLO name {slo_name!r} is too long: its alert {longest} would exceed "
+                  f"{conventions.ALERT_NAME_LIMIT} characters")

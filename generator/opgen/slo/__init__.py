@@ -1,0 +1,1 @@
+"""SLO math: durations, exact numbers, alert windows and burn rates."""
