@@ -21,6 +21,8 @@ class RequestMetric:
     otel_name: str
     error_matcher: str  # label matcher selecting failed requests
     labels: tuple[str, ...]
+    ok_example: tuple[tuple[str, str], ...]  # labels of a successful request (instrumentation, tests)
+    failed_example: tuple[tuple[str, str], ...]  # labels of a failed one, matched by error_matcher
 
     @property
     def count(self) -> str:
@@ -37,6 +39,8 @@ REQUEST_METRICS = {
         otel_name="http.server.request.duration",
         error_matcher='http_response_status_code=~"5.."',
         labels=("http_request_method", "http_route", "http_response_status_code"),
+        ok_example=(("http_request_method", "GET"), ("http_route", "/"), ("http_response_status_code", "200")),
+        failed_example=(("http_request_method", "GET"), ("http_route", "/"), ("http_response_status_code", "503")),
     ),
     "grpc": RequestMetric(
         histogram="rpc_server_call_duration_seconds",
@@ -45,12 +49,16 @@ REQUEST_METRICS = {
         # INTERNAL, UNAVAILABLE, DATA_LOSS.
         error_matcher='rpc_grpc_status_code=~"2|4|12|13|14|15"',
         labels=("rpc_service", "rpc_method", "rpc_grpc_status_code"),
+        ok_example=(("rpc_service", "Service"), ("rpc_method", "Call"), ("rpc_grpc_status_code", "0")),
+        failed_example=(("rpc_service", "Service"), ("rpc_method", "Call"), ("rpc_grpc_status_code", "14")),
     ),
     "queue-consumer": RequestMetric(
         histogram="messaging_process_duration_seconds",
         otel_name="messaging.process.duration",
         error_matcher='error_type!=""',
         labels=("messaging_system", "messaging_destination_name", "error_type"),
+        ok_example=(("messaging_system", "kafka"), ("messaging_destination_name", "jobs")),
+        failed_example=(("messaging_system", "kafka"), ("messaging_destination_name", "jobs"), ("error_type", "timeout")),
     ),
 }
 

@@ -18,7 +18,7 @@ def check_duration(text: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     if (seconds * 1000).denominator != 1:
-        return "durations are limited to whole milliseconds"
+        return "is finer than a millisecond"
     return None
 
 
@@ -29,7 +29,7 @@ def check_slo_window(text: str) -> str | None:
     seconds = parse_duration(text)
     days = seconds / 86400
     if days.denominator != 1 or not 7 <= days <= 90:
-        return "SLO windows are whole days from 7d to 90d (28d and 30d are usual)"
+        return "must be whole days from 7d to 90d (28d and 30d are usual)"
     return None
 
 
@@ -47,11 +47,11 @@ def check_selector(text: str) -> str | None:
     import promql_parser
 
     if "{" in text or "}" in text:
-        return 'write the matchers without braces, like job="checkout"'
+        return 'must be written without braces, like job="checkout"'
     try:
         expr = promql_parser.parse("up{" + text + "}")
     except ValueError as exc:
-        return f"not a PromQL label selector: {exc}"
+        return f"is not a PromQL label selector: {exc}"
     if not isinstance(expr, promql_parser.VectorSelector) or any(
         m.name == "__name__" for m in expr.matchers.matchers
     ):

@@ -37,6 +37,10 @@ def _where(path: PathKey) -> str:
     return text or "the document"
 
 
+def _shorten(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "nothing (null)"
@@ -80,12 +84,12 @@ class String(Kind):
             ctx.error(path, f"{_where(path)} is {len(value)} characters long; the limit is {self.max_length}")
             return INVALID
         if self.pattern and not re.fullmatch(self.pattern, value):
-            ctx.error(path, f"{_where(path)} {value!r} is not valid: {self.pattern_hint or 'must match ' + self.pattern}")
+            ctx.error(path, f"{_where(path)} {_shorten(value)} is not valid: {self.pattern_hint or 'must match ' + self.pattern}")
             return INVALID
         if self.check:
             problem = self.check(value)
             if problem:
-                ctx.error(path, f"{_where(path)} {value!r}: {problem}")
+                ctx.error(path, f"{_where(path)} {_shorten(value)} {problem}")
                 return INVALID
         return value
 
@@ -219,7 +223,7 @@ class Object(Kind):
                 ok = ok and checked is not INVALID
                 result[f.name] = checked
             elif f.required:
-                ctx.error(path, f"{_where(path + (f.name,))} is required: {f.doc}")
+                ctx.error(path, f"{_where(path + (f.name,))} is required: {f.doc}", at_key=True)
                 ok = False
             elif f.default is not None:
                 result[f.name] = f.kind.validate(f.default, path + (f.name,), ctx) if isinstance(f.kind, Object) else f.default

@@ -20,7 +20,7 @@ def parse_duration(text: str) -> Fraction:
     """Seconds in a duration like "500ms", "0.25s", "1h30m"; ValueError when it does not parse."""
     text = text.strip()
     if not text:
-        raise ValueError("empty duration")
+        raise ValueError("is empty; expected a duration like 500ms or 30d")
     total = Fraction(0)
     pos = 0
     for match in _PART.finditer(text):
@@ -29,9 +29,9 @@ def parse_duration(text: str) -> Fraction:
         total += Fraction(match.group(1)) * UNIT_SECONDS[match.group(2)]
         pos = match.end()
     if pos != len(text):
-        raise ValueError(f"{text!r} is not a duration like 500ms, 30s, 5m, 1h or 30d")
+        raise ValueError("is not a duration like 500ms, 30s, 5m, 1h or 30d")
     if total <= 0:
-        raise ValueError(f"{text!r} must be longer than zero")
+        raise ValueError("must be longer than zero")
     return total
 
 

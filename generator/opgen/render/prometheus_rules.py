@@ -1,0 +1,223 @@
+"""ops/prometheus/<name>.rules.yml: SLI recordings, SLO metadata, burn-rate and no-data alerts.
+
+Per SLO, one group of recordings (evaluated in order, so later rules see earlier results of
+the same evaluation) and one group of alerts; one group for the service's health.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from opgen import conventions as c
+from opgen import promql
+from opgen.descriptor.model import SLO, Service
+from opgen.render import Artifact, RenderContext, generated_header
+from opgen.render.yaml_output import dump_yaml
+from opgen.slo.durations import format_duration
+from opgen.slo.numbers import format_number
+from opgen.slo.sli import sli_queries
+from opgen.slo.windows import (
+    EXHAUSTED_FOR,
+    RAW_WINDOW_LIMIT,
+    SHORT_WINDOW,
+    WINDOW_PAIRS,
+    WindowPair,
+    burn_rate_factor,
+    recorded_windows,
+)
+
+
+def render(context: RenderContext) -> list[Artifact]:
+    service = context.service
+    groups = []
+    for slo in service.slos:
+        groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
+        groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": slo_alerts(service, slo)})
+    groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health_alerts(service)})
+    text = dump_yaml({"groups": groups}, generated_header(context))
+    return [Artifact(c.rules_path(service.name), text)]
+
+
+def slo_labels(service: Service, slo: SLO) -> dict[str, str]:
+    return {c.LABEL_SERVICE: service.name, c.LABEL_SLO: slo.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
+
+
+def slo_series(metric: str, service: Service, slo: SLO) -> str:
+    """A recorded series of this SLO: metric{service="…",slo="…"}."""
+    return promql.selector(metric, promql.matcher(c.LABEL_SERVICE, service.name), promql.matcher(c.LABEL_SLO, slo.name))
+
+
+def recording_rules(service: Service, slo: SLO) -> list[dict]:
+    labels = slo_labels(service, slo)
+    short = format_duration(SHORT_WINDOW)
+    queries = sli_queries(service, slo, short)
+    errors_5m, requests_5m = slo_series(c.SLI_ERRORS_RATE5M, service, slo), slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
+    rules = [
+        {"record": c.SLI_ERRORS_RATE5M, "expr": queries.errors, "labels": labels},
+        {"record": c.SLI_REQUESTS_RATE5M, "expr": queries.total, "labels": labels},
+    ]
+    for window in recorded_windows(slo.window_seconds):
+        text = format_duration(window)
+        if window == SHORT_WINDOW:
+            expr = f"{errors_5m}\n/\n{requests_5m}"
+        elif window <= RAW_WINDOW_LIMIT:
+            q = sli_queries(service, slo, text)
+            expr = f"{q.errors}\n/\n{q.total}"
+        else:
+            # Request-weighted: total bad events over total events, from the 5m recordings. A mean
+            # of 5m ratios would weigh a quiet night's single failure like a busy hour's.
+            expr = f"sum_over_time({errors_5m}[{text}])\n/\nsum_over_time({requests_5m}[{text}])"
+        rules.append({"record": c.sli_error_ratio(text), "expr": expr, "labels": labels})
+
+    budget = format_number(slo.error_budget)
+    rules += [
+        {"record": c.OBJECTIVE, "expr": f"vector({format_number(slo.objective)})", "labels": labels},
+        {"record": c.ERROR_BUDGET, "expr": f"vector({budget})", "labels": labels},
+        {"record": c.CURRENT_BURN_RATE, "expr": f"{slo_series(c.sli_error_ratio(short), service, slo)} / {budget}", "labels": labels},
+        {"record": c.PERIOD_BURN_RATE, "expr": f"{slo_series(c.sli_error_ratio(slo.window), service, slo)} / {budget}", "labels": labels},
+        {"record": c.PERIOD_BUDGET_REMAINING, "expr": f"1 - {slo_series(c.PERIOD_BURN_RATE, service, slo)}", "labels": labels},
+    ]
+    return rules
+
+
+# Go templates that Prometheus expands in annotations; the generated unit tests pass the values
+# they expect instead, so rules and tests share one text.
+BURN_RATE_VALUE = '{{ $value | printf "%.1f" }}'
+SPENT_SHARE_VALUE = "{{ $value | humanizePercentage }}"
+
+
+def slo_alerts(service: Service, slo: SLO) -> list[dict]:
+    rules = [burn_rate_alert(service, slo, pair) for pair in WINDOW_PAIRS]
+    alert = c.alert_budget_exhausted(slo.name)
+    rules.append({
+        "alert": alert,
+        "expr": f"{slo_series(c.PERIOD_BURN_RATE, service, slo)} >= 1",
+        "for": format_duration(EXHAUSTED_FOR),
+        "labels": exhausted_labels(service, slo),
+        "annotations": exhausted_annotations(service, slo, SPENT_SHARE_VALUE),
+    })
+    return rules
+
+
+def exhausted_labels(service: Service, slo: SLO) -> dict[str, str]:
+    return {**slo_labels(service, slo), c.LABEL_SEVERITY: c.SEVERITY_TICKET}
+
+
+def exhausted_annotations(service: Service, slo: SLO, spent_share: str) -> dict[str, str]:
+    return annotations(
+        service, c.alert_budget_exhausted(slo.name),
+        summary=f"{service.name} has spent the whole {slo.window} error budget of its {slo.name} SLO.",
+        description=(
+            f"{spent_share} of the {slo.window} error budget of the {slo.name} SLO "
+            f"({format_number(slo.objective_percent)}% of events good) is spent. Further failures break the "
+            f"objective: favour reliability work over risky changes until the budget recovers."
+        ),
+    )
+
+
+def burn_rate_alert(service: Service, slo: SLO, pair: WindowPair) -> dict:
+    factor = format_number(burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long))
+    budget = format_number(slo.error_budget)
+    long_ratio = slo_series(c.sli_error_ratio(pair.long_text), service, slo)
+    short_ratio = slo_series(c.sli_error_ratio(pair.short_text), service, slo)
+    remaining = slo_series(c.PERIOD_BUDGET_REMAINING, service, slo)
+    seconds_left = f"clamp_min({remaining}, 0) * {format_number(slo.window_seconds)} / ({long_ratio} / {budget})"
+    time_left = (
+        f"{{{{ with query `{seconds_left}` }}}}{{{{ . | first | value | humanizeDuration }}}}"
+        "{{ else }}an unknown time{{ end }}"
+    )
+    return {
+        "alert": c.alert_budget_burn(slo.name),
+        "expr": f"{long_ratio} / {budget} > {factor}\nand\n{short_ratio} / {budget} > {factor}",
+        "for": format_duration(pair.for_seconds),
+        "labels": burn_rate_labels(service, slo, pair),
+        "annotations": burn_rate_annotations(service, slo, pair, BURN_RATE_VALUE, time_left),
+    }
+
+
+def burn_rate_labels(service: Service, slo: SLO, pair: WindowPair) -> dict[str, str]:
+    return {
+        **slo_labels(service, slo),
+        c.LABEL_SEVERITY: pair.severity,
+        c.LABEL_LONG_WINDOW: pair.long_text,
+        c.LABEL_SHORT_WINDOW: pair.short_text,
+    }
+
+
+def burn_rate_annotations(service: Service, slo: SLO, pair: WindowPair, burn_rate: str, time_left: str) -> dict[str, str]:
+    factor = format_number(burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long))
+    share = format_number(pair.budget_share * 100)
+    return annotations(
+        service, c.alert_budget_burn(slo.name),
+        summary=f"{service.name} is burning the error budget of its {slo.name} SLO too fast.",
+        description=(
+            f"The {slo.name} SLO ({format_number(slo.objective_percent)}% over {slo.window}) is burning its "
+            f"error budget {burn_rate} times faster than sustainable over the last {pair.long_text} and "
+            f"{pair.short_text} (alert threshold: {factor}, which spends {share}% of the budget in "
+            f"{pair.long_text}). At this rate the remaining budget is gone in {time_left}."
+        ),
+    )
+
+
+def health_alerts(service: Service) -> list[dict]:
+    up = promql.selector(c.TARGET_UP_METRIC, service.selector)
+    rules = [{
+        "alert": c.ALERT_NO_DATA,
+        "expr": f"max({up}) == 0\nor\nsum(absent({up}))",
+        "for": "5m",
+        "labels": no_data_labels(service, NO_DATA_TARGETS_DOWN),
+        "annotations": no_data_annotations(service, NO_DATA_TARGETS_DOWN),
+    }]
+    if service.slos:
+        requests = promql.selector(c.SLI_REQUESTS_RATE5M, promql.matcher(c.LABEL_SERVICE, service.name))
+        rules.append({
+            "alert": c.ALERT_NO_DATA,
+            "expr": f"sum(absent({requests}))\nand\nmax({up}) == 1",
+            "for": "15m",
+            "labels": no_data_labels(service, NO_DATA_SLI_MISSING),
+            "annotations": no_data_annotations(service, NO_DATA_SLI_MISSING),
+        })
+    return rules
+
+
+NO_DATA_TARGETS_DOWN = "targets-down"
+NO_DATA_SLI_MISSING = "sli-metrics-missing"
+
+
+def no_data_labels(service: Service, cause: str) -> dict[str, str]:
+    return {
+        c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier),
+        c.LABEL_SEVERITY: c.SEVERITY_PAGE, c.LABEL_CAUSE: cause,
+    }
+
+
+def no_data_annotations(service: Service, cause: str) -> dict[str, str]:
+    if cause == NO_DATA_TARGETS_DOWN:
+        return annotations(
+            service, c.ALERT_NO_DATA,
+            summary=f"Prometheus cannot scrape {service.name}, so its SLO alerts are blind.",
+            description=(
+                f"No target matching {{{service.selector}}} has been up for 5 minutes (or none exists). "
+                f"Every SLO alert of {service.name} is silent while this lasts."
+            ),
+        )
+    return annotations(
+        service, c.ALERT_NO_DATA,
+        summary=f"{service.name} is up but its SLI metrics are missing, so its SLO alerts are blind.",
+        description=(
+            f"Targets of {service.name} are scraped, but no SLI request series has been recorded for "
+            f"15 minutes: the instrumentation is broken, renamed, or the service has had no traffic "
+            f"since it started."
+        ),
+    )
+
+
+def annotations(service: Service, alert: str, summary: str, description: str) -> dict[str, str]:
+    result = {
+        "summary": summary,
+        "description": description,
+        "runbook_url": c.runbook_url(service.runbook_base_url, service.name, alert),
+    }
+    if service.grafana_url:
+        result["dashboard_url"] = c.dashboard_url(service.grafana_url, service.name)
+    return result
