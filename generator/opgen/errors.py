@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, order=True)
 class Position:
-    """A place in a file; line and column count from 1, as editors show them."""
+    """A place in a file; line and column count from 1, as editors show them.
+    Line 0 means a place that is not in a file (a command-line flag or argument)."""
 
     file: str
     line: int = 1
     column: int = 1
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
 @dataclass(frozen=True, order=True)

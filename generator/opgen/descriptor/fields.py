@@ -325,3 +325,10 @@ def const_field(name: str, value: str, doc: str) -> Field:
 def _did_you_mean(word: str, options) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_value(kind: Kind, value: Any, where: str) -> str | None:
+    """Validate one value outside a file (a prompt answer, a flag); the first problem's text, or None."""
+    ctx = Context(Source(where, value))
+    kind.validate(value, (), ctx)
+    return ctx.problems[0].message.replace("the document ", "", 1) if ctx.problems else None

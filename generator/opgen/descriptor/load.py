@@ -7,7 +7,7 @@ from pathlib import Path
 from opgen.descriptor.blueprints import apply_blueprint
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
-from opgen.descriptor.source import read_yaml
+from opgen.descriptor.source import Source, parse_yaml, read_yaml
 from opgen.descriptor.spec import DESCRIPTOR
 from opgen.descriptor.validate import check_service
 from opgen.errors import DescriptorError
@@ -15,12 +15,20 @@ from opgen.errors import DescriptorError
 
 def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
     """The validated service of one descriptor; DescriptorError lists every problem found."""
-    name = display_name or str(path)
-    source = apply_blueprint(read_yaml(path, name), blueprint_dirs)
+    return validate_source(read_yaml(path, display_name or str(path)), blueprint_dirs)
+
+
+def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
+    """Like load_service, for a descriptor not on disk yet."""
+    return validate_source(parse_yaml(text.encode("utf-8"), display_name), blueprint_dirs)
+
+
+def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
+    source = apply_blueprint(source, blueprint_dirs)
     ctx = Context(source)
     data = DESCRIPTOR.validate(source.data, (), ctx)
     if data is not INVALID and not ctx.problems:
         check_service(data, ctx)
     if ctx.problems:
         raise DescriptorError(ctx.problems)
-    return build_service(data, name)
+    return build_service(data, source.file)

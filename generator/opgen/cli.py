@@ -1,0 +1,185 @@
+"""The `opgen` command: thin click commands that call the library, print, and set the exit code.
+
+Exit codes: 0 fine; 1 `--check` found drift; 2 bad input (nothing written); 3 sync left
+hand-edited files alone (conflicts to resolve). Heavy modules are imported inside commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from opgen import __version__
+
+EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT = 1, 2, 3
+
+
+def _fail_on_problems(error) -> None:
+    for problem in sorted(error.problems):
+        click.echo(f"{problem}", err=True)
+    count = len(error.problems)
+    click.echo(f"opgen: {count} problem{'s' if count != 1 else ''}; nothing was written.", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="opgen")
+def main() -> None:
+    """Turn a service descriptor (service.yaml) into its operational kit: SLO rules and alerts
+    with promtool tests, and keep them in sync as the descriptor changes."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check descriptors and print every problem as FILE:LINE:COL: message.
+
+    PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
+    (default: the current folder). Exit code 2 when anything is wrong.
+    """
+    from opgen.errors import DescriptorError
+    from opgen.sync.run import load_services
+
+    try:
+        loaded = load_services(list(paths) or [Path(".")])
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    for item in loaded:
+        click.echo(f"ok: {item.descriptor} ({item.service.name}, {len(item.service.slos)} SLOs)")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: ops/ beside each descriptor).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that are missing, stale or edited by hand.")
+@click.option("--force", is_flag=True, help="Overwrite hand-edited files, keeping each human version as FILE.orig.")
+@click.option("--diff/--no-diff", "show_diff", default=True, show_default=True, help="Show a unified diff for each conflict.")
+def sync(paths: tuple[Path, ...], out: Path | None, check: bool, force: bool, show_diff: bool) -> None:
+    """Generate every artifact of each descriptor into ops/ beside it.
+
+    PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
+    (default: the current folder). Files edited by hand are never overwritten without --force.
+    """
+    from opgen.errors import DescriptorError
+    from opgen.sync import plan as p
+    from opgen.sync.run import apply, load_services, plan, unified_diff
+
+    try:
+        loaded = load_services(list(paths) or [Path(".")], out)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    report = plan(loaded)
+
+    if check:
+        labels = {p.CREATE: "missing", p.UPDATE: "stale", p.CONFLICT: "edited by hand", p.DELETE: "obsolete", p.ORPHANED: "obsolete, edited by hand"}
+        for out_dir, change in report.drifted:
+            click.echo(f"{labels[change.action]}: {out_dir / change.path}")
+        if report.drifted:
+            click.echo(f"opgen: {len(report.drifted)} file(s) out of sync; run `opgen sync`.", err=True)
+            sys.exit(EXIT_DRIFT)
+        click.echo(f"opgen: {len(report.changes)} file(s) in sync.")
+        return
+
+    apply(report, force=force)
+    verbs = {p.CREATE: "created", p.UPDATE: "updated", p.DELETE: "deleted"}
+    for out_dir, change in report.changes:
+        shown = out_dir / change.path
+        if change.action in verbs:
+            click.echo(f"{verbs[change.action]} {shown}")
+        elif change.action == p.CONFLICT and force:
+            click.echo(f"overwrote {shown} (edited by hand; your version is in {shown}.orig)")
+        elif change.action == p.ORPHANED and force:
+            click.echo(f"deleted {shown} (no longer generated; your edited version is in {shown}.orig)")
+        elif change.action == p.CONFLICT:
+            click.echo(f"conflict {shown}: edited by hand, left as it is", err=True)
+            if show_diff:
+                click.echo(unified_diff(change, str(shown)), err=True, nl=False)
+        elif change.action == p.ORPHANED:
+            click.echo(f"orphaned {shown}: no longer generated but edited by hand, left as it is", err=True)
+    summary = ", ".join(f"{report.count(a)} {word}" for a, word in (
+        (p.CREATE, "created"), (p.UPDATE, "updated"), (p.UNCHANGED, "unchanged"), (p.DELETE, "deleted"), (p.CONFLICT, "in conflict")))
+    click.echo(f"opgen: {summary}.")
+    unresolved = [ch for _, ch in report.changes if ch.action in (p.CONFLICT, p.ORPHANED)]
+    if unresolved and not force:
+        click.echo("opgen: hand-edited files were left alone; move the edits into the descriptor, "
+                   "or run `opgen sync --force` to overwrite them (keeping FILE.orig).", err=True)
+        sys.exit(EXIT_CONFLICT)
+
+
+@main.command()
+def schema() -> None:
+    """Print the descriptor's JSON Schema, for editors to validate and complete service.yaml."""
+    import json
+
+    from opgen.descriptor.spec import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@main.command()
+def blueprints() -> None:
+    """List the blueprints a descriptor can name in spec.blueprint."""
+    from opgen.descriptor.blueprints import available_blueprints, load_blueprint
+    from opgen.errors import DescriptorError
+
+    for name, path in available_blueprints().items():
+        try:
+            summary = load_blueprint(path).data["summary"]
+        except DescriptorError as error:
+            summary = f"(invalid: {error.problems[0]})"
+        click.echo(f"{name:<16} {summary}")
+
+
+@main.command("new-service")
+@click.argument("name")
+@click.option("--blueprint", default="http-api", show_default=True, help="Preset to start from (see `opgen blueprints`).")
+@click.option("--team", help="Owning team, e.g. payments.")
+@click.option("--tier", type=int, help="Criticality, 1 (most critical) to 4.")
+@click.option("--platform", type=click.Choice(["kubernetes", "ecs", "lambda"]), help="Where it runs.")
+@click.option("--namespace", help="Kubernetes namespace or ECS cluster.")
+@click.option("--baseline-rps", type=float, help="Typical requests per second.")
+@click.option("--peak-rps", type=float, help="Highest expected requests per second.")
+@click.option("--objective", "objectives", multiple=True, metavar="SLO=PERCENT", help="Objective of a blueprint SLO, e.g. availability=99.95 (repeatable).")
+@click.option("--no-input", is_flag=True, help="Ask nothing; take flags and blueprint defaults.")
+def new_service(name: str, blueprint: str, team, tier, platform, namespace, baseline_rps, peak_rps, objectives, no_input: bool) -> None:
+    """Create NAME/service.yaml from a blueprint, then generate its ops/ folder."""
+    from opgen.errors import DescriptorError
+    from opgen.scaffold import Answers, scaffold
+
+    answers = Answers(name=name, blueprint=blueprint, team=team, tier=tier, platform=platform, namespace=namespace,
+                      baseline_rps=baseline_rps, peak_rps=peak_rps, objectives=_parse_objectives(objectives))
+    try:
+        folder = scaffold(answers, Path("."), ask=None if no_input else _prompt)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    click.echo(f"created {folder / 'service.yaml'}")
+    from opgen.sync.run import apply, load_services, plan
+
+    report = plan(load_services([folder / "service.yaml"]))
+    apply(report)
+    for out_dir, change in report.changes:
+        click.echo(f"created {out_dir / change.path}")
+    click.echo(f"Next: edit {folder / 'service.yaml'}, then run `opgen sync {folder}`.")
+
+
+def _parse_objectives(items: tuple[str, ...]) -> dict[str, float]:
+    result = {}
+    for item in items:
+        slo, _, value = item.partition("=")
+        try:
+            result[slo.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not SLO=PERCENT, e.g. availability=99.95", param_hint="--objective")
+    return result
+
+
+def _prompt(question: str, default, kind, check) -> object:
+    """Ask until the answer passes `check` (which returns a problem text or None)."""
+    while True:
+        answer = click.prompt(question, default=default, type=kind)
+        problem = check(answer)
+        if problem is None:
+            return answer
+        click.echo(f"  {problem}", err=True)

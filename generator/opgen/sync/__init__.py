@@ -1,0 +1,1 @@
+"""Writing generated files: find descriptors, plan against disk and manifest, write atomically."""

@@ -1,0 +1,52 @@
+"""ops/.opgen/manifest.json: what opgen last wrote, by file, with its content hash.
+
+A file whose bytes differ from its recorded hash was edited by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opgen import conventions as c
+
+MANIFEST_VERSION = 1
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Entry:
+    service: str
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    files: dict[str, Entry] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = {
+            "version": MANIFEST_VERSION,
+            "files": {path: {"service": e.service, "sha256": e.sha256} for path, e in sorted(self.files.items())},
+        }
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def manifest_file(out_dir: Path) -> Path:
+    return out_dir / c.MANIFEST_PATH
+
+
+def read_manifest(out_dir: Path) -> Manifest:
+    """The manifest, or an empty one when there is none or it cannot be read (every file then
+    counts as not written by opgen, so nothing is overwritten blindly)."""
+    try:
+        data = json.loads(manifest_file(out_dir).read_text(encoding="utf-8"))
+        files = {p: Entry(e["service"], e["sha256"]) for p, e in data["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Manifest()
+    return Manifest(files)
