@@ -1,3 +1,3 @@
 from opgen.cli import main
 
-main()
+main(prog_name="opgen")

@@ -1,0 +1,35 @@
+"""Shared helpers: run the real `opgen` CLI and the real promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+TEST_DESCRIPTORS = Path(__file__).parent / "descriptors"
+
+
+def run_opgen(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input)
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """The real promtool; its absence is a failure, not a skip (.ci/run installs it)."""
+    path = shutil.which("promtool")
+    if not path:
+        pytest.fail("promtool is not installed: run `bash .ci/run`, or `apt-get install prometheus`")
+    return path
+
+
+def service_folder(tmp_path: Path, descriptor: Path) -> Path:
+    """A copy of `descriptor` as tmp_path/<stem>/service.yaml."""
+    folder = tmp_path / descriptor.stem
+    folder.mkdir()
+    shutil.copy(descriptor, folder / "service.yaml")
+    return folder

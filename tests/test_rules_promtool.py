@@ -1,0 +1,113 @@
+"""Generated rules pass the real `promtool check rules`, and the generated unit tests pass
+`promtool test rules`, for the bundled example, both blueprints and descriptors that cover
+several windows, objectives, interfaces and all three SLI kinds."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml_helpers
+
+from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+
+DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [EXAMPLES / "checkout" / "service.yaml"]
+
+
+def generate(tmp_path: Path, descriptor: Path) -> Path:
+    folder = service_folder(tmp_path, descriptor)
+    result = run_opgen("sync", str(folder), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return folder / "ops" / "prometheus"
+
+
+def promtool_ok(promtool: str, *args: str) -> str:
+    result = subprocess.run([promtool, *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda p: p.parent.name if p.name == "service.yaml" else p.stem)
+def test_rules_check_and_their_unit_tests_pass(tmp_path, promtool, descriptor):
+    out = generate(tmp_path, descriptor)
+    (rules,) = out.glob("*.rules.yml")
+    (tests,) = out.glob("*.rules.test.yml")
+    assert "SUCCESS" in promtool_ok(promtool, "check", "rules", str(rules))
+    assert "SUCCESS" in promtool_ok(promtool, "test", "rules", str(tests))
+
+
+@pytest.mark.parametrize("blueprint", ["http-api", "queue-worker"])
+def test_new_services_from_each_blueprint_pass_promtool(tmp_path, promtool, blueprint):
+    result = run_opgen("new-service", "svc", "--blueprint", blueprint, "--no-input", "--team", "t", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "svc" / "ops" / "prometheus"
+    promtool_ok(promtool, "check", "rules", str(out / "svc.rules.yml"))
+    promtool_ok(promtool, "test", "rules", str(out / "svc.rules.test.yml"))
+
+
+def test_rule_groups_stay_within_twenty_rules_and_alert_names_within_forty(tmp_path):
+    out = generate(tmp_path, EXAMPLES / "checkout" / "service.yaml")
+    groups = yaml_helpers.load(out / "checkout.rules.yml")["groups"]
+    assert all(len(g["rules"]) <= 20 for g in groups)
+    alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
+    assert alerts == {"AvailabilityBudgetBurn", "AvailabilityBudgetExhausted", "LatencyBudgetBurn", "LatencyBudgetExhausted",
+                      "ChargeSuccessBudgetBurn", "ChargeSuccessBudgetExhausted", "SLONoData"}
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                assert len(rule["alert"]) <= 40
+                assert rule["labels"]["severity"] in ("page", "ticket")
+                assert rule["annotations"]["summary"].endswith(".")
+                assert rule["annotations"]["runbook_url"].endswith(f"/checkout/{rule['alert']}.md")
+                assert rule["annotations"]["dashboard_url"] == "https://grafana.example.com/d/opgen-checkout/checkout"
+
+
+# A hand-written promtool test against the generated rules: one busy hour at 1 % errors, then a
+# quiet hour without errors. Request-weighted, the 1d ratio is 3600 / 363600 = 0.0099; a mean of
+# 5m ratios (time-weighted, as Sloth records it) would say about half that.
+WEIGHTING_TEST = """
+rule_files: [search.rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'http_server_request_duration_seconds_count{job="search",http_response_status_code="200"}'
+        values: '0+5940x60 356400+60x60'
+      - series: 'http_server_request_duration_seconds_count{job="search",http_response_status_code="500"}'
+        values: '0+60x60 3600+0x60'
+    promql_expr_test:
+      - expr: |
+          (slo:sli_error:ratio_rate1d{slo="availability"} > bool 0.0096)
+          * (slo:sli_error:ratio_rate1d{slo="availability"} < bool 0.0102)
+        eval_time: 120m
+        exp_samples:
+          - labels: '{service="search",slo="availability",team="discovery",tier="2"}'
+            value: 1
+      - expr: slo:sli_error:ratio_rate5m{slo="availability"}
+        eval_time: 120m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{service="search",slo="availability",team="discovery",tier="2"}'
+            value: 0
+"""
+
+
+def test_long_windows_are_request_weighted(tmp_path, promtool):
+    out = generate(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    (out / "weighting.test.yml").write_text(WEIGHTING_TEST)
+    promtool_ok(promtool, "test", "rules", str(out / "weighting.test.yml"))
+
+
+def test_the_weighting_test_can_fail(tmp_path, promtool):
+    """The same test against a time-weighted 1d recording fails: the test above has teeth."""
+    out = generate(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    rules = out / "search.rules.yml"
+    text = rules.read_text().replace(
+        'sum_over_time(slo:sli_errors:rate5m{service="search",slo="availability"}[1d])\n          /\n          sum_over_time(slo:sli_requests:rate5m{service="search",slo="availability"}[1d])',
+        'avg_over_time(slo:sli_error:ratio_rate5m{service="search",slo="availability"}[1d])',
+    )
+    assert text != rules.read_text()
+    rules.write_text(text)
+    (out / "weighting.test.yml").write_text(WEIGHTING_TEST)
+    result = subprocess.run([promtool, "test", "rules", str(out / "weighting.test.yml")], capture_output=True, text=True)
+    assert result.returncode != 0

@@ -1,0 +1,110 @@
+"""Every validation error the descriptor reference promises, with its line and column.
+
+(tests/corpus/invalid holds many more malformed files; this module states the rules.)
+"""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from opgen.descriptor.load import load_service_text
+from opgen.errors import DescriptorError
+
+VALID = """\
+apiVersion: opgen/v1
+kind: Service
+metadata:
+  name: checkout
+  team: payments
+spec:
+  interfaces: [{kind: http, port: 8080}]
+  slos:
+    - name: availability
+      objective: 99.9
+      sli: {kind: availability}
+"""
+
+
+def problems(text: str) -> list[str]:
+    try:
+        load_service_text(textwrap.dedent(text), "service.yaml")
+    except DescriptorError as error:
+        return [str(p) for p in sorted(error.problems)]
+    return []
+
+
+def test_the_valid_base_has_no_problems():
+    assert problems(VALID) == []
+
+
+def test_defaults_are_filled_in():
+    service = load_service_text(VALID, "service.yaml")
+    assert service.tier == 2
+    assert service.selector == 'job="checkout"'
+    assert service.namespace == "checkout"
+    assert service.slos[0].window == "30d"
+    assert service.slos[0].sli.interface == "http"
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("  team: payments", "  teem: payments", [
+            "service.yaml:3:1: metadata.team is required",
+            "service.yaml:5:3: unknown field metadata.teem (did you mean 'team'?)"]),
+        ("objective: 99.9", "objective: 120", ["service.yaml:10:18: spec.slos[0].objective is 120; it must be between 0 and 100 (both excluded)"]),
+        ("objective: 99.9", "objective: '99.9'", ["service.yaml:10:18: spec.slos[0].objective must be a number, not a string"]),
+        ("name: checkout", "name: Checkout_1", ["service.yaml:4:9: metadata.name 'Checkout_1' is not valid: a DNS label"]),
+        ("name: checkout", "name: ../../etc", ["service.yaml:4:9: metadata.name '../../etc' is not valid"]),
+        ("{kind: availability}", "{kind: latency, threshold: fast}", ["service.yaml:11:39: spec.slos[0].sli.threshold 'fast' is not a duration"]),
+        ("objective: 99.9\n", "objective: 99.9\n      window: 2w3\n", ["service.yaml:11:15: spec.slos[0].window '2w3' is not a duration"]),
+        ("{kind: availability}", "{kind: availabilty}", ["service.yaml:11:19: spec.slos[0].sli.kind is 'availabilty'; expected one of availability, latency, events (did you mean 'availability'?)"]),
+    ],
+)
+def test_each_problem_names_line_and_column(old, new, expected):
+    found = problems(VALID.replace(old, new, 1))
+    assert len(found) == len(expected), found
+    for got, want in zip(found, expected):
+        assert got.startswith(want), (got, want)
+
+
+def test_duplicate_slo_names_point_at_the_second_and_name_the_first():
+    text = VALID + "    - name: availability\n      objective: 99\n      sli: {kind: availability}\n"
+    assert problems(text) == ["service.yaml:12:13: duplicate name 'availability' in spec.slos (first at line 9)"]
+
+
+def test_every_problem_is_reported_at_once():
+    text = VALID.replace("team: payments", "team: payments\n  tier: 9").replace("99.9", "100").replace("kind: http", "kind: htp")
+    found = problems(text)
+    assert [f.split(": ")[0] for f in found] == ["service.yaml:6:9", "service.yaml:8:23", "service.yaml:11:18"]
+
+
+def test_users_promql_is_parsed_at_validation_time():
+    text = VALID.replace("{kind: availability}", "{kind: events, errors: 'sum(rate(x_total[{{window}}])', total: 'sum(rate(y_total[{{window}}]))'}")
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith("service.yaml:11:35: spec.slos[0].sli.errors")
+    assert "is not valid PromQL" in found[0]
+
+
+def test_a_blueprint_fills_in_and_the_descriptor_wins():
+    text = VALID.replace("spec:\n", "spec:\n  blueprint: http-api\n")
+    service = load_service_text(text, "service.yaml")
+    assert [s.name for s in service.slos] == ["availability"]  # lists replace the blueprint's
+    assert service.scaling.min_replicas == 2  # mappings merge
+
+
+def test_an_unknown_blueprint_gets_a_suggestion():
+    found = problems(VALID.replace("spec:\n", "spec:\n  blueprint: http-apl\n"))
+    assert found == [found[0]] and found[0].startswith("service.yaml:7:14: unknown blueprint 'http-apl' (did you mean 'http-api'?)")
+
+
+def test_problems_in_a_users_blueprint_point_into_the_blueprint(tmp_path: Path):
+    (tmp_path / "mine.yaml").write_text("summary: mine\nspec:\n  scaling: {min_replicas: -1}\n")
+    from opgen.descriptor.load import validate_source
+    from opgen.descriptor.source import parse_yaml
+
+    source = parse_yaml(VALID.replace("spec:\n", "spec:\n  blueprint: mine\n").encode(), "service.yaml")
+    with pytest.raises(DescriptorError) as caught:
+        validate_source(source, (tmp_path,))
+    assert str(caught.value.problems[0]).endswith("mine.yaml:3:27: spec.scaling.min_replicas is -1; it must be between 0 and 1000")
