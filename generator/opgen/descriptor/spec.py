@@ -40,11 +40,11 @@ ONCALL = Object(
 
 LINKS = Object(
     (
-        Field("runbook_base_url", String(check=check_url, json_format="uri"),
+        Field("runbook_base_url", String(check=check_url, json_format="uri", type_label="URL"),
               "Where the generated ops/runbooks folder is browsable; runbook_url annotations start here. "
               "Without it they are paths relative to the repository.",
               example="https://git.example.com/shop/tree/main/ops/runbooks"),
-        Field("grafana_url", String(check=check_url, json_format="uri"),
+        Field("grafana_url", String(check=check_url, json_format="uri", type_label="URL"),
               "Grafana base URL; alerts then carry a dashboard_url.", example="https://grafana.example.com"),
     ),
     doc="Where people find the generated runbooks and dashboards.",
@@ -85,7 +85,7 @@ INTERFACE = Object(
 
 PROMETHEUS = Object(
     (
-        Field("selector", String(check=check_selector, max_length=500),
+        Field("selector", String(check=check_selector, max_length=500, type_label="PromQL label matchers"),
               "Label matchers that select the service's series, without braces.",
               default_text='job="<metadata.name>"', example='job="checkout"'),
     ),
@@ -117,15 +117,15 @@ SLI = Variants(
         ("availability", _sli("availability", "Share of requests that did not fail with a server error.", INTERFACE_FIELD)),
         ("latency", _sli(
             "latency", "Share of requests served faster than the threshold.",
-            Field("threshold", String(check=check_duration), "Latency threshold; becomes a histogram bucket boundary.",
+            Field("threshold", String(check=check_duration, type_label="duration"), "Latency threshold; becomes a histogram bucket boundary.",
                   required=True, example="500ms"),
             INTERFACE_FIELD,
         )),
         ("events", _sli(
             "events", "Any ratio of bad to total events, as PromQL with {{window}} for the range.",
-            Field("errors", String(check=check_events_promql, max_length=2000), "PromQL for the rate of bad events.",
+            Field("errors", String(check=check_events_promql, max_length=2000, type_label="PromQL"), "PromQL for the rate of bad events.",
                   required=True, example='sum(rate(gateway_charge_failures_total{job="checkout"}[{{window}}]))'),
-            Field("total", String(check=check_events_promql, max_length=2000), "PromQL for the rate of all events.",
+            Field("total", String(check=check_events_promql, max_length=2000, type_label="PromQL"), "PromQL for the rate of all events.",
                   required=True, example='sum(rate(gateway_charges_total{job="checkout"}[{{window}}]))'),
         )),
     ),
@@ -136,7 +136,7 @@ SLO = Object(
         Field("name", String(pattern=SLUG, max_length=40, pattern_hint="lower-case words joined by single '-', like availability or charge-success"),
               "SLO name, unique within the service: the `slo` label and part of alert names.", required=True, example="availability"),
         Field("objective", Number(0, 100, exclusive=True), "Target percentage of good events, 0 < x < 100.", required=True, example=99.9),
-        Field("window", String(check=check_slo_window), "Compliance window, whole days from 7d to 90d.", default="30d", example="28d"),
+        Field("window", String(check=check_slo_window, type_label="duration (days)"), "Compliance window, whole days from 7d to 90d.", default="30d", example="28d"),
         Field("description", String(max_length=500), "What the SLO protects, in user terms.", default="", example="Checkout requests succeed."),
         Field("sli", SLI, "How good and bad events are counted.", required=True),
     ),
