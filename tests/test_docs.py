@@ -1,5 +1,4 @@
-"""The descriptor reference in docs/ is generated from the spec declaration and must be current,
-and the Markdown docs parse."""
+"""The descriptor reference in docs/ is generated from the spec declaration and must be current."""
 
 from pathlib import Path
 
