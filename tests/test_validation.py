@@ -108,3 +108,26 @@ def test_problems_in_a_users_blueprint_point_into_the_blueprint(tmp_path: Path):
     with pytest.raises(DescriptorError) as caught:
         validate_source(source, (tmp_path,))
     assert str(caught.value.problems[0]).endswith("mine.yaml:3:27: spec.scaling.min_replicas is -1; it must be between 0 and 1000")
+
+
+def test_oversized_files_are_refused_before_parsing():
+    from opgen.descriptor.source import MAX_FILE_BYTES, parse_yaml
+
+    with pytest.raises(DescriptorError) as caught:
+        parse_yaml(b"# padding\n" * (MAX_FILE_BYTES // 10 + 1), "service.yaml")
+    assert str(caught.value).startswith("service.yaml:1:1: file is 1,000,010 bytes; descriptors are limited to 1,000,000")
+
+
+def test_merge_keys_work_and_aliased_values_point_at_their_use():
+    text = VALID + "    - <<: &x {objective: 99, sli: {kind: availability}}\n      name: other\n      window: 3d\n"
+    assert problems(text) == ["service.yaml:14:15: spec.slos[1].window '3d' must be whole days from 7d to 90d (28d and 30d are usual)"]
+
+
+def test_alert_pairs_that_can_never_fire_are_warned_about_not_refused():
+    from opgen.descriptor.load import validate_source
+    from opgen.descriptor.source import parse_yaml
+
+    service, warnings = validate_source(parse_yaml(VALID.replace("objective: 99.9", "objective: 90").encode(), "service.yaml"))
+    assert service.slos[0].objective_percent == 90
+    assert [str(w) for w in warnings] == [
+        "service.yaml:10:18: with an objective of 90% the page alert over 1h can never fire: it needs an error ratio above 144%"]

@@ -16,6 +16,12 @@ from opgen import __version__
 EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT = 1, 2, 3
 
 
+def _print_warnings(loaded) -> None:
+    for item in loaded:
+        for warning in item.warnings:
+            click.echo(f"{warning.position}: warning: {warning.message}", err=True)
+
+
 def _fail_on_problems(error) -> None:
     for problem in sorted(error.problems):
         click.echo(f"{problem}", err=True)
@@ -46,6 +52,7 @@ def validate(paths: tuple[Path, ...]) -> None:
         loaded = load_services(list(paths) or [Path(".")])
     except DescriptorError as error:
         _fail_on_problems(error)
+    _print_warnings(loaded)
     for item in loaded:
         click.echo(f"ok: {item.descriptor} ({item.service.name}, {len(item.service.slos)} SLOs)")
 
@@ -70,6 +77,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, force: bool, sh
         loaded = load_services(list(paths) or [Path(".")], out)
     except DescriptorError as error:
         _fail_on_problems(error)
+    _print_warnings(loaded)
     report = plan(loaded)
 
     if check:

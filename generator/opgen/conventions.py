@@ -19,10 +19,10 @@ class RequestMetric:
 
     histogram: str  # base name; Prometheus adds _bucket, _count, _sum
     otel_name: str
-    error_matcher: str  # label matcher selecting failed requests
+    error_matchers: tuple[str, ...]  # disjoint label matchers that together select failed requests
     labels: tuple[str, ...]
     ok_example: tuple[tuple[str, str], ...]  # labels of a successful request (instrumentation, tests)
-    failed_example: tuple[tuple[str, str], ...]  # labels of a failed one, matched by error_matcher
+    failed_examples: tuple[tuple[tuple[str, str], ...], ...]  # labels of failed ones, one per error matcher
 
     @property
     def count(self) -> str:
@@ -37,28 +37,31 @@ REQUEST_METRICS = {
     "http": RequestMetric(
         histogram="http_server_request_duration_seconds",
         otel_name="http.server.request.duration",
-        error_matcher='http_response_status_code=~"5.."',
+        # 5xx answers, plus requests that failed without an answer (error.type set, no 5xx status).
+        error_matchers=('http_response_status_code=~"5.."', 'http_response_status_code!~"5..",error_type!=""'),
         labels=("http_request_method", "http_route", "http_response_status_code"),
         ok_example=(("http_request_method", "GET"), ("http_route", "/"), ("http_response_status_code", "200")),
-        failed_example=(("http_request_method", "GET"), ("http_route", "/"), ("http_response_status_code", "503")),
+        failed_examples=(
+            (("http_request_method", "GET"), ("http_route", "/"), ("http_response_status_code", "503"), ("error_type", "503")),
+            (("http_request_method", "GET"), ("http_route", "/"), ("error_type", "TimeoutError")),
+        ),
     ),
     "grpc": RequestMetric(
         histogram="rpc_server_call_duration_seconds",
         otel_name="rpc.server.call.duration",
-        # gRPC codes that mean the server failed: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
-        # INTERNAL, UNAVAILABLE, DATA_LOSS.
-        error_matcher='rpc_grpc_status_code=~"2|4|12|13|14|15"',
-        labels=("rpc_service", "rpc_method", "rpc_grpc_status_code"),
-        ok_example=(("rpc_service", "Service"), ("rpc_method", "Call"), ("rpc_grpc_status_code", "0")),
-        failed_example=(("rpc_service", "Service"), ("rpc_method", "Call"), ("rpc_grpc_status_code", "14")),
+        # Status codes that mean the server failed (semantic conventions 1.37+: rpc.response.status_code).
+        error_matchers=('rpc_response_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"',),
+        labels=("rpc_system_name", "rpc_method", "rpc_response_status_code"),
+        ok_example=(("rpc_system_name", "grpc"), ("rpc_method", "shop.Inventory/Get"), ("rpc_response_status_code", "OK")),
+        failed_examples=((("rpc_system_name", "grpc"), ("rpc_method", "shop.Inventory/Get"), ("rpc_response_status_code", "UNAVAILABLE")),),
     ),
     "queue-consumer": RequestMetric(
         histogram="messaging_process_duration_seconds",
         otel_name="messaging.process.duration",
-        error_matcher='error_type!=""',
+        error_matchers=('error_type!=""',),
         labels=("messaging_system", "messaging_destination_name", "error_type"),
         ok_example=(("messaging_system", "kafka"), ("messaging_destination_name", "jobs")),
-        failed_example=(("messaging_system", "kafka"), ("messaging_destination_name", "jobs"), ("error_type", "timeout")),
+        failed_examples=((("messaging_system", "kafka"), ("messaging_destination_name", "jobs"), ("error_type", "timeout")),),
     ),
 }
 

@@ -65,10 +65,13 @@ def check_events_promql(text: str) -> str | None:
 
     if WINDOW_PLACEHOLDER not in text:
         return "must use {{window}} as its range, e.g. rate(my_total[{{window}}]), so each alert window gets its own rate"
+    query = text.replace(WINDOW_PLACEHOLDER, "5m")
     try:
-        expr = promql_parser.parse(text.replace(WINDOW_PLACEHOLDER, "5m"))
+        promql_parser.parse(query)
     except ValueError as exc:
         return "is not valid PromQL: " + " ".join(str(exc).split())
-    if isinstance(expr, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr, promql_parser.StringLiteral)):
-        return "must return an instant vector (wrap range selectors in rate() or increase())"
+    try:
+        promql_parser.parse(f"sum({query})")  # what the rules do with it
+    except ValueError as exc:
+        return "must return an instant vector, like sum(rate(x_total[{{window}}])): " + " ".join(str(exc).split())
     return None

@@ -24,10 +24,14 @@ class Context:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # worth knowing, not fatal
 
     def error(self, path: PathKey, message: str, at_key: bool = False) -> None:
         pos = self.source.key_position(path) if at_key else self.source.position(path)
         self.problems.append(Problem(pos, message))
+
+    def warn(self, path: PathKey, message: str) -> None:
+        self.warnings.append(Problem(self.source.position(path), message))
 
 
 def _where(path: PathKey) -> str:
@@ -301,7 +305,7 @@ class Variants(Kind):
             return INVALID
         names = [name for name, _ in self.variants]
         if self.key not in value:
-            ctx.error(path, f"{_where(path + (self.key,))} is required: one of {', '.join(names)}")
+            ctx.error(path, f"{_where(path + (self.key,))} is required: one of {', '.join(names)}", at_key=True)
             return INVALID
         chosen = dict(self.variants).get(value[self.key]) if isinstance(value[self.key], str) else None
         if chosen is None:

@@ -10,20 +10,25 @@ from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
 from opgen.descriptor.spec import DESCRIPTOR
 from opgen.descriptor.validate import check_service
-from opgen.errors import DescriptorError
+from opgen.errors import DescriptorError, Problem
 
 
 def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
     """The validated service of one descriptor; DescriptorError lists every problem found."""
-    return validate_source(read_yaml(path, display_name or str(path)), blueprint_dirs)
+    return validate_source(read_yaml(path, display_name or str(path)), blueprint_dirs)[0]
+
+
+def load_service_and_warnings(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> tuple[Service, list[Problem]]:
+    return validate_source(read_yaml(path, display_name), blueprint_dirs)
 
 
 def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
     """Like load_service, for a descriptor not on disk yet."""
-    return validate_source(parse_yaml(text.encode("utf-8"), display_name), blueprint_dirs)
+    return validate_source(parse_yaml(text.encode("utf-8"), display_name), blueprint_dirs)[0]
 
 
-def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
+def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = ()) -> tuple[Service, list[Problem]]:
+    """The service and the warnings about it; DescriptorError when anything is wrong."""
     source = apply_blueprint(source, blueprint_dirs)
     ctx = Context(source)
     data = DESCRIPTOR.validate(source.data, (), ctx)
@@ -31,4 +36,4 @@ def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = ()) -> Se
         check_service(data, ctx)
     if ctx.problems:
         raise DescriptorError(ctx.problems)
-    return build_service(data, source.file)
+    return build_service(data, source.file), ctx.warnings

@@ -75,10 +75,9 @@ def parse_yaml(raw: bytes, name: str) -> Source:
     try:
         documents = list(yaml.load_all(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = _best_mark(exc)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = _yaml_message(exc)
-        raise _fail(name, line, column, message) from None
+        raise _fail(name, line, column, _yaml_message(exc)) from None
     except YAMLError as exc:
         raise _fail(name, 1, 1, f"invalid YAML: {exc}") from None
     except RecursionError:
@@ -88,72 +87,133 @@ def parse_yaml(raw: bytes, name: str) -> Source:
     if not documents:
         raise _fail(name, 1, 1, "file is empty; expected a descriptor (apiVersion: opgen/v1, kind: Service)")
     if len(documents) > 1:
-        raise _fail(name, 1, 1, "file holds several YAML documents; put one service per file")
+        line = _document_start_line(text, documents[1])
+        raise _fail(name, line, 1, "file holds several YAML documents; put one service per file")
 
     source = Source(name, None)
-    source.data = _plain(documents[0], (), source, [0], None)
+    root = _node_position(name, documents[0]) or _first_content(name, text)
+    source.data = _Walker(source).plain(documents[0], (), root, None)
     return source
 
 
-def _plain(node: Any, path: PathKey, source: Source, budget: list[int], where: Position | None) -> Any:
-    """Copy a ruamel node into plain Python data, recording positions; reject tags, bound size."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+class _Walker:
+    """Copies ruamel nodes into plain data, recording positions; rejects tags; bounds the size.
 
-    budget[0] += 1
-    if budget[0] > MAX_NODES:
-        raise _fail(
-            source.file,
-            where.line if where else 1,
-            where.column if where else 1,
-            f"document expands to more than {MAX_NODES:,} values (YAML aliases?); descriptors are small",
-        )
-    if where is not None:
-        source.positions[path] = where
-    elif not path:
-        source.positions[()] = Position(source.file)
+    An alias is the same Python object as its anchor, and ruamel reports the anchor's position
+    for it; values reached through an alias are placed where the alias is used instead."""
 
-    tag = getattr(node, "tag", None)
-    tag_value = getattr(tag, "value", tag) if tag is not None else None
-    if isinstance(node, TaggedScalar) or (isinstance(tag_value, str) and tag_value.startswith("!")):
-        pos = where or Position(source.file)
-        raise _fail(source.file, pos.line, pos.column, f"YAML tag {tag_value} is not allowed in a descriptor")
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.count = 0
+        self.seen: set[int] = set()
 
-    if isinstance(node, CommentedMap):
-        result = {}
-        for key, value in node.items():
-            if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
-                pos = where or Position(source.file)
-                raise _fail(source.file, pos.line, pos.column, "mapping keys must be plain strings")
-            key_line, key_col = node.lc.key(key)
-            value_line, value_col = node.lc.value(key)
-            key_path = path + (str(key),)
-            source.key_positions[key_path] = Position(source.file, key_line + 1, key_col + 1)
-            result[str(key)] = _plain(
-                value, key_path, source, budget, Position(source.file, value_line + 1, value_col + 1)
-            )
-        return result
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            line, col = node.lc.item(index)
-            items.append(_plain(value, path + (index,), source, budget, Position(source.file, line + 1, col + 1)))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    pos = where or Position(source.file)
-    raise _fail(source.file, pos.line, pos.column, f"unsupported YAML value of type {type(node).__name__}")
+    def plain(self, node: Any, path: PathKey, where: Position, alias_at: Position | None) -> Any:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+
+        where = alias_at or where
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _fail(self.source.file, where.line, where.column,
+                        f"document expands to more than {MAX_NODES:,} values (YAML aliases?); descriptors are small")
+        self.source.positions[path] = where
+
+        tag = getattr(node, "tag", None)
+        tag_value = getattr(tag, "value", tag)
+        if isinstance(node, TaggedScalar) or tag_value is not None:
+            raise _fail(self.source.file, where.line, where.column,
+                        f"YAML tag {tag_value} is not allowed in a descriptor")
+
+        if isinstance(node, (CommentedMap, CommentedSeq)):
+            if id(node) in self.seen and alias_at is None:
+                alias_at = where
+            self.seen.add(id(node))
+        if isinstance(node, CommentedMap):
+            result = {}
+            for key, value in node.items():
+                if not isinstance(key, (str, int, float)) or isinstance(key, bool):
+                    raise _fail(self.source.file, where.line, where.column, "mapping keys must be plain strings")
+                key_path = path + (str(key),)
+                key_at = alias_at or _mark(self.source.file, node, key, "key") or where
+                self.source.key_positions[key_path] = key_at
+                if value is None or id(value) in self.seen:
+                    value_at = key_at  # an empty value, or an alias: point at its key
+                else:
+                    value_at = _mark(self.source.file, node, key, "value") or key_at
+                result[str(key)] = self.plain(value, key_path, value_at, alias_at)
+            return result
+        if isinstance(node, CommentedSeq):
+            items = []
+            for index, value in enumerate(node):
+                line, col = node.lc.item(index)
+                item_at = where if id(value) in self.seen else Position(self.source.file, line + 1, col + 1)
+                items.append(self.plain(value, path + (index,), item_at, alias_at))
+            return items
+        if isinstance(node, bool) or node is None:
+            return node
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if isinstance(node, str):
+            return str(node)
+        raise _fail(self.source.file, where.line, where.column, f"unsupported YAML value of type {type(node).__name__}")
+
+
+def _mark(file: str, node: Any, key: Any, which: str) -> Position | None:
+    """Where a key (or its value) is written: in this mapping, or in one merged into it with `<<:`."""
+    try:
+        line, col = node.lc.key(key) if which == "key" else node.lc.value(key)
+        return Position(file, line + 1, col + 1)
+    except (KeyError, TypeError):
+        for item in getattr(node, "merge", []):
+            merged = item[1] if isinstance(item, tuple) else item  # (index, map) in older ruamel
+            found = _mark(file, merged, key, which)
+            if found:
+                return found
+    return None
+
+
+def _node_position(file: str, node: Any) -> Position | None:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return None
+    return Position(file, lc.line + 1, lc.col + 1)
+
+
+def _first_content(file: str, text: str) -> Position:
+    """The first line that is neither blank nor a comment nor a document marker."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "---", "%")):
+            return Position(file, number, len(line) - len(line.lstrip()) + 1)
+    return Position(file)
+
+
+def _document_start_line(text: str, document: Any) -> int:
+    """The `---` line that starts `document` (or its first line)."""
+    lines = text.splitlines()
+    lc = getattr(document, "lc", None)
+    first = lc.line if lc is not None and lc.line is not None else len(lines) - 1
+    for index in range(min(first, len(lines) - 1), -1, -1):
+        if lines[index].startswith("---"):
+            return index + 1
+    return first + 1
+
+
+def _best_mark(exc: Exception):
+    """Where to point: at the bracket or quote never closed, else where parsing failed."""
+    context = str(getattr(exc, "context", "") or "")
+    if getattr(exc, "context_mark", None) and context.startswith(("while parsing a flow", "while scanning a quoted")):
+        return exc.context_mark
+    return getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
 
 
 def _yaml_message(exc: Exception) -> str:
     parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
-    text = " ".join(str(p) for p in parts if p) or "cannot parse"
-    return "invalid YAML: " + " ".join(text.split())
+    text = " ".join(" ".join(str(p) for p in parts if p).split()) or "cannot parse"
+    if "expected <block end>" in text or "mapping values are not allowed here" in text:
+        text += " (check the indentation of this line and the one before)"
+    return "invalid YAML: " + text
 
 
 def _fail(file: str, line: int, column: int, message: str) -> DescriptorError:

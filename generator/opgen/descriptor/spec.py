@@ -20,7 +20,7 @@ from opgen.descriptor.fields import (
 )
 
 API_VERSION = "opgen/v1"
-DNS_LABEL = r"[a-z][a-z0-9-]{0,62}"
+DNS_LABEL = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SLUG = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 
 PLATFORMS = ("kubernetes", "ecs", "lambda")
@@ -52,7 +52,7 @@ LINKS = Object(
 
 METADATA = Object(
     (
-        Field("name", String(pattern=DNS_LABEL, pattern_hint="a DNS label: lower-case letters, digits and '-', starting with a letter, at most 63 characters"),
+        Field("name", String(pattern=DNS_LABEL, pattern_hint="a DNS label: lower-case letters, digits and '-', starting with a letter, not ending with '-', at most 63 characters"),
               "Service name: used in file names, the `service` label and the default job selector.",
               required=True, example="checkout"),
         Field("team", String(pattern=SLUG, max_length=63, pattern_hint="lower-case words joined by '-', like payments or core-platform"),

@@ -7,6 +7,9 @@ from typing import Any
 from opgen import conventions
 from opgen.descriptor.fields import Context
 from opgen.descriptor.model import REQUEST_INTERFACES
+from opgen.slo.durations import format_duration, parse_duration
+from opgen.slo.numbers import format_number, to_fraction
+from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
 
 
 def check_service(data: dict[str, Any], ctx: Context) -> None:
@@ -22,9 +25,14 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
                 ctx.error(path + ("sli", "interface"),
                           f"interface {chosen!r} is not declared in spec.interfaces (declared: {', '.join(declared) or 'none'})")
             elif not chosen and not any(kind in REQUEST_INTERFACES for kind in declared):
-                ctx.error(path + ("sli", "kind"),
-                          f"a {sli['kind']} SLI counts requests, but spec.interfaces declares no http, grpc or "
-                          "queue-consumer interface; declare one or use kind: events")
+                # An SLO from a blueprint is fixed in the descriptor's interfaces, so point there.
+                where = path + ("sli", "kind")
+                if ctx.source.position(where).file != ctx.source.file and ("spec", "interfaces") in ctx.source.key_positions:
+                    where = ("spec", "interfaces")
+                ctx.error(where,
+                          f"the {sli['kind']} SLI of SLO {slo['name']!r} counts requests, but spec.interfaces declares no "
+                          "http, grpc or queue-consumer interface; declare one or use an events SLI")
+        _warn_about_silent_alerts(slo, path, ctx)
     camel_names: dict[str, int] = {}
     for index, slo in enumerate(spec["slos"]):
         key = conventions.camel(slo["name"])
@@ -44,6 +52,18 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     for index, dep in enumerate(spec["dependencies"]):
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
+
+
+def _warn_about_silent_alerts(slo: dict[str, Any], path, ctx: Context) -> None:
+    """A pair whose threshold needs more than every event to fail can never fire."""
+    budget = 1 - to_fraction(slo["objective"]) / 100
+    window = parse_duration(slo["window"])
+    for pair in WINDOW_PAIRS:
+        factor = burn_rate_factor(pair.budget_share, window, pair.long)
+        if factor * budget >= 1:
+            ctx.warn(path + ("objective",),
+                     f"with an objective of {slo['objective']}% the {pair.severity} alert over {format_duration(pair.long)} "
+                     f"can never fire: it needs an error ratio above {format_number(factor * budget * 100)}%")
 
 
 def _check_alert_names(slo_name: str, path, ctx: Context) -> None:

@@ -186,9 +186,6 @@ def counter(per_minute: int, minutes: int) -> str:
 
 def raw_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: int, prometheus3: bool) -> list[dict] | None:
     """The metrics the SLI reads, as literal series; None when they cannot be written that way."""
-    base = selector_labels(service.selector)
-    if base is None:
-        return None
     sli = slo.sli
     if sli.kind == "events":
         errors, totals = simple_counter(sli.errors_promql), simple_counter(sli.total_promql)
@@ -199,12 +196,19 @@ def raw_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: 
             series.append({"series": _series(errors[0], errors[1]), "values": counter(bad, minutes)})
         return series
 
+    base = selector_labels(service.selector)
+    if base is None:
+        return None
     metric = c.REQUEST_METRICS[sli.interface]
-    ok, failed = base + list(metric.ok_example), base + list(metric.failed_example)
+    ok = base + list(metric.ok_example)
     if sli.kind == "availability":
+        # Bad events are spread over every kind of failure (a 5xx, a request that got no answer).
         series = [{"series": _series(metric.count, ok), "values": counter(total - bad, minutes)}]
-        if bad:
-            series.append({"series": _series(metric.count, failed), "values": counter(bad, minutes)})
+        kinds = metric.failed_examples
+        for index, failed in enumerate(kinds):
+            share = bad // len(kinds) + (1 if index < bad % len(kinds) else 0)
+            if share:
+                series.append({"series": _series(metric.count, base + list(failed)), "values": counter(share, minutes)})
         return series
     # latency: bad requests are slower than the threshold, so they sit only in the +Inf bucket.
     le = le_values(sli.threshold_seconds)
@@ -297,11 +301,13 @@ def no_data_tests(service: Service) -> list[dict]:
             "input_series": [{"series": up, "values": "1x20"}],
             "alert_rule_test": [
                 {"eval_time": "10m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
-                {"eval_time": "20m", "alertname": c.ALERT_NO_DATA, "exp_alerts": [_no_data(service, rules.NO_DATA_SLI_MISSING)]},
+                {"eval_time": "20m", "alertname": c.ALERT_NO_DATA,
+                 "exp_alerts": [_no_data(service, rules.NO_DATA_SLI_MISSING, slo) for slo in service.slos]},
             ],
         })
     return tests
 
 
-def _no_data(service: Service, cause: str) -> dict:
-    return {"exp_labels": rules.no_data_labels(service, cause), "exp_annotations": rules.no_data_annotations(service, cause)}
+def _no_data(service: Service, cause: str, slo: SLO | None = None) -> dict:
+    return {"exp_labels": rules.no_data_labels(service, cause, slo),
+            "exp_annotations": rules.no_data_annotations(service, cause, slo)}

@@ -152,9 +152,9 @@ def burn_rate_annotations(service: Service, slo: SLO, pair: WindowPair, burn_rat
         summary=f"{service.name} is burning the error budget of its {slo.name} SLO too fast.",
         description=(
             f"The {slo.name} SLO ({format_number(slo.objective_percent)}% over {slo.window}) is burning its "
-            f"error budget {burn_rate} times faster than sustainable over the last {pair.long_text} and "
-            f"{pair.short_text} (alert threshold: {factor}, which spends {share}% of the budget in "
-            f"{pair.long_text}). At this rate the remaining budget is gone in {time_left}."
+            f"error budget {burn_rate} times faster than sustainable over the last {pair.long_text}, and "
+            f"is still above the threshold of {factor} over the last {pair.short_text} (at {factor} times, "
+            f"{share}% of the budget goes in {pair.long_text}). At this rate the remaining budget is gone in {time_left}."
         ),
     )
 
@@ -168,14 +168,14 @@ def health_alerts(service: Service) -> list[dict]:
         "labels": no_data_labels(service, NO_DATA_TARGETS_DOWN),
         "annotations": no_data_annotations(service, NO_DATA_TARGETS_DOWN),
     }]
-    if service.slos:
-        requests = promql.selector(c.SLI_REQUESTS_RATE5M, promql.matcher(c.LABEL_SERVICE, service.name))
+    for slo in service.slos:
+        requests = slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
         rules.append({
             "alert": c.ALERT_NO_DATA,
             "expr": f"sum(absent({requests}))\nand\nmax({up}) == 1",
             "for": "15m",
-            "labels": no_data_labels(service, NO_DATA_SLI_MISSING),
-            "annotations": no_data_annotations(service, NO_DATA_SLI_MISSING),
+            "labels": no_data_labels(service, NO_DATA_SLI_MISSING, slo),
+            "annotations": no_data_annotations(service, NO_DATA_SLI_MISSING, slo),
         })
     return rules
 
@@ -184,14 +184,14 @@ NO_DATA_TARGETS_DOWN = "targets-down"
 NO_DATA_SLI_MISSING = "sli-metrics-missing"
 
 
-def no_data_labels(service: Service, cause: str) -> dict[str, str]:
-    return {
-        c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier),
-        c.LABEL_SEVERITY: c.SEVERITY_PAGE, c.LABEL_CAUSE: cause,
-    }
+def no_data_labels(service: Service, cause: str, slo: SLO | None = None) -> dict[str, str]:
+    labels = {c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
+    if slo is not None:
+        labels[c.LABEL_SLO] = slo.name
+    return {**labels, c.LABEL_SEVERITY: c.SEVERITY_PAGE, c.LABEL_CAUSE: cause}
 
 
-def no_data_annotations(service: Service, cause: str) -> dict[str, str]:
+def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) -> dict[str, str]:
     if cause == NO_DATA_TARGETS_DOWN:
         return annotations(
             service, c.ALERT_NO_DATA,
@@ -203,11 +203,11 @@ def no_data_annotations(service: Service, cause: str) -> dict[str, str]:
         )
     return annotations(
         service, c.ALERT_NO_DATA,
-        summary=f"{service.name} is up but its SLI metrics are missing, so its SLO alerts are blind.",
+        summary=f"{service.name} is up but the metrics of its {slo.name} SLO are missing, so that SLO's alerts are blind.",
         description=(
-            f"Targets of {service.name} are scraped, but no SLI request series has been recorded for "
-            f"15 minutes: the instrumentation is broken, renamed, or the service has had no traffic "
-            f"since it started."
+            f"Targets of {service.name} are scraped, but the {slo.name} SLI has recorded no events for "
+            f"15 minutes: the instrumentation is broken or renamed, the query no longer matches, or the "
+            f"service has had no traffic since it started."
         ),
     )
 

@@ -27,8 +27,8 @@ def sli_queries(service: Service, slo: SLO, window: str) -> SLIQueries:
     metric = conventions.REQUEST_METRICS[sli.interface]
     total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
     if sli.kind == "availability":
-        errors = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector, metric.error_matcher), window))
-        return SLIQueries(promql.zero_when_absent(errors, total), total)
+        failed = " or ".join(promql.rate(promql.selector(metric.count, service.selector, m), window) for m in metric.error_matchers)
+        return SLIQueries(promql.zero_when_absent(promql.sum_of(failed), total), total)
 
     # latency: bad = all requests minus those in the threshold's bucket. A missing bucket counts
     # every request as slow: a threshold that is not a bucket boundary shows up loudly, never as

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opgen import conventions as c
-from opgen.descriptor.load import load_service
+from opgen.descriptor.load import load_service_and_warnings
 from opgen.descriptor.model import Service
 from opgen.errors import DescriptorError, Position, Problem
 from opgen.render import RenderContext, render_all
@@ -23,6 +23,7 @@ class Loaded:
     descriptor: Path
     service: Service
     out_dir: Path
+    warnings: tuple[Problem, ...] = ()
 
 
 @dataclass
@@ -48,11 +49,12 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     loaded: list[Loaded] = []
     for descriptor in descriptors:
         try:
-            service = load_service(descriptor, _display(descriptor), blueprint_dirs)
+            service, warnings = load_service_and_warnings(descriptor, _display(descriptor), blueprint_dirs)
         except DescriptorError as exc:
             problems += exc.problems
             continue
-        loaded.append(Loaded(descriptor, service, out if out is not None else descriptor.parent / c.OPS_DIR))
+        out_dir = out if out is not None else descriptor.parent / c.OPS_DIR
+        loaded.append(Loaded(descriptor, service, out_dir, tuple(warnings)))
     seen: dict[tuple[Path, str], Loaded] = {}
     for item in loaded:
         key = (item.out_dir.resolve(), item.service.name)
