@@ -137,3 +137,12 @@ def test_the_bundled_example_output_is_current():
     """examples/checkout/ops is committed as golden output; regenerate with `opgen sync examples/checkout`."""
     result = run_opgen("sync", "--check", str(EXAMPLES / "checkout"), cwd=EXAMPLES.parent)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_two_descriptors_of_one_service_in_one_output_are_refused(tmp_path):
+    shutil.copy(TEST_DESCRIPTORS / "http-28d.yaml", tmp_path / "a.opgen.yaml")
+    shutil.copy(TEST_DESCRIPTORS / "http-28d.yaml", tmp_path / "b.opgen.yaml")
+    result = run_opgen("sync", ".", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "b.opgen.yaml:4:18: service 'search' is also described at a.opgen.yaml:4:18" in result.stderr
+    assert not (tmp_path / "ops").exists()

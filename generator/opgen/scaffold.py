@@ -21,6 +21,7 @@ from opgen.sync.write import atomic_write
 Ask = Callable[[str, Any, Any, Callable[[Any], str | None]], Any]
 
 DEFAULT_TEAM = "unassigned"
+COMMENT_COLUMN = 30
 
 
 @dataclass
@@ -92,7 +93,7 @@ def descriptor_text(name, blueprint, team, tier, platform, namespace, baseline, 
         for key, value, comment in pairs:
             mapping[key] = value
             if comment:
-                mapping.yaml_add_eol_comment(comment, key)
+                mapping.yaml_add_eol_comment("# " + comment, key, column=COMMENT_COLUMN)
         return mapping
 
     slo_items = CommentedSeq()

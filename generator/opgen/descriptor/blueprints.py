@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from opgen import resources
+from opgen.paths import display_path
 from opgen.descriptor.fields import Context
 from opgen.descriptor.source import PathKey, Source, read_yaml
 from opgen.errors import DescriptorError, Problem
@@ -33,7 +34,7 @@ def load_blueprint(path: Path) -> Source:
     """Read and validate one blueprint file on its own."""
     from opgen.descriptor.spec import BLUEPRINT
 
-    source = read_yaml(path, display_name=_display(path))
+    source = read_yaml(path, display_name=display_path(path))
     ctx = Context(source)
     BLUEPRINT.validate(source.data, (), ctx)
     if ctx.problems:
@@ -82,9 +83,3 @@ def _forget_below(path: PathKey, merged: Source) -> None:
         for key in [k for k in table if k[: len(path)] == path and len(k) > len(path)]:
             del table[key]
 
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

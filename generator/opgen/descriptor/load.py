@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from opgen.descriptor.blueprints import apply_blueprint
@@ -10,7 +11,7 @@ from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
 from opgen.descriptor.spec import DESCRIPTOR
 from opgen.descriptor.validate import check_service
-from opgen.errors import DescriptorError, Problem
+from opgen.errors import DescriptorError, Position, Problem
 
 
 def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
@@ -18,8 +19,17 @@ def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tu
     return validate_source(read_yaml(path, display_name or str(path)), blueprint_dirs)[0]
 
 
-def load_service_and_warnings(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> tuple[Service, list[Problem]]:
-    return validate_source(read_yaml(path, display_name), blueprint_dirs)
+@dataclass(frozen=True)
+class Validated:
+    service: Service
+    warnings: tuple[Problem, ...]
+    name_position: Position  # where metadata.name is written, for problems between descriptors
+
+
+def load_validated(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Validated:
+    source = read_yaml(path, display_name)
+    service, warnings = validate_source(source, blueprint_dirs)
+    return Validated(service, tuple(warnings), source.position(("metadata", "name")))
 
 
 def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Service:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opgen import conventions as c
-from opgen.descriptor.load import load_service_and_warnings
+from opgen.descriptor.load import load_validated
 from opgen.descriptor.model import Service
 from opgen.errors import DescriptorError, Position, Problem
+from opgen.paths import display_path
 from opgen.render import RenderContext, render_all
 from opgen.sync import plan as p
 from opgen.sync.discover import find_descriptors
@@ -24,6 +25,7 @@ class Loaded:
     service: Service
     out_dir: Path
     warnings: tuple[Problem, ...] = ()
+    name_position: Position | None = None
 
 
 @dataclass
@@ -49,18 +51,19 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     loaded: list[Loaded] = []
     for descriptor in descriptors:
         try:
-            service, warnings = load_service_and_warnings(descriptor, _display(descriptor), blueprint_dirs)
+            result = load_validated(descriptor, display_path(descriptor), blueprint_dirs)
         except DescriptorError as exc:
             problems += exc.problems
             continue
         out_dir = out if out is not None else descriptor.parent / c.OPS_DIR
-        loaded.append(Loaded(descriptor, service, out_dir, tuple(warnings)))
+        loaded.append(Loaded(descriptor, result.service, out_dir, result.warnings, result.name_position))
     seen: dict[tuple[Path, str], Loaded] = {}
     for item in loaded:
         key = (item.out_dir.resolve(), item.service.name)
         if key in seen:
-            problems.append(Problem(Position(_display(item.descriptor)),
-                                    f"service {item.service.name!r} is also described in {_display(seen[key].descriptor)}"))
+            first = seen[key].name_position
+            problems.append(Problem(item.name_position,
+                                    f"service {item.service.name!r} is also described at {first}; one descriptor per service"))
         seen.setdefault(key, item)
     if problems:
         raise DescriptorError(problems)
@@ -115,9 +118,3 @@ def unified_diff(change: p.FileChange, shown_path: str) -> str:
         fromfile=f"{shown_path} (on disk)", tofile=f"{shown_path} (from the descriptor)",
     ))
 
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
