@@ -75,6 +75,95 @@ DEFAULT_BUCKETS_SECONDS = (
 
 TARGET_UP_METRIC = "up"
 
+# --- client-side metrics of calls to dependencies ------------------------------------------------
+
+PEER_LABEL = "peer_service"  # OTel attribute peer.service: the dependency's name as in the descriptor
+PEER_ATTRIBUTE = "peer.service"
+
+
+@dataclass(frozen=True)
+class ClientMetric:
+    """The duration histogram a service records around calls to one kind of dependency."""
+
+    histogram: str
+    otel_name: str
+    error_matchers: tuple[str, ...]  # disjoint matchers that together select failed calls
+    system: tuple[str, str] | None  # (label, value) naming the technology, e.g. db_system_name="postgresql"
+    latency_threshold_seconds: Fraction  # p99 above this for 15m raises DependencyLatencyHigh
+    buckets_seconds: tuple[Fraction, ...]
+
+    @property
+    def count(self) -> str:
+        return self.histogram + "_count"
+
+    @property
+    def bucket(self) -> str:
+        return self.histogram + "_bucket"
+
+
+_HTTP_BUCKETS = DEFAULT_BUCKETS_SECONDS
+_DB_BUCKETS = (Fraction(1, 1000), Fraction(5, 1000), Fraction(1, 100), Fraction(5, 100), Fraction(1, 10),
+               Fraction(5, 10), Fraction(1), Fraction(5), Fraction(10))
+_FAILED_WITH_ERROR_TYPE = ('error_type!=""',)
+
+
+def _db(system: str) -> ClientMetric:
+    return ClientMetric("db_client_operation_duration_seconds", "db.client.operation.duration",
+                        _FAILED_WITH_ERROR_TYPE, ("db_system_name", system), Fraction(1, 2), _DB_BUCKETS)
+
+
+def _messaging(system: str) -> ClientMetric:
+    return ClientMetric("messaging_client_operation_duration_seconds", "messaging.client.operation.duration",
+                        _FAILED_WITH_ERROR_TYPE, ("messaging_system", system), Fraction(1), _HTTP_BUCKETS)
+
+
+_HTTP_CLIENT = ClientMetric(
+    "http_client_request_duration_seconds", "http.client.request.duration",
+    ('http_response_status_code=~"5.."', 'http_response_status_code!~"5..",error_type!=""'),
+    None, Fraction(1), _HTTP_BUCKETS,
+)
+
+DEPENDENCY_METRICS = {
+    "postgres": _db("postgresql"),
+    "mysql": _db("mysql"),
+    "redis": _db("redis"),
+    "kafka": _messaging("kafka"),
+    "rabbitmq": _messaging("rabbitmq"),
+    "sqs": _messaging("aws_sqs"),
+    "http": _HTTP_CLIENT,
+    "s3": _HTTP_CLIENT,
+    "grpc": ClientMetric(
+        "rpc_client_call_duration_seconds", "rpc.client.call.duration",
+        ('rpc_response_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"',),
+        ("rpc_system_name", "grpc"), Fraction(1), _HTTP_BUCKETS,
+    ),
+}
+DEPENDENCY_ERROR_RATIO_THRESHOLD = Fraction(5, 100)  # share of failed calls, over 5m, for 10m
+
+# --- saturation: what the platform exports about the service's containers ---------------------
+# Kubernetes: cAdvisor (kubelet) and kube-state-metrics; GPUs: NVIDIA DCGM exporter.
+# ECS and Lambda: CloudWatch metrics as the prometheus cloudwatch-exporter / YACE name them.
+
+K8S_CPU_USAGE = "container_cpu_usage_seconds_total"
+K8S_MEMORY_WORKING_SET = "container_memory_working_set_bytes"
+K8S_RESOURCE_LIMITS = "kube_pod_container_resource_limits"
+K8S_HPA_CURRENT_REPLICAS = "kube_horizontalpodautoscaler_status_current_replicas"
+K8S_HPA_MAX_REPLICAS = "kube_horizontalpodautoscaler_spec_max_replicas"
+K8S_HPA_MIN_REPLICAS = "kube_horizontalpodautoscaler_spec_min_replicas"
+GPU_UTILIZATION = "DCGM_FI_DEV_GPU_UTIL"  # percent
+GPU_MEMORY_USED = "DCGM_FI_DEV_FB_USED"  # MiB
+GPU_MEMORY_FREE = "DCGM_FI_DEV_FB_FREE"  # MiB
+ECS_CPU_UTILIZATION = "aws_ecs_cpuutilization_average"  # percent, per ECS service
+ECS_MEMORY_UTILIZATION = "aws_ecs_memory_utilization_average"
+LAMBDA_THROTTLES = "aws_lambda_throttles_sum"
+LAMBDA_CONCURRENT_EXECUTIONS = "aws_lambda_concurrent_executions_maximum"
+SATURATION_THRESHOLD = Fraction(9, 10)  # of a limit, for 15m
+
+
+def k8s_pod_matchers(namespace: str, service: str) -> tuple[str, str]:
+    """The service's pods: a Deployment named after the service."""
+    return (f'namespace="{namespace}"', f'pod=~"{service}-.*"')
+
 # --- labels opgen puts on its own series and alerts ------------------------------------------
 
 LABEL_SERVICE = "service"
@@ -123,6 +212,17 @@ def alert_budget_exhausted(slo_name: str) -> str:
 
 
 ALERT_NO_DATA = "SLONoData"
+ALERT_DEPENDENCY_ERRORS = "DependencyErrorRatioHigh"
+ALERT_DEPENDENCY_LATENCY = "DependencyLatencyHigh"
+ALERT_CPU_NEAR_LIMIT = "CPUNearLimit"
+ALERT_MEMORY_NEAR_LIMIT = "MemoryNearLimit"
+ALERT_REPLICAS_AT_MAX = "ReplicasAtMaximum"
+ALERT_GPU_MEMORY_NEAR_LIMIT = "GPUMemoryNearLimit"
+ALERT_GPU_SATURATED = "GPUUtilizationHigh"
+ALERT_LAMBDA_THROTTLED = "LambdaThrottled"
+
+LABEL_DEPENDENCY = "dependency"
+LABEL_DEPENDENCY_KIND = "dependency_kind"
 
 # --- files and groups ------------------------------------------------------------------------
 
@@ -142,6 +242,27 @@ def rules_test_path(service: str) -> str:
 
 def runbook_path(service: str, alert: str) -> str:
     return f"runbooks/{service}/{alert}.md"
+
+
+def runbook_overview_path(service: str) -> str:
+    return f"runbooks/{service}/README.md"
+
+
+def dashboard_path(service: str) -> str:
+    return f"grafana/{service}.json"
+
+
+def telemetry_path(service: str) -> str:
+    """The instrumentation module: importable, so hyphens become underscores."""
+    return f"otel/{service.replace('-', '_')}_telemetry.py"
+
+
+def openslo_path(service: str) -> str:
+    return f"slo/{service}.openslo.yaml"
+
+
+def terraform_path(service: str) -> str:
+    return f"terraform/{service}_autoscaling.tf"
 
 
 def rule_group(service: str, slo: str | None, part: str) -> str:

@@ -66,6 +66,13 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class GPU:
+    count: int
+    model: str | None = None
+    hourly_cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class Scaling:
     min_replicas: int | None = None
     max_replicas: int | None = None
@@ -89,11 +96,13 @@ class Service:
     language: str
     interfaces: tuple[Interface, ...]
     selector: str
+    metrics_port: int
     traffic: Traffic
     slos: tuple[SLO, ...]
     dependencies: tuple[Dependency, ...]
     scaling: Scaling
     monthly_budget_usd: float | None
+    gpu: GPU | None = None
 
 
 def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
@@ -118,11 +127,13 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         language=runtime["language"],
         interfaces=interfaces,
         selector=spec["prometheus"].get("selector", f'job="{meta["name"]}"'),
+        metrics_port=spec["prometheus"]["metrics_port"],
         traffic=Traffic(**spec.get("traffic", {})),
         slos=tuple(_slo(s, interfaces) for s in spec["slos"]),
         dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service")) for d in spec["dependencies"]),
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
+        gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
     )
 
 

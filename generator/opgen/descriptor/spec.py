@@ -88,6 +88,9 @@ PROMETHEUS = Object(
         Field("selector", String(check=check_selector, max_length=500, type_label="PromQL label matchers"),
               "Label matchers that select the service's series, without braces.",
               default_text='job="<metadata.name>"', example='job="checkout"'),
+        Field("metrics_port", Number(1, 65535, integer=True),
+              "Port where the generated instrumentation serves /metrics (env OPGEN_METRICS_PORT overrides).",
+              default=9464, example=9464),
     ),
     doc="How Prometheus finds the service's metrics.",
 )
@@ -151,6 +154,21 @@ DEPENDENCY = Object(
     ),
 )
 
+GPU = Object(
+    (
+        Field("count", Number(1, 16, integer=True), "GPUs per replica.", required=True, example=1),
+        Field("model", String(max_length=60, pattern=r"[A-Za-z0-9][A-Za-z0-9 ._-]*", pattern_hint="a GPU model like nvidia-l4"),
+              "GPU model, for runbooks and capacity notes.", example="nvidia-l4"),
+        Field("hourly_cost_usd", Number(0), "What one GPU costs per hour, in US dollars.", example=0.8),
+    ),
+    doc="GPUs each replica needs.",
+)
+
+RESOURCES = Object(
+    (Field("gpu", GPU, "GPUs per replica; adds GPU saturation alerts, panels and GPU-based scaling."),),
+    doc="Hardware each replica needs.",
+)
+
 SCALING = Object(
     (
         Field("min_replicas", Number(0, 1000, integer=True), "Fewest replicas.", example=3),
@@ -175,6 +193,7 @@ SPEC = Object(
         Field("traffic", TRAFFIC, "Expected traffic."),
         Field("slos", ListOf(SLO, unique_by="name", max_items=20), "Service level objectives.", default=[]),
         Field("dependencies", ListOf(DEPENDENCY, unique_by="name", max_items=50), "What it calls.", default=[]),
+        Field("resources", RESOURCES, "Hardware each replica needs."),
         Field("scaling", SCALING, "Autoscaling bounds."),
         Field("cost", COST, "Cost limits."),
     ),

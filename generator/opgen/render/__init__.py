@@ -27,9 +27,25 @@ Renderer = Callable[[RenderContext], list[Artifact]]
 
 
 def renderers() -> tuple[Renderer, ...]:
-    from opgen.render import prometheus_rules, prometheus_rule_tests
+    from opgen.render import (
+        grafana_dashboard,
+        openslo,
+        otel_python,
+        prometheus_rule_tests,
+        prometheus_rules,
+        runbooks,
+        terraform_autoscaling,
+    )
 
-    return (prometheus_rules.render, prometheus_rule_tests.render)
+    return (
+        prometheus_rules.render,
+        prometheus_rule_tests.render,
+        grafana_dashboard.render,
+        otel_python.render,
+        openslo.render,
+        terraform_autoscaling.render,
+        runbooks.render,
+    )
 
 
 def render_all(context: RenderContext) -> list[Artifact]:

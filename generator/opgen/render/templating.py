@@ -1,0 +1,69 @@
+"""Jinja2 for text outputs (Markdown, HCL, Python): strict, with one escape filter per language.
+
+Structured outputs (YAML, JSON) never come through here: they are data handed to a serializer.
+Templates must escape every descriptor value with the filter of their language:
+`md` (Markdown text), `md_code` (inside `inline code`), `hcl` (an HCL string literal),
+`hcl_comment`, `py` (a Python literal), `py_comment`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def md(value: object) -> str:
+    """Plain text safe inside a Markdown paragraph or table cell: no markup, no HTML, one line."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(value: object) -> str:
+    """Text for inside backticks: a code span cannot hold its own delimiter, so use a longer one."""
+    text = " ".join(str(value).split())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def hcl(value: object) -> str:
+    """A quoted HCL string: escapes quotes and backslashes, and template sequences ${ and %{."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return '"' + text.replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def one_line(value: object) -> str:
+    """For comments (HCL #, Python #): one line, so text cannot end the comment."""
+    return " ".join(str(value).split())
+
+
+def py(value: object) -> str:
+    """A Python literal of a string, number, bool or None."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return repr(str(value))
+
+
+@cache
+def environment():
+    import jinja2
+
+    from opgen import resources
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.data_path("templates"))),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # each output language has its own filter, applied explicitly
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line)
+    return env
+
+
+def render_template(name: str, **values) -> str:
+    return environment().get_template(name).render(**values)
