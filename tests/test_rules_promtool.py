@@ -52,7 +52,8 @@ def test_rule_groups_stay_within_twenty_rules_and_alert_names_within_forty(tmp_p
     assert all(len(g["rules"]) <= 20 for g in groups)
     alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
     assert alerts == {"AvailabilityBudgetBurn", "AvailabilityBudgetExhausted", "LatencyBudgetBurn", "LatencyBudgetExhausted",
-                      "ChargeSuccessBudgetBurn", "ChargeSuccessBudgetExhausted", "SLONoData"}
+                      "ChargeSuccessBudgetBurn", "ChargeSuccessBudgetExhausted", "SLONoData",
+                      "DependencyErrorRatioHigh", "DependencyLatencyHigh", "CPUNearLimit", "MemoryNearLimit", "ReplicasAtMaximum"}
     for group in groups:
         for rule in group["rules"]:
             if "alert" in rule:
@@ -111,3 +112,19 @@ def test_the_weighting_test_can_fail(tmp_path, promtool):
     (out / "weighting.test.yml").write_text(WEIGHTING_TEST)
     result = subprocess.run([promtool, "test", "rules", str(out / "weighting.test.yml")], capture_output=True, text=True)
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda p: p.parent.name if p.name == "service.yaml" else p.stem)
+def test_the_rules_hold_exactly_the_alerts_of_the_catalog(tmp_path, descriptor):
+    """alerts.py lists every alert (runbooks and dashboards follow it); the rules must agree with it."""
+    from opgen.alerts import service_alerts
+    from opgen.descriptor.load import load_service
+
+    out = generate(tmp_path, descriptor)
+    (rules,) = out.glob("*.rules.yml")
+    groups = yaml_helpers.load(rules)["groups"]
+    in_rules = {}
+    for rule in (r for g in groups for r in g["rules"] if "alert" in r):
+        in_rules.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])
+    catalog = {a.name: set(a.severities) for a in service_alerts(load_service(out.parent.parent / "service.yaml"))}
+    assert in_rules == catalog

@@ -91,6 +91,8 @@ class ClientMetric:
     system: tuple[str, str] | None  # (label, value) naming the technology, e.g. db_system_name="postgresql"
     latency_threshold_seconds: Fraction  # p99 above this for 15m raises DependencyLatencyHigh
     buckets_seconds: tuple[Fraction, ...]
+    ok_example: tuple[tuple[str, str], ...] = ()  # labels of a successful call (instrumentation, tests)
+    failed_example: tuple[tuple[str, str], ...] = (("error_type", "TimeoutError"),)  # matched by error_matchers
 
     @property
     def count(self) -> str:
@@ -121,6 +123,8 @@ _HTTP_CLIENT = ClientMetric(
     "http_client_request_duration_seconds", "http.client.request.duration",
     ('http_response_status_code=~"5.."', 'http_response_status_code!~"5..",error_type!=""'),
     None, Fraction(1), _HTTP_BUCKETS,
+    ok_example=(("http_request_method", "GET"), ("http_response_status_code", "200")),
+    failed_example=(("http_request_method", "GET"), ("http_response_status_code", "503"), ("error_type", "503")),
 )
 
 DEPENDENCY_METRICS = {
@@ -136,6 +140,8 @@ DEPENDENCY_METRICS = {
         "rpc_client_call_duration_seconds", "rpc.client.call.duration",
         ('rpc_response_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"',),
         ("rpc_system_name", "grpc"), Fraction(1), _HTTP_BUCKETS,
+        ok_example=(("rpc_response_status_code", "OK"),),
+        failed_example=(("rpc_response_status_code", "UNAVAILABLE"),),
     ),
 }
 DEPENDENCY_ERROR_RATIO_THRESHOLD = Fraction(5, 100)  # share of failed calls, over 5m, for 10m
@@ -161,8 +167,12 @@ SATURATION_THRESHOLD = Fraction(9, 10)  # of a limit, for 15m
 
 
 def k8s_pod_matchers(namespace: str, service: str) -> tuple[str, str]:
-    """The service's pods: a Deployment named after the service."""
-    return (f'namespace="{namespace}"', f'pod=~"{service}-.*"')
+    """The pods of the Deployment named after the service: <name>-<replica set hash>-<5 characters>,
+    so that `checkout` does not also match the pods of a `checkout-worker` Deployment."""
+    return (f'namespace="{namespace}"', f'pod=~"{service}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}"')
+
+
+K8S_EXAMPLE_POD_SUFFIX = "-7d9f8b6c5d-x2x4z"  # a pod name that k8s_pod_matchers selects, for tests
 
 # --- labels opgen puts on its own series and alerts ------------------------------------------
 

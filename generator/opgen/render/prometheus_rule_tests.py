@@ -48,6 +48,8 @@ def render(context: RenderContext) -> list[Artifact]:
     for slo in service.slos:
         tests += [slo_test(service, slo, s) for s in scenarios(slo)]
     tests += no_data_tests(service)
+    tests += dependency_tests(service)
+    tests += saturation_tests(service)
     document = {
         "rule_files": [c.rules_path(service.name).rsplit("/", 1)[-1]],
         "evaluation_interval": f"{EVALUATION_INTERVAL_MINUTES}m",
@@ -309,3 +311,121 @@ def no_data_tests(service: Service) -> list[dict]:
 def _no_data(service: Service, cause: str, slo: SLO | None = None) -> dict:
     return {"exp_labels": rules.no_data_labels(service, cause, slo),
             "exp_annotations": rules.no_data_annotations(service, cause, slo)}
+
+
+# --- dependencies ----------------------------------------------------------------------------------
+
+CALLS_PER_MINUTE = 600
+
+
+def dependency_tests(service: Service) -> list[dict]:
+    """Healthy calls fire nothing; 10 % failed and all slow fire both alerts for every dependency."""
+    base = selector_labels(service.selector)
+    if not service.dependencies or base is None:
+        return []
+    return [
+        dependency_test(service, base, "dependencies: 1% failed, fast calls fire nothing", failed=6, slow=False),
+        dependency_test(service, base, "dependencies: 10% failed, slow calls fire both alerts for each", failed=60, slow=True),
+    ]
+
+
+def dependency_test(service: Service, base: list[tuple[str, str]], title: str, failed: int, slow: bool) -> dict:
+    series, errors, latency = [], [], []
+    for dependency in service.dependencies:
+        metric = c.DEPENDENCY_METRICS[dependency.kind]
+        labels = base + [(c.PEER_LABEL, dependency.name)] + ([metric.system] if metric.system else [])
+        threshold = metric.latency_threshold_seconds
+        ok, bad = labels + list(metric.ok_example), labels + list(metric.failed_example)
+        series += [
+            {"series": _series(metric.count, ok), "values": counter(CALLS_PER_MINUTE - failed, SCENARIO_MINUTES)},
+            {"series": _series(metric.count, bad), "values": counter(failed, SCENARIO_MINUTES)},
+        ]
+        fast_calls = 0 if slow else CALLS_PER_MINUTE
+        for le, calls in ((threshold, fast_calls), (threshold * 10, CALLS_PER_MINUTE), (None, CALLS_PER_MINUTE)):
+            le_text = "+Inf" if le is None else format_number(le)
+            series.append({"series": _series(metric.bucket, ok + [("le", le_text)]), "values": counter(calls, SCENARIO_MINUTES)})
+        if slow:
+            labels_of = rules.dependency_labels(service, dependency)
+            errors.append({"exp_labels": labels_of, "exp_annotations": rules.dependency_error_annotations(
+                service, dependency, f"{failed / CALLS_PER_MINUTE * 100:.4g}%")})
+            p99 = float(threshold) + float(threshold * 9) * 0.99  # histogram_quantile inside the (t, 10t] bucket
+            latency.append({"exp_labels": labels_of, "exp_annotations": rules.dependency_latency_annotations(
+                service, dependency, f"{p99:.4g}s")})
+    at = f"{SCENARIO_MINUTES}m"
+    return {
+        "name": title,
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [
+            {"eval_time": at, "alertname": c.ALERT_DEPENDENCY_ERRORS, "exp_alerts": errors},
+            {"eval_time": at, "alertname": c.ALERT_DEPENDENCY_LATENCY, "exp_alerts": latency},
+        ],
+    }
+
+
+# --- saturation ------------------------------------------------------------------------------------
+
+
+def saturation_tests(service: Service) -> list[dict]:
+    """At 95 % of every limit the saturation alerts fire; at 50 % none does."""
+    return [saturation_test(service, Fraction(1, 2)), saturation_test(service, Fraction(95, 100))]
+
+
+def saturation_test(service: Service, level: Fraction) -> dict:
+    series, shown = _saturation_inputs(service, level)
+    fires = level > c.SATURATION_THRESHOLD
+    checks = []
+    for rule in rules.saturation_alerts(service):
+        alert = rule["alert"]
+        expected = []
+        if fires:
+            expected = [{"exp_labels": rules.saturation_labels(service),
+                         "exp_annotations": rules.saturation_annotations(service, alert, shown[alert])}]
+        checks.append({"eval_time": "40m", "alertname": alert, "exp_alerts": expected})
+    return {
+        "name": f"saturation: at {format_number(level * 100)}% of every limit " + ("the alerts fire" if fires else "nothing fires"),
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": checks,
+    }
+
+
+def _saturation_inputs(service: Service, level: Fraction) -> tuple[list[dict], dict[str, str]]:
+    """Input series at `level` of each limit, and how each alert's description shows the value."""
+    percent = f"{float(level) * 100:.4g}%"
+    minutes = 40
+    if service.platform == "lambda":
+        function = [("dimension_FunctionName", service.name)]
+        throttles = 3 if level > c.SATURATION_THRESHOLD else 0
+        return ([{"series": _series(c.LAMBDA_THROTTLES, function), "values": f"{throttles}x{minutes}"}],
+                {c.ALERT_LAMBDA_THROTTLED: str(throttles)})
+    if service.platform == "ecs":
+        ecs = [("dimension_ClusterName", service.namespace), ("dimension_ServiceName", service.name)]
+        value = format_number(level * 100)
+        return ([{"series": _series(c.ECS_CPU_UTILIZATION, ecs), "values": f"{value}x{minutes}"},
+                 {"series": _series(c.ECS_MEMORY_UTILIZATION, ecs), "values": f"{value}x{minutes}"}],
+                {c.ALERT_CPU_NEAR_LIMIT: percent, c.ALERT_MEMORY_NEAR_LIMIT: percent})
+    pod = [("namespace", service.namespace), ("pod", service.name + c.K8S_EXAMPLE_POD_SUFFIX)]
+    container = pod + [("container", "app")]
+    hpa = [("namespace", service.namespace), ("horizontalpodautoscaler", service.name)]
+    replicas = 10 if level > c.SATURATION_THRESHOLD else 5
+    mib = 1024 * 1024
+    series = [
+        {"series": _series(c.K8S_CPU_USAGE, container), "values": counter(int(level * 60), minutes)},  # level cores
+        {"series": _series(c.K8S_RESOURCE_LIMITS, container + [("resource", "cpu"), ("unit", "core")]), "values": f"1x{minutes}"},
+        {"series": _series(c.K8S_MEMORY_WORKING_SET, container), "values": f"{int(level * 1000) * mib}x{minutes}"},
+        {"series": _series(c.K8S_RESOURCE_LIMITS, container + [("resource", "memory"), ("unit", "byte")]), "values": f"{1000 * mib}x{minutes}"},
+        {"series": _series(c.K8S_HPA_CURRENT_REPLICAS, hpa), "values": f"{replicas}x{minutes}"},
+        {"series": _series(c.K8S_HPA_MAX_REPLICAS, hpa), "values": f"10x{minutes}"},
+    ]
+    shown = {c.ALERT_CPU_NEAR_LIMIT: percent, c.ALERT_MEMORY_NEAR_LIMIT: percent, c.ALERT_REPLICAS_AT_MAX: str(replicas)}
+    if service.gpu is not None:
+        gpu = pod + [("gpu", "0")]
+        used = int(level * 20000)
+        series += [
+            {"series": _series(c.GPU_MEMORY_USED, gpu), "values": f"{used}x{minutes}"},
+            {"series": _series(c.GPU_MEMORY_FREE, gpu), "values": f"{20000 - used}x{minutes}"},
+            {"series": _series(c.GPU_UTILIZATION, gpu), "values": f"{format_number(level * 100)}x{minutes}"},
+        ]
+        shown.update({c.ALERT_GPU_MEMORY_NEAR_LIMIT: percent, c.ALERT_GPU_SATURATED: percent})
+    return series, shown

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
-from opgen.descriptor.model import SLO, Service
+from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
@@ -34,6 +34,9 @@ def render(context: RenderContext) -> list[Artifact]:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
         groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": slo_alerts(service, slo)})
     groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health_alerts(service)})
+    if service.dependencies:
+        groups.append({"name": c.rule_group(service.name, None, "dependencies"), "rules": dependency_alerts(service)})
+    groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
     text = dump_yaml({"groups": groups}, generated_header(context))
     return [Artifact(c.rules_path(service.name), text)]
 
@@ -210,6 +213,166 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
             f"service has had no traffic since it started."
         ),
     )
+
+
+# --- dependencies: client-side metrics of the calls the service makes ---------------------------
+
+DEPENDENCY_ERRORS_FOR, DEPENDENCY_LATENCY_FOR = "10m", "15m"
+RATIO_VALUE = "{{ $value | humanizePercentage }}"
+SECONDS_VALUE = "{{ $value | humanizeDuration }}"
+
+
+def dependency_series(service: Service, dependency: Dependency, suffix: str, *extra: str) -> str:
+    """A client histogram series of calls to `dependency`, selected like the service's own series."""
+    metric = c.DEPENDENCY_METRICS[dependency.kind]
+    system = promql.matcher(*metric.system) if metric.system else ""
+    return promql.selector(metric.histogram + suffix, service.selector, promql.matcher(c.PEER_LABEL, dependency.name), system, *extra)
+
+
+def dependency_alerts(service: Service) -> list[dict]:
+    rules = []
+    for dependency in service.dependencies:
+        metric = c.DEPENDENCY_METRICS[dependency.kind]
+        failed = " or ".join(promql.rate(dependency_series(service, dependency, "_count", m), "5m") for m in metric.error_matchers)
+        total = promql.rate(dependency_series(service, dependency, "_count"), "5m")
+        threshold = format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD)
+        rules.append({
+            "alert": c.ALERT_DEPENDENCY_ERRORS,
+            "expr": f"sum({failed})\n/\nsum({total})\n> {threshold}",
+            "for": DEPENDENCY_ERRORS_FOR,
+            "labels": dependency_labels(service, dependency),
+            "annotations": dependency_error_annotations(service, dependency, RATIO_VALUE),
+        })
+        p99 = f"histogram_quantile(0.99, sum by (le) ({promql.rate(dependency_series(service, dependency, '_bucket'), '5m')}))"
+        rules.append({
+            "alert": c.ALERT_DEPENDENCY_LATENCY,
+            "expr": f"{p99}\n> {format_number(metric.latency_threshold_seconds)}",
+            "for": DEPENDENCY_LATENCY_FOR,
+            "labels": dependency_labels(service, dependency),
+            "annotations": dependency_latency_annotations(service, dependency, SECONDS_VALUE),
+        })
+    return rules
+
+
+def dependency_labels(service: Service, dependency: Dependency) -> dict[str, str]:
+    return {
+        c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier),
+        c.LABEL_SEVERITY: c.SEVERITY_PAGE if dependency.critical else c.SEVERITY_TICKET,
+        c.LABEL_DEPENDENCY: dependency.name, c.LABEL_DEPENDENCY_KIND: dependency.kind,
+    }
+
+
+def _impact(service: Service, dependency: Dependency) -> str:
+    if dependency.critical:
+        return f"{dependency.name} is critical: {service.name} fails when it fails."
+    return f"{dependency.name} is not critical: {service.name} should degrade, not fail."
+
+
+def dependency_error_annotations(service: Service, dependency: Dependency, ratio: str) -> dict[str, str]:
+    threshold = format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD * 100)
+    return annotations(
+        service, c.ALERT_DEPENDENCY_ERRORS,
+        summary=f"Calls from {service.name} to {dependency.name} fail too often.",
+        description=(f"{ratio} of calls from {service.name} to {dependency.name} ({dependency.kind}) failed over the "
+                     f"last 5 minutes, for {DEPENDENCY_ERRORS_FOR} (threshold {threshold}%). {_impact(service, dependency)}"),
+    )
+
+
+def dependency_latency_annotations(service: Service, dependency: Dependency, seconds: str) -> dict[str, str]:
+    threshold = format_number(c.DEPENDENCY_METRICS[dependency.kind].latency_threshold_seconds)
+    return annotations(
+        service, c.ALERT_DEPENDENCY_LATENCY,
+        summary=f"Calls from {service.name} to {dependency.name} are slow.",
+        description=(f"The p99 latency of calls from {service.name} to {dependency.name} ({dependency.kind}) is {seconds} "
+                     f"over the last 5 minutes, for {DEPENDENCY_LATENCY_FOR} (threshold {threshold}s). {_impact(service, dependency)}"),
+    )
+
+
+# --- saturation: what the platform reports about the service's containers -------------------------
+
+SATURATION_FOR, GPU_BUSY_FOR = "15m", "30m"
+
+
+def saturation_alerts(service: Service) -> list[dict]:
+    """Rules for the saturation alerts of the catalog (alerts.py), per platform."""
+    limit = format_number(c.SATURATION_THRESHOLD)
+    if service.platform == "lambda":
+        function = promql.matcher("dimension_FunctionName", service.name)
+        return [saturation_rule(service, c.ALERT_LAMBDA_THROTTLED, f"sum({c.LAMBDA_THROTTLES}{{{function}}}) > 0", "10m")]
+    if service.platform == "ecs":
+        ecs = f"{promql.matcher('dimension_ClusterName', service.namespace)},{promql.matcher('dimension_ServiceName', service.name)}"
+        return [
+            saturation_rule(service, c.ALERT_CPU_NEAR_LIMIT, f"max({c.ECS_CPU_UTILIZATION}{{{ecs}}}) / 100 > {limit}"),
+            saturation_rule(service, c.ALERT_MEMORY_NEAR_LIMIT, f"max({c.ECS_MEMORY_UTILIZATION}{{{ecs}}}) / 100 > {limit}"),
+        ]
+    pods = ",".join(c.k8s_pod_matchers(service.namespace, service.name))
+    hpa = f"{promql.matcher('namespace', service.namespace)},{promql.matcher('horizontalpodautoscaler', service.name)}"
+    rules = [
+        saturation_rule(service, c.ALERT_CPU_NEAR_LIMIT,
+                        f'sum(rate({c.K8S_CPU_USAGE}{{{pods},container!=""}}[5m]))\n/\n'
+                        f'sum({c.K8S_RESOURCE_LIMITS}{{{pods},resource="cpu"}})\n> {limit}'),
+        saturation_rule(service, c.ALERT_MEMORY_NEAR_LIMIT,
+                        f'max(\n  sum by (pod, container) ({c.K8S_MEMORY_WORKING_SET}{{{pods},container!=""}})\n  /\n'
+                        f'  sum by (pod, container) ({c.K8S_RESOURCE_LIMITS}{{{pods},resource="memory"}})\n)\n> {limit}'),
+        saturation_rule(service, c.ALERT_REPLICAS_AT_MAX,
+                        f"max({c.K8S_HPA_CURRENT_REPLICAS}{{{hpa}}})\n>=\nmax({c.K8S_HPA_MAX_REPLICAS}{{{hpa}}})"),
+    ]
+    if service.gpu is not None:
+        used, free = f"{c.GPU_MEMORY_USED}{{{pods}}}", f"{c.GPU_MEMORY_FREE}{{{pods}}}"
+        rules += [
+            saturation_rule(service, c.ALERT_GPU_MEMORY_NEAR_LIMIT, f"max({used} / ({used} + {free}))\n> {limit}"),
+            saturation_rule(service, c.ALERT_GPU_SATURATED, f"avg({c.GPU_UTILIZATION}{{{pods}}}) / 100\n> {limit}", GPU_BUSY_FOR),
+        ]
+    return rules
+
+
+def saturation_rule(service: Service, alert: str, expr: str, hold: str = SATURATION_FOR) -> dict:
+    return {
+        "alert": alert,
+        "expr": expr,
+        "for": hold,
+        "labels": saturation_labels(service),
+        "annotations": saturation_annotations(service, alert, VALUE_TEMPLATES[alert]),
+    }
+
+
+def saturation_labels(service: Service) -> dict[str, str]:
+    return {c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier),
+            c.LABEL_SEVERITY: c.SEVERITY_TICKET}
+
+
+VALUE_TEMPLATES = {
+    c.ALERT_LAMBDA_THROTTLED: "{{ $value }}",
+    c.ALERT_CPU_NEAR_LIMIT: RATIO_VALUE, c.ALERT_MEMORY_NEAR_LIMIT: RATIO_VALUE,
+    c.ALERT_REPLICAS_AT_MAX: "{{ $value }}",
+    c.ALERT_GPU_MEMORY_NEAR_LIMIT: RATIO_VALUE, c.ALERT_GPU_SATURATED: RATIO_VALUE,
+}
+
+
+def saturation_annotations(service: Service, alert: str, value: str) -> dict[str, str]:
+    name, percent = service.name, format_number(c.SATURATION_THRESHOLD * 100)
+    texts = {
+        c.ALERT_LAMBDA_THROTTLED: (f"Lambda is throttling {name}.",
+                                   f"{value} invocations of {name} were throttled in the last CloudWatch period: "
+                                   f"requests are rejected because the function hit its concurrency limit."),
+        c.ALERT_CPU_NEAR_LIMIT: (f"{name} is using most of its CPU limit.",
+                                 f"{name} uses {value} of its CPU limit (threshold {percent}%) for {SATURATION_FOR}: "
+                                 f"requests slow down as the containers are throttled."),
+        c.ALERT_MEMORY_NEAR_LIMIT: (f"A container of {name} is close to its memory limit.",
+                                    f"The fullest container of {name} uses {value} of its memory limit (threshold "
+                                    f"{percent}%) for {SATURATION_FOR}: it is close to being OOM-killed."),
+        c.ALERT_REPLICAS_AT_MAX: (f"{name} is running at its maximum number of replicas.",
+                                  f"{name} has run {value} replicas, its autoscaler's maximum, for {SATURATION_FOR}: "
+                                  f"more load cannot be absorbed by scaling out."),
+        c.ALERT_GPU_MEMORY_NEAR_LIMIT: (f"A GPU of {name} is almost out of memory.",
+                                        f"The fullest GPU of {name} has {value} of its memory in use (threshold "
+                                        f"{percent}%) for {SATURATION_FOR}: larger batches or models will fail to load."),
+        c.ALERT_GPU_SATURATED: (f"The GPUs of {name} are saturated.",
+                                f"The GPUs of {name} are {value} busy on average (threshold {percent}%) for {GPU_BUSY_FOR}: "
+                                f"requests queue up and latency grows."),
+    }
+    summary, description = texts[alert]
+    return annotations(service, alert, summary=summary, description=description)
 
 
 def annotations(service: Service, alert: str, summary: str, description: str) -> dict[str, str]:
