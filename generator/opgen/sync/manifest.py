@@ -16,7 +16,10 @@ MANIFEST_VERSION = 1
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The hash of what opgen is responsible for in a file: keep-regions count as empty."""
+    from opgen.sync.regions import blank
+
+    return hashlib.sha256(blank(text).encode("utf-8")).hexdigest()
 
 
 @dataclass

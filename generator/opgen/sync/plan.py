@@ -4,7 +4,8 @@ Actions:
 - create: the file does not exist;
 - update: it is as opgen last wrote it, and the new output differs;
 - unchanged: it already holds the new output;
-- conflict: it was edited by hand (or never written by opgen) and the new output differs;
+- conflict: it was edited by hand outside its keep-regions (or never written by opgen) and the new
+  output differs, or a keep-region with content has no place in the new output;
 - delete: opgen wrote it for a service, no longer generates it, and nobody edited it;
 - orphaned: like delete, but edited by hand, so it stays.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opgen.render import Artifact
+from opgen.sync import regions
 from opgen.sync.manifest import Manifest, content_hash
 from opgen.sync.write import confined
 
@@ -52,12 +54,13 @@ def _plan_file(out_dir: Path, service: str, artifact: Artifact, manifest: Manife
     current = _read(confined(out_dir, artifact.path))
     if current is None:
         return FileChange(artifact.path, CREATE, service, artifact.text)
-    if current == artifact.text:
-        return FileChange(artifact.path, UNCHANGED, service, artifact.text, current)
+    new_text, homeless = regions.fill(artifact.text, regions.regions(current))
+    if current == new_text:
+        return FileChange(artifact.path, UNCHANGED, service, new_text, current)
     entry = manifest.files.get(artifact.path)
-    if entry is not None and entry.sha256 == content_hash(current):
-        return FileChange(artifact.path, UPDATE, service, artifact.text, current)
-    return FileChange(artifact.path, CONFLICT, service, artifact.text, current)
+    if entry is not None and entry.sha256 == content_hash(current) and not homeless:
+        return FileChange(artifact.path, UPDATE, service, new_text, current)
+    return FileChange(artifact.path, CONFLICT, service, new_text, current)
 
 
 def _read(path: Path) -> str | None:
