@@ -131,3 +131,9 @@ def test_alert_pairs_that_can_never_fire_are_warned_about_not_refused():
     assert service.slos[0].objective_percent == 90
     assert [str(w) for w in warnings] == [
         "service.yaml:10:18: with an objective of 90% the page alert over 1h can never fire: it needs an error ratio above 144%"]
+
+
+def test_gpus_are_refused_outside_kubernetes():
+    text = VALID.replace("spec:\n", "spec:\n  runtime: {platform: ecs}\n  resources: {gpu: {count: 1}}\n")
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith("service.yaml:8:20: GPUs are supported on kubernetes only")

@@ -146,6 +146,14 @@ DEPENDENCY_METRICS = {
 }
 DEPENDENCY_ERROR_RATIO_THRESHOLD = Fraction(5, 100)  # share of failed calls, over 5m, for 10m
 
+
+def dependency_matchers(service_selector: str, dependency: str, kind: str) -> tuple[str, ...]:
+    """The client series of calls to one dependency: the service's own, with the dependency's name
+    (and, where the kind has one, its system label)."""
+    metric = DEPENDENCY_METRICS[kind]
+    system = (f'{metric.system[0]}="{metric.system[1]}"',) if metric.system else ()
+    return (service_selector, f'{PEER_LABEL}="{dependency}"', *system)
+
 # --- saturation: what the platform exports about the service's containers ---------------------
 # Kubernetes: cAdvisor (kubelet) and kube-state-metrics; GPUs: NVIDIA DCGM exporter.
 # ECS and Lambda: CloudWatch metrics as the prometheus cloudwatch-exporter / YACE name them.
@@ -173,6 +181,20 @@ def k8s_pod_matchers(namespace: str, service: str) -> tuple[str, str]:
 
 
 K8S_EXAMPLE_POD_SUFFIX = "-7d9f8b6c5d-x2x4z"  # a pod name that k8s_pod_matchers selects, for tests
+
+
+def k8s_hpa_matchers(namespace: str, service: str) -> tuple[str, str]:
+    """kube-state-metrics' series of the HorizontalPodAutoscaler named after the service."""
+    return (f'namespace="{namespace}"', f'horizontalpodautoscaler="{service}"')
+
+
+def ecs_service_matchers(cluster: str, service: str) -> tuple[str, str]:
+    """CloudWatch dimensions of an ECS service, as the exporter labels them."""
+    return (f'dimension_ClusterName="{cluster}"', f'dimension_ServiceName="{service}"')
+
+
+def lambda_function_matchers(function: str) -> tuple[str]:
+    return (f'dimension_FunctionName="{function}"',)
 
 # --- labels opgen puts on its own series and alerts ------------------------------------------
 
@@ -290,6 +312,13 @@ def dashboard_uid(service: str) -> str:
 
 def runbook_url(base_url: str | None, service: str, alert: str) -> str:
     path = runbook_path(service, alert)
+    if base_url:
+        return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
+    return f"{OPS_DIR}/{path}"
+
+
+def runbook_overview_url(base_url: str | None, service: str) -> str:
+    path = runbook_overview_path(service)
     if base_url:
         return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
     return f"{OPS_DIR}/{path}"

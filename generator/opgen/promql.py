@@ -30,3 +30,10 @@ def zero_when_absent(expr: str, reference: str) -> str:
     """`expr`, or 0 while `reference` has data: a counter that never moved (no 5xx yet) must
     read as 0, not as absent, or every ratio built on it disappears with it."""
     return f"({expr} or 0 * {reference})"
+
+
+def slo_series(metric: str, service_name: str, slo_name: str) -> str:
+    """A series opgen records for one SLO: metric{service="…",slo="…"}."""
+    from opgen.conventions import LABEL_SERVICE, LABEL_SLO
+
+    return selector(metric, matcher(LABEL_SERVICE, service_name), matcher(LABEL_SLO, slo_name))

@@ -99,7 +99,7 @@ TRAFFIC = Object(
     (
         Field("baseline_rps", Number(0), "Typical requests (or messages) per second.", example=150),
         Field("peak_rps", Number(0), "Highest expected requests per second.", example=1500),
-        Field("per_instance_rps", Number(0, exclusive=True), "What one instance handles at target utilisation.", example=60),
+        Field("per_instance_rps", Number(0, exclusive=True), "Requests per second one instance sustains at full load (a load-test figure); capacity divides by the target utilisation.", example=60),
     ),
     doc="Declared traffic, used for capacity and scaling.",
 )

@@ -49,6 +49,11 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     if "baseline_rps" in traffic and "peak_rps" in traffic and traffic["baseline_rps"] > traffic["peak_rps"]:
         ctx.error(("spec", "traffic", "baseline_rps"),
                   f"baseline_rps {traffic['baseline_rps']} is more than peak_rps {traffic['peak_rps']}")
+    _warn_about_short_max_replicas(spec, ctx)
+    if "gpu" in spec.get("resources", {}) and spec["runtime"]["platform"] != "kubernetes":
+        ctx.error(("spec", "resources", "gpu"),
+                  f"GPUs are supported on kubernetes only (the GPU alerts, panels and scaling read the NVIDIA DCGM "
+                  f"exporter's pod metrics), not on {spec['runtime']['platform']}")
     for index, dep in enumerate(spec["dependencies"]):
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
@@ -64,6 +69,23 @@ def _warn_about_silent_alerts(slo: dict[str, Any], path, ctx: Context) -> None:
             ctx.warn(path + ("objective",),
                      f"with an objective of {slo['objective']}% the {pair.severity} alert over {format_duration(pair.long)} "
                      f"can never fire: it needs an error ratio above {format_number(factor * budget * 100)}%")
+
+
+def _warn_about_short_max_replicas(spec: dict[str, Any], ctx: Context) -> None:
+    """An explicit max_replicas below what the declared peak needs: the autoscaler stops while the service overloads."""
+    from opgen.capacity import DEFAULT_TARGET_UTILIZATION_PERCENT, HEADROOM, replicas_for, with_headroom
+
+    traffic, scaling = spec.get("traffic", {}), spec.get("scaling", {})
+    if "max_replicas" not in scaling or "peak_rps" not in traffic or "per_instance_rps" not in traffic:
+        return
+    peak, per_instance = to_fraction(traffic["peak_rps"]), to_fraction(traffic["per_instance_rps"])
+    target = scaling.get("target_cpu_utilization", DEFAULT_TARGET_UTILIZATION_PERCENT)
+    needed = replicas_for(peak, per_instance, target)
+    if scaling["max_replicas"] < needed:
+        ctx.warn(("spec", "scaling", "max_replicas"),
+                 f"max_replicas {scaling['max_replicas']} cannot carry the declared peak: {format_number(peak)} rps / "
+                 f"({format_number(per_instance)} rps per instance x {target}% target utilisation) needs {needed} "
+                 f"replicas ({with_headroom(needed)} with {format_number(HEADROOM * 100)}% headroom)")
 
 
 def _check_alert_names(slo_name: str, path, ctx: Context) -> None:

@@ -1,9 +1,243 @@
-"""Placeholder: filled in by the artifacts issue."""
+"""ops/slo/<name>.openslo.yaml: the SLOs and their burn-rate alerting as OpenSLO v1 documents.
+
+They say what the Prometheus rules say, for SLO tools that import OpenSLO:
+
+- one Service, and per SLO one SLO with its indicator inline, labelled like the rules
+  (service, slo, team, tier);
+- per SLO and window pair one AlertCondition (burn rate over the long window above the factor the
+  rules use, for the rules' `for`) and one AlertPolicy that references it, since OpenSLO allows one
+  condition per policy; the pair's short window has no OpenSLO field and is in the labels and the
+  description. Budget exhaustion (period burn rate >= 1) is a condition and a policy too;
+- AlertNotificationTargets from metadata.oncall: pages go to PagerDuty (to Slack when there is no
+  PagerDuty), tickets to Slack; a policy with nowhere to go has no targets.
+
+Indicators: availability and latency SLIs are the rules' counters without rate() (counter: true),
+so a consumer takes increases over whatever window it needs. Events SLIs are the descriptor's
+PromQL with {{window}} set to 5m, exactly the rules' 5m recordings: values over the last 5m
+(rates or increases), hence counter: false. Summed over a window they weigh events as the rules'
+long windows do.
+"""
 
 from __future__ import annotations
 
-from opgen.render import Artifact, RenderContext
+import hashlib
+import re
+from fractions import Fraction
+
+from opgen import conventions as c
+from opgen import promql
+from opgen.descriptor.model import SLO, Service
+from opgen.render import Artifact, RenderContext, generated_header
+from opgen.render.prometheus_rules import burn_rate_labels, exhausted_labels, slo_labels
+from opgen.render.yaml_output import dump_yaml
+from opgen.slo.durations import format_duration
+from opgen.slo.numbers import format_number
+from opgen.slo.sli import le_matcher, sli_queries
+from opgen.slo.windows import EXHAUSTED_FOR, SHORT_WINDOW, WINDOW_PAIRS, WindowPair, burn_rate_factor
+
+API_VERSION = "openslo/v1"
+NAME_LIMIT = 63  # RFC 1123 label
+TARGET_PAGERDUTY, TARGET_SLACK = "pagerduty", "slack"
+ANNOTATION_PAGERDUTY = "opgen.dev/pagerduty-service-id"
+ANNOTATION_SLACK = "opgen.dev/slack-channel"
+
+
+# --- names: RFC 1123 labels, unique per kind -------------------------------------------------
+
+
+def object_name(*parts: str) -> str:
+    """`parts` joined by '-'; a name over 63 characters keeps a hash of the whole, so it stays unique."""
+    name = "-".join(parts)
+    if len(name) <= NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:NAME_LIMIT - 9].rstrip('-')}-{digest}"
+
+
+def slo_name(service: Service, slo: SLO) -> str:
+    return object_name(service.name, slo.name)
+
+
+def indicator_name(service: Service, slo: SLO) -> str:
+    return object_name(service.name, slo.name, "sli")
+
+
+def burn_condition_name(service: Service, slo: SLO, pair: WindowPair) -> str:
+    return object_name(service.name, slo.name, "burn", pair.long_text)  # long windows differ between pairs
+
+
+def burn_policy_name(service: Service, slo: SLO, pair: WindowPair) -> str:
+    return object_name(service.name, slo.name, pair.severity, pair.long_text)
+
+
+def exhausted_condition_name(service: Service, slo: SLO) -> str:
+    return object_name(service.name, slo.name, "exhausted")
+
+
+def exhausted_policy_name(service: Service, slo: SLO) -> str:
+    return object_name(service.name, slo.name, c.SEVERITY_TICKET, "exhausted")
+
+
+def target_name(service: Service, target: str) -> str:
+    return object_name(service.name, target)
+
+
+# --- rendering ---------------------------------------------------------------------------------
 
 
 def render(context: RenderContext) -> list[Artifact]:
-    return []
+    service = context.service
+    documents = [service_document(service), *notification_targets(service)]
+    for slo in service.slos:
+        documents.append(slo_document(service, slo))
+        for pair in WINDOW_PAIRS:
+            documents += burn_rate_alerting(service, slo, pair)
+        documents += exhausted_alerting(service, slo)
+    text = generated_header(context) + "".join("---\n" + dump_yaml(d) for d in documents)
+    return [Artifact(c.openslo_path(service.name), text)]
+
+
+def document(kind: str, metadata: dict, spec: dict) -> dict:
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def service_document(service: Service) -> dict:
+    labels = {c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
+    spec = {"description": service.description} if service.description else {}
+    display = f"{service.name} ({service.team}, tier {service.tier})"
+    return document("Service", {"name": service.name, "displayName": display, "labels": labels}, spec)
+
+
+def slo_document(service: Service, slo: SLO) -> dict:
+    objective = f"{format_number(slo.objective_percent)}% over {slo.window}"
+    metadata = {"name": slo_name(service, slo), "displayName": f"{service.name} {slo.name}: {objective}",
+                "labels": slo_labels(service, slo)}
+    spec = {"description": slo.description} if slo.description else {}
+    policies = [burn_policy_name(service, slo, pair) for pair in WINDOW_PAIRS] + [exhausted_policy_name(service, slo)]
+    spec |= {
+        "service": service.name,
+        "indicator": indicator(service, slo),
+        "timeWindow": [{"duration": shorthand(slo.window_seconds), "isRolling": True}],
+        "budgetingMethod": "Occurrences",
+        "objectives": [{"displayName": objective, "target": number(slo.objective)}],
+        "alertPolicies": [{"alertPolicyRef": name} for name in policies],
+    }
+    return document("SLO", metadata, spec)
+
+
+def indicator(service: Service, slo: SLO) -> dict:
+    def source(query: str) -> dict:
+        return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
+
+    sli = slo.sli
+    if sli.kind == "events":
+        queries = sli_queries(service, slo, format_duration(SHORT_WINDOW))
+        ratio = {"counter": False, "bad": source(queries.errors), "total": source(queries.total)}
+        description = "The descriptor's queries with {{window}} set to 5m, as in the rules' 5m recordings: values over 5m, not counters."
+    else:
+        metric = c.REQUEST_METRICS[sli.interface]
+        total = promql.sum_of(promql.selector(metric.count, service.selector))
+        if sli.kind == "availability":
+            failed = " or ".join(promql.selector(metric.count, service.selector, m) for m in metric.error_matchers)
+            ratio = {"counter": True, "bad": source(promql.zero_when_absent(promql.sum_of(failed), total))}
+            description = f"Failed events of {metric.histogram} over all its events."
+        else:
+            good = promql.sum_of(promql.selector(metric.bucket, service.selector, le_matcher(sli.threshold_seconds)))
+            ratio = {"counter": True, "good": source(promql.zero_when_absent(good, total))}
+            description = f"Events of {metric.histogram} within {format_duration(sli.threshold_seconds)} over all its events."
+        ratio["total"] = source(total)
+    return {"metadata": {"name": indicator_name(service, slo)}, "spec": {"description": description, "ratioMetric": ratio}}
+
+
+def burn_rate_alerting(service: Service, slo: SLO, pair: WindowPair) -> list[dict]:
+    factor = burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long)
+    share = format_number(pair.budget_share * 100)
+    condition = burn_condition_name(service, slo, pair)
+    description = (
+        f"Burn rate of the {slo.name} SLO above {format_number(factor)} over {pair.long_text} (and over "
+        f"{pair.short_text}, which the Prometheus rules check too): at {format_number(factor)} times the "
+        f"sustainable rate, {share}% of the {slo.window} error budget goes in {pair.long_text}."
+    )
+    return [
+        alert_condition(condition, burn_rate_labels(service, slo, pair), description, pair.severity,
+                        op="gt", threshold=factor, lookback=pair.long, alert_after=pair.for_seconds),
+        alert_policy(service, burn_policy_name(service, slo, pair), condition, pair.severity,
+                     f"when {share}% of the {slo.window} error budget of the {slo.name} SLO burns within {pair.long_text}."),
+    ]
+
+
+def exhausted_alerting(service: Service, slo: SLO) -> list[dict]:
+    condition = exhausted_condition_name(service, slo)
+    description = f"Burn rate of the {slo.name} SLO over {slo.window} at least 1: its whole {slo.window} error budget is spent."
+    return [
+        alert_condition(condition, exhausted_labels(service, slo), description, c.SEVERITY_TICKET,
+                        op="gte", threshold=Fraction(1), lookback=slo.window_seconds, alert_after=EXHAUSTED_FOR),
+        alert_policy(service, exhausted_policy_name(service, slo), condition, c.SEVERITY_TICKET,
+                     f"when the {slo.name} SLO has spent its whole {slo.window} error budget."),
+    ]
+
+
+def alert_condition(name: str, labels: dict, description: str, severity: str, *,
+                    op: str, threshold: Fraction, lookback: Fraction, alert_after: Fraction) -> dict:
+    condition = {"kind": "burnrate", "op": op, "threshold": number(threshold),
+                 "lookbackWindow": shorthand(lookback), "alertAfter": shorthand(alert_after)}
+    return document("AlertCondition", {"name": name, "labels": labels},
+                    {"description": description, "severity": severity, "condition": condition})
+
+
+def alert_policy(service: Service, name: str, condition: str, severity: str, when: str) -> dict:
+    verb = "Pages" if severity == c.SEVERITY_PAGE else "Opens a ticket"
+    return document("AlertPolicy", {"name": name}, {
+        "description": f"{verb} {when}",
+        "alertWhenBreaching": True,
+        "alertWhenResolved": False,
+        # The rules page when an SLO's metrics go missing (SLONoData); tickets stay quiet.
+        "alertWhenNoData": severity == c.SEVERITY_PAGE,
+        "conditions": [{"conditionRef": condition}],
+        "notificationTargets": [{"targetRef": target_name(service, t)} for t in policy_targets(service, severity)],
+    })
+
+
+def policy_targets(service: Service, severity: str) -> list[str]:
+    if severity == c.SEVERITY_PAGE:
+        preferred = TARGET_PAGERDUTY if service.pagerduty_service_id else TARGET_SLACK if service.slack else None
+    else:
+        preferred = TARGET_SLACK if service.slack else None
+    return [preferred] if preferred else []
+
+
+def notification_targets(service: Service) -> list[dict]:
+    used = {t for slo in service.slos for severity in (c.SEVERITY_PAGE, c.SEVERITY_TICKET) for t in policy_targets(service, severity)}
+    documents = []
+    if TARGET_PAGERDUTY in used:
+        documents.append(document(
+            "AlertNotificationTarget",
+            {"name": target_name(service, TARGET_PAGERDUTY), "annotations": {ANNOTATION_PAGERDUTY: service.pagerduty_service_id}},
+            {"target": TARGET_PAGERDUTY, "description": f"PagerDuty service {service.pagerduty_service_id}."},
+        ))
+    if TARGET_SLACK in used:
+        documents.append(document(
+            "AlertNotificationTarget",
+            {"name": target_name(service, TARGET_SLACK), "annotations": {ANNOTATION_SLACK: service.slack}},
+            {"target": TARGET_SLACK, "description": f"Slack channel {service.slack}."},
+        ))
+    return documents
+
+
+# --- values ------------------------------------------------------------------------------------
+
+_SHORTHAND = re.compile(r"[1-9][0-9]*[mhdw]")
+
+
+def shorthand(seconds: Fraction) -> str:
+    """An OpenSLO duration-shorthand (a whole number of minutes, hours, days or weeks)."""
+    text = format_duration(seconds)
+    if not _SHORTHAND.fullmatch(text):
+        raise ValueError(f"{text} has no OpenSLO duration-shorthand (whole minutes at least)")
+    return text
+
+
+def number(value: Fraction) -> int | float:
+    """A YAML number that prints as format_number prints it, so it reads like the rules."""
+    text = format_number(value)
+    return float(text) if "." in text else int(text)

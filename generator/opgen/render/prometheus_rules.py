@@ -47,7 +47,7 @@ def slo_labels(service: Service, slo: SLO) -> dict[str, str]:
 
 def slo_series(metric: str, service: Service, slo: SLO) -> str:
     """A recorded series of this SLO: metric{service="…",slo="…"}."""
-    return promql.selector(metric, promql.matcher(c.LABEL_SERVICE, service.name), promql.matcher(c.LABEL_SLO, slo.name))
+    return promql.slo_series(metric, service.name, slo.name)
 
 
 def recording_rules(service: Service, slo: SLO) -> list[dict]:
@@ -225,8 +225,7 @@ SECONDS_VALUE = "{{ $value | humanizeDuration }}"
 def dependency_series(service: Service, dependency: Dependency, suffix: str, *extra: str) -> str:
     """A client histogram series of calls to `dependency`, selected like the service's own series."""
     metric = c.DEPENDENCY_METRICS[dependency.kind]
-    system = promql.matcher(*metric.system) if metric.system else ""
-    return promql.selector(metric.histogram + suffix, service.selector, promql.matcher(c.PEER_LABEL, dependency.name), system, *extra)
+    return promql.selector(metric.histogram + suffix, *c.dependency_matchers(service.selector, dependency.name, dependency.kind), *extra)
 
 
 def dependency_alerts(service: Service) -> list[dict]:
@@ -297,16 +296,16 @@ def saturation_alerts(service: Service) -> list[dict]:
     """Rules for the saturation alerts of the catalog (alerts.py), per platform."""
     limit = format_number(c.SATURATION_THRESHOLD)
     if service.platform == "lambda":
-        function = promql.matcher("dimension_FunctionName", service.name)
+        function = ",".join(c.lambda_function_matchers(service.name))
         return [saturation_rule(service, c.ALERT_LAMBDA_THROTTLED, f"sum({c.LAMBDA_THROTTLES}{{{function}}}) > 0", "10m")]
     if service.platform == "ecs":
-        ecs = f"{promql.matcher('dimension_ClusterName', service.namespace)},{promql.matcher('dimension_ServiceName', service.name)}"
+        ecs = ",".join(c.ecs_service_matchers(service.namespace, service.name))
         return [
             saturation_rule(service, c.ALERT_CPU_NEAR_LIMIT, f"max({c.ECS_CPU_UTILIZATION}{{{ecs}}}) / 100 > {limit}"),
             saturation_rule(service, c.ALERT_MEMORY_NEAR_LIMIT, f"max({c.ECS_MEMORY_UTILIZATION}{{{ecs}}}) / 100 > {limit}"),
         ]
     pods = ",".join(c.k8s_pod_matchers(service.namespace, service.name))
-    hpa = f"{promql.matcher('namespace', service.namespace)},{promql.matcher('horizontalpodautoscaler', service.name)}"
+    hpa = ",".join(c.k8s_hpa_matchers(service.namespace, service.name))
     rules = [
         saturation_rule(service, c.ALERT_CPU_NEAR_LIMIT,
                         f'sum(rate({c.K8S_CPU_USAGE}{{{pods},container!=""}}[5m]))\n/\n'

@@ -1,9 +1,370 @@
-"""Placeholder: filled in by the artifacts issue."""
+"""ops/runbooks/<name>/: an overview page, and one page per alert of the catalog (alerts.py).
+
+Python prepares values: links, budget and capacity figures, dashboard panel titles, and the PromQL
+of every alert, taken from the rules renderer so that a page shows exactly what Prometheus
+evaluates. The prose is in templates/runbooks/. Each alert page ends with a keep-region for the
+team's notes, which `opgen sync` carries over (sync/regions.py).
+"""
 
 from __future__ import annotations
 
-from opgen.render import Artifact, RenderContext
+import posixpath
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from urllib.parse import quote
+
+from opgen import conventions as c
+from opgen import promql
+from opgen.alerts import SLO_ALERT, AlertInfo, service_alerts
+from opgen.capacity import plan_capacity, replicas_for, with_headroom
+from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
+from opgen.render import Artifact, RenderContext, generated_header
+from opgen.render import grafana_dashboard, prometheus_rules
+from opgen.render.templating import render_template
+from opgen.slo.durations import format_duration
+from opgen.slo.numbers import format_number, to_fraction
+from opgen.slo.sli import le_matcher, sli_queries
+from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
+
+BREAKDOWN_LABEL = {"http": "http_route", "grpc": "rpc_method", "queue-consumer": "messaging_destination_name"}
+EVENT_NOUNS = {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}
+DEPENDENCY_TEMPLATE = "runbooks/dependency.md.j2"
+PAGE_TEMPLATES = {
+    c.ALERT_NO_DATA: "runbooks/no_data.md.j2",
+    c.ALERT_DEPENDENCY_ERRORS: DEPENDENCY_TEMPLATE,
+    c.ALERT_DEPENDENCY_LATENCY: DEPENDENCY_TEMPLATE,
+    c.ALERT_CPU_NEAR_LIMIT: "runbooks/cpu_near_limit.md.j2",
+    c.ALERT_MEMORY_NEAR_LIMIT: "runbooks/memory_near_limit.md.j2",
+    c.ALERT_REPLICAS_AT_MAX: "runbooks/replicas_at_maximum.md.j2",
+    c.ALERT_GPU_MEMORY_NEAR_LIMIT: "runbooks/gpu_memory_near_limit.md.j2",
+    c.ALERT_GPU_SATURATED: "runbooks/gpu_utilization_high.md.j2",
+    c.ALERT_LAMBDA_THROTTLED: "runbooks/lambda_throttled.md.j2",
+}
 
 
 def render(context: RenderContext) -> list[Artifact]:
-    return []
+    service = context.service
+    alerts = service_alerts(service)
+    rules = alert_rules(service)
+    values = {
+        "header": md_header(context),
+        "service": service,
+        "alerts": alerts,
+        "links": links(context),
+        "slos": {slo.name: slo_view(service, slo, rules) for slo in service.slos},
+        "dependencies": [dependency_view(service, d, rules) for d in service.dependencies],
+        "capacity": capacity_view(service),
+        "cost": cost_view(service),
+        "panel_rows": dashboard_rows(service),
+        "dependency_rule": {
+            "error_percent": format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD * 100),
+            "errors_for": prometheus_rules.DEPENDENCY_ERRORS_FOR,
+            "latency_for": prometheus_rules.DEPENDENCY_LATENCY_FOR,
+        },
+        "targets_down_expr": exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})[0],
+        "fenced": fenced,
+        "page": lambda alert_name: path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
+    }
+    pages = [Artifact(c.runbook_overview_path(service.name), render_template("runbooks/README.md.j2", **values))]
+    for alert in alerts:
+        slo = values["slos"][alert.slo.name] if alert.slo else None
+        text = render_template(page_template(alert), alert=alert, slo=slo, alert_exprs=exprs(rules, alert.name), **values)
+        pages.append(Artifact(c.runbook_path(service.name, alert.name), text))
+    return pages
+
+
+def page_template(alert: AlertInfo) -> str:
+    if alert.category == SLO_ALERT:
+        burn = alert.name == c.alert_budget_burn(alert.slo.name)
+        return "runbooks/budget_burn.md.j2" if burn else "runbooks/budget_exhausted.md.j2"
+    return PAGE_TEMPLATES[alert.name]
+
+
+# --- Markdown helpers ----------------------------------------------------------------------------
+
+
+def md_header(context: RenderContext) -> str:
+    """generated_header's text as one Markdown (HTML) comment; nothing in it can end the comment early."""
+    text = " ".join(generated_header(context, "").split()).replace("--", "- -")
+    return f"<!-- {text} -->"
+
+
+def fenced(code: str, language: str) -> str:
+    """A fenced code block whose fence is longer than any run of backticks in `code`, so no line closes it."""
+    code = code.rstrip("\n")
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{code}\n{fence}"
+
+
+def path_target(path: str) -> str:
+    """A relative link destination: percent-encoded, so spaces and parentheses cannot end it."""
+    return quote(path, safe="/")
+
+
+def url_target(url: str) -> str:
+    """An absolute URL as a link destination: what could end the link is percent-encoded."""
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~")
+
+
+# --- values for the templates --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Links:
+    rules: str  # from a runbook page to the rules file
+    rules_name: str
+    descriptor: str | None  # None when the descriptor is not a relative path from the output folder
+    descriptor_label: str
+    dashboard: str | None  # Grafana URL, when the descriptor has grafana_url
+
+
+def links(context: RenderContext) -> Links:
+    service = context.service
+    # Pages live at ops/runbooks/<name>/; descriptor_label is relative to the folder that holds ops/.
+    label = context.descriptor_label
+    descriptor = None if label.startswith("/") else path_target("../../../" + label)
+    dashboard = url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
+    rules = c.rules_path(service.name)
+    return Links(path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard)
+
+
+def alert_rules(service: Service) -> list[dict]:
+    """Every alerting rule of the rules file, as the rules renderer builds them."""
+    rules = [rule for slo in service.slos for rule in prometheus_rules.slo_alerts(service, slo)]
+    rules += prometheus_rules.health_alerts(service)
+    rules += prometheus_rules.dependency_alerts(service)
+    rules += prometheus_rules.saturation_alerts(service)
+    return rules
+
+
+def exprs(rules: list[dict], alert: str, **labels: str) -> list[str]:
+    """The expressions of `alert`'s rules whose labels include `labels`."""
+    return [r["expr"] for r in rules
+            if r["alert"] == alert and all(r["labels"].get(k) == v for k, v in labels.items())]
+
+
+@dataclass(frozen=True)
+class PairView:
+    severity: str
+    long: str
+    short: str
+    hold: str
+    factor: str
+    bad_percent: str  # share of events that must be bad for this pair to fire
+    budget_lasts: str  # how long the whole budget lasts at this burn rate
+    possible: bool
+    bad_per_second: str | None  # at the declared baseline traffic
+    expr: str
+
+
+@dataclass(frozen=True)
+class SLOView:
+    slo: SLO
+    burn_alert: str
+    objective: str  # percent
+    budget_percent: str
+    outage: str  # the budget as minutes of full outage per window
+    events: str  # what the SLI counts: requests, calls, messages, events
+    threshold: str | None  # latency SLIs: e.g. 500ms
+    baseline_rps: str | None  # declared traffic, when it is what this SLI counts
+    pairs: tuple[PairView, ...]
+    exhausted_expr: str
+    no_data_expr: str
+    burn_now: str
+    budget_left: str
+    period_burn: str
+    ratio_1d: str  # error ratio over 1d: its peaks over the window show when the budget went
+    breakdown: str  # where the bad events are: by route, method or destination; events SLIs: the errors query
+    breakdown_label: str | None
+    total: str  # the SLI's rate of all events over 5m
+    exported: str | None  # request SLIs: counts the series of the metric the SLI reads
+    old_names: str | None  # request SLIs: counts series of the metric's older, millisecond-based names
+
+
+def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
+    budget = slo.error_budget
+    series = lambda metric: prometheus_rules.slo_series(metric, service, slo)  # noqa: E731
+    # The declared traffic is the service's; it describes this SLI only when the SLI counts the main interface.
+    counts_main = slo.sli.kind != "events" and slo.sli.interface == default_request_interface(service.interfaces)
+    baseline = to_fraction(service.traffic.baseline_rps) if counts_main and service.traffic.baseline_rps is not None else None
+    pairs = []
+    for pair in WINDOW_PAIRS:
+        factor = burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long)
+        labels = {c.LABEL_SLO: slo.name, c.LABEL_LONG_WINDOW: pair.long_text, c.LABEL_SHORT_WINDOW: pair.short_text}
+        pairs.append(PairView(
+            severity=pair.severity, long=pair.long_text, short=pair.short_text, hold=format_duration(pair.for_seconds),
+            factor=format_number(factor),
+            bad_percent=format_number(factor * budget * 100),
+            budget_lasts=format_duration(pair.long / pair.budget_share),  # = SLO window / factor
+            possible=factor * budget < 1,
+            bad_per_second=format_number(factor * budget * baseline) if baseline is not None else None,
+            expr=exprs(rules, c.alert_budget_burn(slo.name), **labels)[0],
+        ))
+    breakdown, label = slo_breakdown(service, slo)
+    exported, old_names = metric_checks(service, slo)
+    return SLOView(
+        slo=slo,
+        burn_alert=c.alert_budget_burn(slo.name),
+        objective=format_number(slo.objective_percent),
+        budget_percent=format_number(budget * 100),
+        outage=minutes_text(budget * slo.window_seconds / 60),
+        events=EVENT_NOUNS.get(slo.sli.interface, "events"),
+        threshold=format_duration(slo.sli.threshold_seconds) if slo.sli.threshold_seconds is not None else None,
+        baseline_rps=format_number(baseline) if baseline is not None else None,
+        pairs=tuple(pairs),
+        exhausted_expr=exprs(rules, c.alert_budget_exhausted(slo.name), slo=slo.name)[0],
+        no_data_expr=exprs(rules, c.ALERT_NO_DATA, slo=slo.name)[0],
+        burn_now=series(c.CURRENT_BURN_RATE),
+        budget_left=series(c.PERIOD_BUDGET_REMAINING),
+        period_burn=series(c.PERIOD_BURN_RATE),
+        ratio_1d=series(c.sli_error_ratio("1d")),
+        breakdown=breakdown,
+        breakdown_label=label,
+        total=sli_queries(service, slo, "5m").total,
+        exported=exported,
+        old_names=old_names,
+    )
+
+
+def minutes_text(minutes: Fraction) -> str:
+    text = f"{format_number(minutes)} min"
+    hours = minutes / 60
+    if minutes >= 120:
+        text += f" ({format_number(hours)} h)" if (hours * 100).denominator == 1 else f" (about {float(hours):.1f} h)"
+    return text
+
+
+# Names older OTel instrumentations export, in milliseconds (docs/metrics.md, "Notes and traps").
+OLD_METRIC_NAMES = {"http": "http_server_duration.*", "grpc": "rpc_server_duration.*"}
+
+
+def metric_checks(service: Service, slo: SLO) -> tuple[str | None, str | None]:
+    """Queries that tell whether the service exports the SLI's metric, or an old name of it."""
+    if slo.sli.kind == "events":
+        return None, None
+    exported = f"count({promql.selector(c.REQUEST_METRICS[slo.sli.interface].count, service.selector)})"
+    old = OLD_METRIC_NAMES.get(slo.sli.interface)
+    old_query = f"count by (__name__) ({{{promql.matcher('__name__', old, '=~')},{service.selector}}})" if old else None
+    return exported, old_query
+
+
+def slo_breakdown(service: Service, slo: SLO) -> tuple[str, str | None]:
+    """A query that shows where the bad events are, and the label it splits by."""
+    sli = slo.sli
+    if sli.kind == "events":
+        return sli_queries(service, slo, "5m").errors, None
+    metric, label = c.REQUEST_METRICS[sli.interface], BREAKDOWN_LABEL[sli.interface]
+    count = lambda *m: promql.rate(promql.selector(metric.count, service.selector, *m), "5m")  # noqa: E731
+    if sli.kind == "availability":
+        failed = " or ".join(count(m) for m in metric.error_matchers)
+        return f"sum by ({label}) ({failed})\n/\nsum by ({label}) ({count()})", label
+    fast = promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(sli.threshold_seconds)), "5m")
+    return f"1 - (\n  sum by ({label}) ({fast})\n  /\n  sum by ({label}) ({count()})\n)", label
+
+
+@dataclass(frozen=True)
+class DependencyView:
+    dependency: Dependency
+    error_expr: str
+    latency_expr: str
+    failures: str  # failed calls per second, split by the labels that tell why
+    calls: str  # all calls per second
+    latency_threshold: str
+
+
+def dependency_view(service: Service, dependency: Dependency, rules: list[dict]) -> DependencyView:
+    metric = c.DEPENDENCY_METRICS[dependency.kind]
+    system = promql.matcher(*metric.system) if metric.system else ""
+    count = lambda *m: promql.rate(  # noqa: E731
+        promql.selector(metric.count, service.selector, promql.matcher(c.PEER_LABEL, dependency.name), system, *m), "5m")
+    why = ", ".join(dict.fromkeys(re.findall(r'(\w+)(?:=~|!~|!=|=)"', " ".join(metric.error_matchers))))
+    labels = {c.LABEL_DEPENDENCY: dependency.name}
+    return DependencyView(
+        dependency,
+        exprs(rules, c.ALERT_DEPENDENCY_ERRORS, **labels)[0], exprs(rules, c.ALERT_DEPENDENCY_LATENCY, **labels)[0],
+        f"sum by ({why}) ({' or '.join(count(m) for m in metric.error_matchers)})", f"sum({count()})",
+        format_duration(metric.latency_threshold_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class CapacityView:
+    min_replicas: int
+    max_replicas: int
+    unit: str  # pod, task, ...
+    target_utilization: int
+    arithmetic: tuple[str, ...]  # capacity.py's steps, one sentence each
+    peak_replicas: int | None  # what the declared peak needs at the target utilisation
+    scale_to: int  # the figure for "scale out": the peak's replicas, else the maximum
+    raise_max_to: int  # the figure for "raise the maximum": the maximum plus the capacity headroom
+    baseline_rps: str | None
+    peak_rps: str | None
+    per_instance_rps: str | None  # at full load
+    per_replica_rps: str | None  # at the target utilisation
+
+
+def capacity_view(service: Service) -> CapacityView:
+    plan = plan_capacity(service)
+    traffic = service.traffic
+    rps = lambda value: None if value is None else format_number(to_fraction(value))  # noqa: E731
+    peak = None
+    if traffic.peak_rps is not None and traffic.per_instance_rps is not None:
+        peak = replicas_for(to_fraction(traffic.peak_rps), to_fraction(traffic.per_instance_rps), plan.target_utilization_percent)
+    return CapacityView(
+        min_replicas=plan.min_replicas,
+        max_replicas=plan.max_replicas,
+        unit=plan.unit,
+        target_utilization=plan.target_utilization_percent,
+        arithmetic=plan.arithmetic,
+        peak_replicas=peak,
+        scale_to=max(peak or plan.max_replicas, plan.min_replicas),
+        raise_max_to=with_headroom(plan.max_replicas),
+        baseline_rps=rps(traffic.baseline_rps),
+        peak_rps=rps(traffic.peak_rps),
+        per_instance_rps=rps(traffic.per_instance_rps),
+        per_replica_rps=rps(plan.per_replica_rps),
+    )
+
+
+HOURS_PER_MONTH = 730  # 365 * 24 / 12
+
+
+@dataclass(frozen=True)
+class CostView:
+    monthly_budget: str | None
+    gpu_hour: str | None = None  # one GPU
+    replica_hour: str | None = None  # the GPUs of one replica
+    at_max_hour: str | None = None  # the GPUs of the maximum replicas
+    at_max_month: str | None = None
+    at_max_over_budget: bool = False
+
+
+def cost_view(service: Service) -> CostView:
+    budget = to_fraction(service.monthly_budget_usd) if service.monthly_budget_usd is not None else None
+    monthly = format_number(budget) if budget is not None else None
+    gpu = service.gpu
+    if gpu is None or gpu.hourly_cost_usd is None:
+        return CostView(monthly)
+    hour = to_fraction(gpu.hourly_cost_usd)
+    at_max = hour * gpu.count * plan_capacity(service).max_replicas
+    return CostView(monthly, format_number(hour), format_number(hour * gpu.count), format_number(at_max),
+                    format_number(at_max * HOURS_PER_MONTH), budget is not None and at_max * HOURS_PER_MONTH > budget)
+
+
+def dashboard_rows(service: Service):
+    """A picker of the generated dashboard's rows, so pages name only panels that exist."""
+    rows = {row: [p["title"] for p in panels] for row, panels in grafana_dashboard.rows(service)}
+
+    def pick(wanted: list[str | tuple[str, str]]) -> list[tuple[str, list[str]]]:
+        """The wanted rows that exist, with their panel titles; a (row, prefix) pair keeps the titles with that prefix."""
+        picked = []
+        for entry in wanted:
+            row, prefix = (entry, "") if isinstance(entry, str) else entry
+            titles = [t for t in rows.get(row, []) if t.startswith(prefix)]
+            if titles:
+                picked.append((row, titles))
+        return picked
+
+    return pick

@@ -1,0 +1,151 @@
+"""Replica counts from the declared traffic, with the arithmetic spelled out for comments and runbooks.
+
+Pure functions with exact arithmetic (fractions), so one descriptor always gives the same figures
+and the same text. The rules, and why:
+
+- `per_instance_rps` is what one replica sustains at full load (a load-test figure,
+  docs/descriptor.md). The autoscaler keeps replicas at the target utilisation, so each serves
+  per_instance_rps x target, and a load needs ceil(load / (per_instance_rps x target)) replicas.
+- Minimum: the baseline must survive the loss of one of ZONES zones. Spread evenly, a zone holds a
+  third of the replicas, so the other two thirds must carry the baseline: needed + ceil(needed / 2)
+  (the "+1" of N+1 is a zone's worth of replicas).
+- Tier floors: tier 1 keeps one replica per zone (3), tier 2 keeps 2 so that one crash or rollout
+  never leaves it at zero, tiers 3 and 4 keep 1.
+- Maximum: the peak plus HEADROOM (20 %: estimates are wrong, and replicas that restart or roll out
+  serve nothing), rounded up, and never below the minimum.
+- Explicit `scaling` values in the descriptor win; the computed figure is still shown beside them.
+- Without traffic figures: the descriptor's values, else the tier floor and DEFAULT_MAX_REPLICAS.
+Lambda has no zones to spread over (AWS spreads execution environments itself): no zone rule there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from opgen.descriptor.model import Service
+from opgen.slo.numbers import format_number, to_fraction
+
+ZONES = 3
+HEADROOM = Fraction(20, 100)
+TIER_FLOORS = {1: 3, 2: 2, 3: 1, 4: 1}
+DEFAULT_MAX_REPLICAS = 10  # without traffic figures or scaling.max_replicas; at least twice the minimum
+DEFAULT_TARGET_UTILIZATION_PERCENT = 70
+GPU_TARGET_UTILIZATION_PERCENT = 70  # GPU services scale on GPU busy time; scaling.target_cpu_utilization is about CPU
+UNITS = {"kubernetes": "pod", "ecs": "task", "lambda": "execution environment"}
+
+
+@dataclass(frozen=True)
+class Capacity:
+    min_replicas: int
+    max_replicas: int
+    target_utilization_percent: int
+    target_gpu_utilization_percent: int | None  # GPU services only
+    per_replica_rps: Fraction | None  # the request rate per replica autoscalers aim for, when declared
+    unit: str  # what a replica is on this platform: pod, task, ...
+    arithmetic: tuple[str, ...]  # one sentence per step, for HCL comments and runbooks
+
+
+def replicas_for(load_rps: Fraction, per_instance_rps: Fraction, target_percent: int) -> int:
+    """Replicas that serve `load_rps` while each runs at the target utilisation."""
+    return math.ceil(Fraction(load_rps) / served_per_replica(per_instance_rps, target_percent))
+
+
+def served_per_replica(per_instance_rps: Fraction, target_percent: int) -> Fraction:
+    return Fraction(per_instance_rps) * Fraction(target_percent, 100)
+
+
+def with_headroom(replicas: int) -> int:
+    return math.ceil(replicas * (1 + HEADROOM))
+
+
+def plan_capacity(service: Service) -> Capacity:
+    traffic, scaling, unit = service.traffic, service.scaling, UNITS[service.platform]
+    per_instance = to_fraction(traffic.per_instance_rps) if traffic.per_instance_rps is not None else None
+    lines: list[str] = []
+
+    target = scaling.target_cpu_utilization
+    if target is None:
+        target = DEFAULT_TARGET_UTILIZATION_PERCENT
+        lines.append(f"Target utilisation: {target}% (default; the descriptor sets no scaling.target_cpu_utilization).")
+    else:
+        lines.append(f"Target utilisation: {target}% (scaling.target_cpu_utilization).")
+    gpu_target = GPU_TARGET_UTILIZATION_PERCENT if service.gpu is not None else None
+    if gpu_target is not None:
+        lines.append(f"Target GPU utilisation: {gpu_target}% (opgen's figure for GPU services, which scale on their GPUs).")
+
+    served = served_per_replica(per_instance, target) if per_instance is not None else None
+    if served is not None:
+        lines.append(f"Per {unit} at {target}%: {_n(per_instance)} rps x {target}% = {_n(served)} rps.")
+    computed_min = _minimum(service, served, unit, lines)
+    min_replicas = _explicit(scaling.min_replicas, computed_min, "min_replicas", unit, lines)
+    computed_max = _maximum(service, served, min_replicas, unit, lines)
+    max_replicas = _explicit(scaling.max_replicas, computed_max, "max_replicas", unit, lines)
+    if min_replicas > max_replicas:  # a computed minimum above an explicit maximum: the explicit value wins
+        lines.append(f"Minimum lowered to the explicit maximum: {_count(max_replicas, unit)}.")
+        min_replicas = max_replicas
+    return Capacity(min_replicas, max_replicas, target, gpu_target, served, unit, tuple(lines))
+
+
+def _minimum(service: Service, served: Fraction | None, unit: str, lines: list[str]) -> int:
+    floor = TIER_FLOORS[service.tier]
+    baseline = service.traffic.baseline_rps
+    if baseline is None or served is None:
+        lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: "
+                     f"the minimum is the tier {service.tier} floor, {_count(floor, unit)}.")
+        return floor
+    baseline = to_fraction(baseline)
+    needed = math.ceil(baseline / served)
+    lines.append(f"Baseline: {_n(baseline)} rps / {_n(served)} rps per {unit} = {_n(baseline / served)}, "
+                 f"rounded up: {_count(needed, unit)}.")
+    if service.platform == "lambda":
+        spread = needed
+        lines.append("No zone rule: Lambda spreads provisioned execution environments over zones itself.")
+    else:
+        spread = needed + math.ceil(Fraction(needed, ZONES - 1))
+        lines.append(f"One of {ZONES} zones lost: {needed} + ceil({needed} / {ZONES - 1}) = {_count(spread, unit)}, "
+                     f"so the other {ZONES - 1} zones still carry the baseline.")
+    result = max(spread, floor)
+    lines.append(f"Tier {service.tier} floor: at least {floor}; minimum: {_count(result, unit)}.")
+    return result
+
+
+def _maximum(service: Service, served: Fraction | None, minimum: int, unit: str, lines: list[str]) -> int:
+    peak = service.traffic.peak_rps
+    if peak is None or served is None:
+        result = max(DEFAULT_MAX_REPLICAS, 2 * minimum)
+        lines.append(f"{_undeclared('traffic.peak_rps', peak, served)}: "
+                     f"the maximum is max({DEFAULT_MAX_REPLICAS}, 2 x minimum {minimum}) = {_count(result, unit)}.")
+        return result
+    peak = to_fraction(peak)
+    needed = math.ceil(peak / served)
+    result = max(with_headroom(needed), minimum)
+    lines.append(f"Peak: {_n(peak)} rps / {_n(served)} rps per {unit} = {_n(peak / served)}, "
+                 f"rounded up: {_count(needed, unit)}.")
+    lines.append(f"Headroom {_n(HEADROOM * 100)}%: {needed} x {_n(1 + HEADROOM)} = {_n(needed * (1 + HEADROOM))}, "
+                 f"rounded up: {with_headroom(needed)}; maximum: {_count(result, unit)}.")
+    return result
+
+
+def _explicit(value: int | None, computed: int, field: str, unit: str, lines: list[str]) -> int:
+    if value is None:
+        return computed
+    if value == computed:
+        lines.append(f"scaling.{field} in the descriptor agrees: {_count(value, unit)}.")
+    else:
+        lines.append(f"scaling.{field} in the descriptor wins: {_count(value, unit)} (the figures above give {computed}).")
+    return value
+
+
+def _undeclared(load_field: str, load, per_instance) -> str:
+    pairs = ((load_field, load), ("traffic.per_instance_rps", per_instance))
+    return "Without " + " and ".join(name for name, value in pairs if value is None)
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
+def _n(value: Fraction) -> str:
+    return format_number(value)

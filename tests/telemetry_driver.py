@@ -1,0 +1,127 @@
+"""Play a service that uses its generated telemetry module, then print what Prometheus would scrape.
+
+Run by test_instrumentation.py in a fresh interpreter (the module installs global OTel state):
+    python telemetry_driver.py MODULE PLAN_JSON
+with the module's folder on PYTHONPATH and OPGEN_METRICS_PORT set. PLAN_JSON says what to
+exercise: {"slow_seconds": float, "dependencies": [[function, call_class], ...],
+"http": bool, "grpc": bool, "queue": bool}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import sys
+import time
+import urllib.request
+from wsgiref.util import setup_testing_defaults
+
+
+class Unavailable(Exception):
+    """What grpc.RpcError looks like to the helpers: code() returns a status with a name."""
+
+    def code(self):
+        return type("StatusCode", (), {"name": "UNAVAILABLE"})()
+
+
+def wsgi_app(slow_seconds: float):
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/boom":
+            raise RuntimeError("the handler failed before answering")
+        if path == "/slow":
+            time.sleep(slow_seconds)
+        if path.startswith("/orders/"):
+            environ["opgen.route"] = "/orders/{id}"
+        status = {"/fail": "503 Service Unavailable", "/missing": "404 Not Found"}.get(path, "200 OK")
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return app
+
+
+def wsgi_request(app, path: str, method: str = "GET") -> None:
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    setup_testing_defaults(environ)
+    body = app(environ, lambda status, headers, exc_info=None: None)
+    try:
+        b"".join(body)
+    except RuntimeError:
+        pass
+    finally:
+        body.close()
+
+
+async def asgi_request(app, path: str) -> None:
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        pass
+
+    try:
+        await app({"type": "http", "method": "POST", "path": path}, receive, send)
+    except RuntimeError:
+        pass
+
+
+async def asgi_app(scope, receive, send):
+    if scope["path"] == "/boom":
+        raise RuntimeError("the handler failed before answering")
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def failing(helper, error: Exception) -> None:
+    try:
+        with helper():
+            raise error
+    except type(error):
+        pass
+    else:
+        raise AssertionError(f"{helper.__name__} swallowed {error!r}")
+
+
+def main(module_name: str, plan: dict) -> None:
+    telemetry = importlib.import_module(module_name)
+    telemetry.setup()
+    telemetry.setup()  # idempotent: a second call must not start a second server
+
+    if plan["http"]:
+        app = telemetry.WSGIMiddleware(wsgi_app(plan["slow_seconds"]))
+        for path in ["/", "/", "/orders/42", "/missing", "/fail", "/boom", "/slow", "/slow"]:
+            wsgi_request(app, path)
+        wsgi_request(app, "/", method="BREW")
+        asgi = telemetry.ASGIMiddleware(asgi_app)
+        asyncio.run(asgi_request(asgi, "/"))
+        asyncio.run(asgi_request(asgi, "/boom"))
+
+    if plan["grpc"]:
+        with telemetry.grpc_server_call("shop.Inventory/Get"):
+            pass
+        failing(lambda: telemetry.grpc_server_call("shop.Inventory/Get"), Unavailable())
+
+    if plan["queue"]:
+        with telemetry.message_processing("kafka", "jobs"):
+            pass
+        failing(lambda: telemetry.message_processing("kafka", "jobs"), TimeoutError())
+
+    for function, call_class in plan["dependencies"]:
+        helper = getattr(telemetry, function)
+        with helper() as call:
+            if call_class == "HTTPCall":
+                call.status_code = 200
+        if call_class == "HTTPCall":
+            with helper() as call:
+                call.status_code = 503
+        failing(helper, Unavailable() if call_class == "GRPCCall" else ConnectionError())
+
+    port = os.environ["OPGEN_METRICS_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        sys.stdout.write(response.read().decode())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], json.loads(sys.argv[2]))

@@ -1,0 +1,358 @@
+"""Runbooks, ops/runbooks/<name>/: an overview and one page per alert of the catalog, each with the
+sections an on-call engineer looks for (as real headings), links that resolve, a runbook_url in
+the rules for every alert that lands on its page, a keep-region for the team's notes, and
+descriptor text that can never turn into markup."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml_helpers
+from markdown_it import MarkdownIt
+
+from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from opgen import conventions as c
+from opgen.alerts import service_alerts
+from opgen.descriptor.load import load_validated
+from opgen.render import RenderContext
+from opgen.render import runbooks
+
+CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
+DESCRIPTORS = [CHECKOUT] + sorted(TEST_DESCRIPTORS.glob("*.yaml"))
+PAGE_SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation", "Notes"]
+OVERVIEW_SECTIONS = ["On call", "Links", "Alerts", "SLOs", "Dependencies", "Capacity", "Cost"]
+KEEP_NOTES = "<!-- opgen:keep notes -->\n<!-- opgen:end -->\n"
+MARKDOWN = MarkdownIt("commonmark").enable("table")
+
+
+def descriptor_id(path: Path) -> str:
+    return path.parent.name if path.name == "service.yaml" else path.stem
+
+
+each_descriptor = pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=descriptor_id)
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    """descriptor -> (its service, its ops/ folder), each synced once with the real CLI."""
+    done = {}
+
+    def sync(descriptor: Path):
+        if descriptor not in done:
+            folder = service_folder(tmp_path_factory.mktemp("runbooks"), descriptor)
+            result = run_opgen("sync", ".", cwd=folder)
+            assert result.returncode == 0, result.stdout + result.stderr
+            done[descriptor] = (load_validated(descriptor, descriptor.name).service, folder / "ops")
+        return done[descriptor]
+
+    return sync
+
+
+def runbook_dir(ops: Path, service) -> Path:
+    return ops / c.runbook_overview_path(service.name).rsplit("/", 1)[0]
+
+
+def alert_pages(ops: Path, service) -> dict[str, Path]:
+    return {p.stem: p for p in runbook_dir(ops, service).glob("*.md") if p.name != "README.md"}
+
+
+def all_pages(ops: Path, service) -> list[Path]:
+    return sorted(runbook_dir(ops, service).glob("*.md"))
+
+
+def tokens(path: Path):
+    return MARKDOWN.parse(path.read_text())
+
+
+def walk(tokens):
+    """Every token, with the children of inline tokens."""
+    for token in tokens:
+        yield token
+        yield from token.children or ()
+
+
+def headings(tokens, level: str) -> list[str]:
+    """The text of each heading of `level` (h1, h2, ...), as a reader sees it."""
+    return [text_of(tokens[i + 1].children) for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == level]
+
+
+def section(tokens, title: str) -> list:
+    """The tokens under the h2 `title`, up to the next h2."""
+    start = next(i for i, t in enumerate(tokens)
+                 if t.type == "heading_open" and t.tag == "h2" and tokens[i + 1].content == title)
+    end = next((i for i, t in enumerate(tokens[start + 1:], start + 1) if t.type == "heading_open" and t.tag == "h2"),
+               len(tokens))
+    return tokens[start:end]
+
+
+def code_spans(tokens) -> set[str]:
+    return {t.content for t in walk(tokens) if t.type == "code_inline"}
+
+
+def text_of(tokens) -> str:
+    return "".join(t.content for t in walk(tokens) if t.type in ("text", "code_inline"))
+
+
+# --- one page per alert, with its sections ------------------------------------------------------
+
+
+@each_descriptor
+def test_one_page_per_catalog_alert_and_no_other(synced, descriptor):
+    service, ops = synced(descriptor)
+    assert set(alert_pages(ops, service)) == {a.name for a in service_alerts(service)}
+    assert (runbook_dir(ops, service) / "README.md").is_file()
+
+
+@each_descriptor
+def test_every_alert_page_has_the_sections_as_headings(synced, descriptor):
+    service, ops = synced(descriptor)
+    for name, page in alert_pages(ops, service).items():
+        parsed = tokens(page)
+        assert headings(parsed, "h1") == [name], page
+        assert headings(parsed, "h2") == PAGE_SECTIONS, page
+        hrefs = {t.attrs["href"] for t in walk(parsed) if t.type == "link_open"}
+        assert {"README.md", f"../../prometheus/{service.name}.rules.yml"} <= hrefs, page
+
+
+@each_descriptor
+def test_the_overview_has_its_sections_and_lists_every_alert_page(synced, descriptor):
+    service, ops = synced(descriptor)
+    parsed = tokens(runbook_dir(ops, service) / "README.md")
+    assert headings(parsed, "h1") == [service.name]
+    assert headings(parsed, "h2") == OVERVIEW_SECTIONS
+    linked = {t.attrs["href"] for t in walk(section(parsed, "Alerts")) if t.type == "link_open"}
+    assert linked == {f"{a.name}.md" for a in service_alerts(service)}
+
+
+@each_descriptor
+def test_runbook_urls_in_the_rules_land_on_generated_pages(synced, descriptor):
+    service, ops = synced(descriptor)
+    rules = yaml_helpers.load(ops / c.rules_path(service.name))
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    pages = alert_pages(ops, service)
+    assert {r["alert"] for r in alerts} == set(pages), "every alert in the rules has a page, and no page lacks one"
+    for rule in alerts:
+        page = pages[rule["alert"]]
+        assert rule["annotations"]["runbook_url"].endswith("/" + page.relative_to(ops.parent).as_posix().removeprefix("ops/"))
+
+
+@each_descriptor
+def test_every_relative_link_resolves(synced, descriptor):
+    service, ops = synced(descriptor)
+    for page in all_pages(ops, service):
+        for token in walk(tokens(page)):
+            if token.type != "link_open":
+                continue
+            href = token.attrs["href"]
+            parts = urlsplit(href)
+            if parts.scheme:
+                assert parts.scheme == "https", (page, href)
+                continue
+            if not parts.path:
+                continue  # an anchor on the same page
+            assert (page.parent / unquote(parts.path)).resolve().is_file(), (page, href)
+
+
+@each_descriptor
+def test_each_alert_page_has_one_empty_keep_region_for_notes(synced, descriptor):
+    service, ops = synced(descriptor)
+    for page in alert_pages(ops, service).values():
+        text = page.read_text()
+        assert text.count("<!-- opgen:keep notes -->") == 1 and text.count("<!-- opgen:end -->") == 1, page
+        assert text.endswith(KEEP_NOTES), page
+        notes = section(tokens(page), "Notes")
+        assert [t.content for t in notes if t.type == "html_block"] == ["<!-- opgen:keep notes -->\n", "<!-- opgen:end -->\n"]
+
+
+def test_the_teams_notes_survive_a_regeneration(tmp_path):
+    folder = service_folder(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    assert run_opgen("sync", ".", cwd=folder).returncode == 0
+    page = folder / "ops" / "runbooks" / "search" / "AvailabilityBudgetBurn.md"
+    notes = "- 2026-03: this was the search index rebuild; pause it with `index-ctl pause`.\n"
+    page.write_text(page.read_text().replace(KEEP_NOTES, KEEP_NOTES.replace("-->\n", "-->\n" + notes, 1)))
+    descriptor = folder / "service.yaml"
+    descriptor.write_text(descriptor.read_text().replace("objective: 99.95", "objective: 99.9"))
+    result = run_opgen("sync", ".", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = page.read_text()
+    assert "99.9 % of requests are good" in text and notes in text
+    assert run_opgen("sync", "--check", ".", cwd=folder).returncode == 0
+
+
+@each_descriptor
+def test_pages_start_with_the_generated_header(synced, descriptor):
+    service, ops = synced(descriptor)
+    for page in all_pages(ops, service):
+        first = tokens(page)[0]
+        assert first.type == "html_block"
+        assert first.content == ("<!-- Generated by opgen from service.yaml. Do not edit by hand: "
+                                 "change the descriptor and run `opgen sync`. -->\n")
+
+
+# --- what the pages say -------------------------------------------------------------------------
+
+
+@each_descriptor
+def test_burn_pages_explain_the_window_labels_and_show_each_rule(synced, descriptor):
+    service, ops = synced(descriptor)
+    pages = alert_pages(ops, service)
+    rules = yaml_helpers.load(ops / c.rules_path(service.name))
+    for slo in service.slos:
+        parsed = tokens(pages[c.alert_budget_burn(slo.name)])
+        meaning = section(parsed, "Meaning")
+        assert {"long_window", "short_window", "page", "ticket"} <= code_spans(meaning)
+        rows = [t for t in meaning if t.type == "tr_open"]
+        assert len(rows) == 1 + 4  # header and one per window pair
+        shown = {t.content.rstrip("\n") for t in section(parsed, "Diagnosis") if t.type == "fence" and t.info == "promql"}
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == c.alert_budget_burn(slo.name):
+                    assert rule["expr"].rstrip("\n") in shown
+
+
+def test_budget_in_minutes_of_full_outage_is_exact(synced):
+    service, ops = synced(CHECKOUT)
+    table = section(tokens(runbook_dir(ops, service) / "README.md"), "SLOs")
+    cells = [t.children[0].content if t.children else "" for t in table if t.type == "inline"]
+    assert "43.2 min" in cells  # 0.1 % of 30 days
+    assert "432 min (7.2 h)" in cells  # 1 %
+    service, ops = synced(TEST_DESCRIPTORS / "queue-90d.yaml")
+    assert "6480 min (108 h)" in text_of(tokens(runbook_dir(ops, service) / "README.md"))  # 5 % of 90 days
+
+
+def test_no_data_page_has_a_subsection_per_cause(synced):
+    service, ops = synced(CHECKOUT)
+    parsed = tokens(alert_pages(ops, service)[c.ALERT_NO_DATA])
+    assert headings(section(parsed, "Diagnosis"), "h3") == [
+        'cause="targets-down"', *(f'cause="sli-metrics-missing", slo="{s.name}"' for s in service.slos)]
+
+
+@pytest.mark.parametrize("alert", [c.ALERT_DEPENDENCY_ERRORS, c.ALERT_DEPENDENCY_LATENCY])
+def test_dependency_pages_have_a_subsection_per_dependency(synced, alert):
+    service, ops = synced(TEST_DESCRIPTORS / "ecs-all-deps.yaml")
+    parsed = tokens(alert_pages(ops, service)[alert])
+    titles = headings(section(parsed, "Diagnosis"), "h3")
+    assert [t.split(" ")[0] for t in titles] == [d.name for d in service.dependencies]
+    assert all(d.kind in t and (("critical" in t) == d.critical) for d, t in zip(service.dependencies, titles))
+
+
+def test_scale_out_names_the_replica_figure(synced):
+    service, ops = synced(CHECKOUT)
+    traffic, target = service.traffic, service.scaling.target_cpu_utilization
+    # The declared peak over what one pod serves at the target utilisation, rounded up.
+    replicas = math.ceil(Fraction(traffic.peak_rps) / (Fraction(traffic.per_instance_rps) * Fraction(target, 100)))
+    spec = f'"minReplicas":{replicas}'
+    if replicas > service.scaling.max_replicas:  # the maximum must rise with it
+        spec += f',"maxReplicas":{replicas}'
+    mitigation = section(tokens(alert_pages(ops, service)["CPUNearLimit"]), "Mitigation")
+    commands = "".join(t.content for t in mitigation if t.type == "fence" and t.info == "sh")
+    assert f"kubectl -n shop patch hpa checkout --patch '{{\"spec\":{{{spec}}}}}'" in commands
+
+
+def test_the_overview_says_who_to_call_and_what_breaks(synced):
+    service, ops = synced(CHECKOUT)
+    parsed = tokens(runbook_dir(ops, service) / "README.md")
+    assert {"payments", "PABC123", "#payments-oncall"} <= code_spans(section(parsed, "On call"))
+    dependencies = text_of(section(parsed, "Dependencies"))
+    assert "orders-db" in dependencies and "checkout fails" in dependencies
+
+
+# --- descriptor text stays text --------------------------------------------------------------------
+
+HOSTILE = "*bold* _it_ [x](javascript:alert(1)) <script>alert(1)</script> a | b `tick` ```\n# not a heading\n\n- nor a list"
+HOSTILE_AS_TEXT = "*bold* _it_ [x](javascript:alert(1)) <script>alert(1)</script> a | b `tick` ``` # not a heading - nor a list"
+
+
+def hostile_descriptor(folder: Path) -> Path:
+    folder.mkdir()
+    quoted = HOSTILE.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    (folder / "service.yaml").write_text(f"""apiVersion: opgen/v1
+kind: Service
+metadata:
+  name: hostile
+  team: red
+  description: "{quoted}"
+  links: {{grafana_url: "https://grafana.example.com/a(b)[c]"}}
+spec:
+  interfaces: [{{kind: http}}]
+  slos:
+    - {{name: availability, objective: 99.9, description: "{quoted}", sli: {{kind: availability}}}}
+  dependencies:
+    - {{name: db, kind: postgres, critical: true}}
+""")
+    return folder
+
+
+def test_hostile_descriptor_text_renders_as_literal_text(tmp_path):
+    folder = hostile_descriptor(tmp_path / "hostile")
+    result = run_opgen("sync", ".", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pages = sorted((folder / "ops" / "runbooks" / "hostile").glob("*.md"))
+    shown = 0
+    for page in pages:
+        parsed = tokens(page)
+        everything = list(walk(parsed))
+        for token in everything:
+            assert token.type not in ("em_open", "strong_open", "html_inline", "image"), (page, token)
+            if token.type == "html_block":
+                assert token.content.startswith("<!-- ") and token.content.count("-->") == 1, (page, token.content)
+            if token.type == "link_open":
+                assert not token.attrs["href"].startswith("javascript"), page
+        assert len(headings(parsed, "h1")) == 1, page
+        for table in tables(parsed):
+            assert len(set(table)) == 1, (page, table)  # every row has as many cells as the header
+        texts = [t.content for t in everything if t.type == "text"]
+        shown += sum(HOSTILE_AS_TEXT in t for t in texts)
+    assert shown >= 3  # overview description, SLO table, SLO pages
+
+
+def tables(parsed) -> list[list[int]]:
+    """Cells per row of each table."""
+    result, cells = [], None
+    for token in parsed:
+        if token.type == "table_open":
+            result.append([])
+        elif token.type == "tr_open":
+            cells = 0
+        elif token.type in ("th_open", "td_open"):
+            cells += 1
+        elif token.type == "tr_close":
+            result[-1].append(cells)
+    return result
+
+
+def test_fenced_blocks_outlast_any_backticks_in_the_code():
+    block = runbooks.fenced("a\n```\nb ```` c", "promql")
+    assert block.startswith("`````promql\n") and block.endswith("\n`````")
+    (fence,) = [t for t in MARKDOWN.parse(block) if t.type == "fence"]
+    assert fence.content == "a\n```\nb ```` c\n"
+
+
+def test_the_header_comment_cannot_be_closed_by_the_descriptor_path():
+    service = load_validated(CHECKOUT, "service.yaml").service
+    (overview, *_) = runbooks.render(RenderContext(service, "odd-->dir/service.yaml"))
+    parsed = MARKDOWN.parse(overview.text)
+    assert parsed[0].type == "html_block" and parsed[1].type == "heading_open"
+
+
+# --- determinism -----------------------------------------------------------------------------------
+
+
+@each_descriptor
+def test_same_descriptor_same_pages(descriptor):
+    service = load_validated(descriptor, descriptor.name).service
+    context = RenderContext(service, "service.yaml")
+    assert runbooks.render(context) == runbooks.render(context)
+
+
+def test_same_pages_from_separate_syncs(synced, tmp_path):
+    service, ops = synced(CHECKOUT)
+    folder = service_folder(tmp_path, CHECKOUT)
+    assert run_opgen("sync", str(folder), cwd=tmp_path).returncode == 0
+    again = folder / "ops"
+    first = {p.name: p.read_bytes() for p in all_pages(ops, service)}
+    assert first == {p.name: p.read_bytes() for p in all_pages(again, service)}

@@ -1,0 +1,429 @@
+"""ops/terraform/<name>_autoscaling.tf: given a descriptor, the autoscaler of its platform, sized by
+opgen.capacity, as HCL that parses and uses only what the providers document."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import hcl2
+import pytest
+from hcl2 import SerializationOptions
+
+from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from opgen.capacity import plan_capacity
+from opgen.descriptor.load import load_service, load_service_text
+from opgen.render import RenderContext
+from opgen.render import terraform_autoscaling
+
+DESCRIPTORS = [EXAMPLES / "checkout" / "service.yaml", *sorted(TEST_DESCRIPTORS.glob("*.yaml"))]
+KIND_OF = {"gpu-inference": "kubernetes-gpu", "ecs-all-deps": "ecs", "lambda": "lambda"}  # the others: kubernetes
+EXPECTED_RESOURCES = {
+    "kubernetes": ["kubernetes_horizontal_pod_autoscaler_v2"],
+    "kubernetes-gpu": ["kubernetes_manifest"],
+    "ecs": ["aws_appautoscaling_target", "aws_appautoscaling_policy", "aws_appautoscaling_policy"],
+    "lambda": ["aws_appautoscaling_target", "aws_appautoscaling_policy"],
+}
+EXPECTED_PROVIDERS = {"kubernetes": "hashicorp/kubernetes", "kubernetes-gpu": "hashicorp/kubernetes",
+                      "ecs": "hashicorp/aws", "lambda": "hashicorp/aws"}
+
+
+# --- the documented schema -----------------------------------------------------------------------
+# Transcribed from the providers' registry docs: hashicorp/kubernetes docs/resources/
+# horizontal_pod_autoscaler_v2.md and manifest.md, hashicorp/aws website/docs/r/appautoscaling_target
+# and appautoscaling_policy (v5/v6: suspended_state, predictive_scaling_policy_configuration, region);
+# the manifest's content from KEDA's ScaledObject specification and Prometheus scaler; variable and
+# terraform blocks from the Terraform language docs. Only blocks opgen emits are described deeper.
+
+
+def block(required: str = "", optional: str = "", **nested: dict) -> dict:
+    return {"required": set(required.split()), "optional": set(optional.split()), "nested": nested}
+
+
+META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle"}
+_POLICY = block("period_seconds type value")
+_SCALING_RULES = block("policy", "select_policy stabilization_window_seconds", policy=_POLICY)
+_TARGET = block("type", "average_value average_utilization value")
+_KEDA_SCALING_RULES = block("policies", "selectPolicy stabilizationWindowSeconds",
+                            policies=block("type value periodSeconds"))
+
+SCHEMA = {
+    "kubernetes_horizontal_pod_autoscaler_v2": block(
+        "metadata spec",
+        metadata=block("", "annotations generate_name labels name namespace"),
+        spec=block(
+            "max_replicas scale_target_ref", "min_replicas metric behavior target_cpu_utilization_percentage",
+            scale_target_ref=block("kind name", "api_version"),
+            metric=block(
+                "type", "object pods resource external container_resource",
+                pods=block("metric target", metric=block("name", "selector"), target=_TARGET),
+                resource=block("name target", target=_TARGET),
+            ),
+            behavior=block("", "scale_up scale_down", scale_up=_SCALING_RULES, scale_down=_SCALING_RULES),
+        ),
+    ),
+    "kubernetes_manifest": block(
+        "manifest", "computed_fields field_manager object timeouts wait wait_for",
+        manifest=block(
+            "apiVersion kind metadata spec",
+            metadata=block("name", "namespace labels annotations"),
+            spec=block(
+                "scaleTargetRef triggers",
+                "pollingInterval cooldownPeriod initialCooldownPeriod idleReplicaCount minReplicaCount "
+                "maxReplicaCount fallback advanced",
+                scaleTargetRef=block("name", "apiVersion kind envSourceContainerName"),
+                advanced=block(
+                    "", "restoreToOriginalReplicaCount horizontalPodAutoscalerConfig scalingModifiers",
+                    horizontalPodAutoscalerConfig=block(
+                        "", "name behavior",
+                        behavior=block("", "scaleUp scaleDown", scaleUp=_KEDA_SCALING_RULES, scaleDown=_KEDA_SCALING_RULES),
+                    ),
+                ),
+                triggers=block(
+                    "type metadata", "name metricType useCachedMetrics authenticationRef",
+                    metadata=block("serverAddress query threshold",
+                                   "activationThreshold namespace customHeaders ignoreNullValues unsafeSsl queryParameters"),
+                ),
+            ),
+        ),
+    ),
+    "aws_appautoscaling_target": block(
+        "max_capacity min_capacity resource_id scalable_dimension service_namespace",
+        "role_arn suspended_state tags region",
+    ),
+    "aws_appautoscaling_policy": block(
+        "name resource_id scalable_dimension service_namespace",
+        "policy_type step_scaling_policy_configuration target_tracking_scaling_policy_configuration "
+        "predictive_scaling_policy_configuration region",
+        target_tracking_scaling_policy_configuration=block(
+            "target_value",
+            "disable_scale_in scale_in_cooldown scale_out_cooldown customized_metric_specification "
+            "predefined_metric_specification",
+            predefined_metric_specification=block("predefined_metric_type", "resource_label"),
+        ),
+    ),
+}
+VARIABLE = block("", "type description default validation sensitive nullable ephemeral",
+                 validation=block("condition error_message"))
+TERRAFORM = block("", "required_version required_providers backend cloud experiments provider_meta")
+
+
+def schema_problems(body: dict, schema: dict, where: str, extra: set[str] = frozenset()) -> list[str]:
+    problems = []
+    for key, value in body.items():
+        if key.startswith("__"):
+            continue
+        if key not in schema["required"] | schema["optional"] | extra:
+            problems.append(f"{where}.{key} is not documented")
+        elif key in schema["nested"]:
+            for item in value if isinstance(value, list) else [value]:
+                problems += schema_problems(item, schema["nested"][key], f"{where}.{key}")
+    problems += [f"{where}.{key} is required but missing" for key in sorted(schema["required"] - body.keys())]
+    return problems
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def parse(text: str) -> dict:
+    return hcl2.loads(text, serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False))
+
+
+def hcl_value(text: str) -> str:
+    """A parsed HCL string as Terraform sees it: python-hcl2 leaves the template escapes $${ and %%{."""
+    return text.replace("$${", "${").replace("%%{", "%{")
+
+
+def resources(doc: dict) -> list[tuple[str, str, dict]]:
+    return [(kind, name, body) for entry in doc.get("resource", []) for kind, named in entry.items()
+            for name, body in named.items()]
+
+
+def variables(doc: dict) -> dict[str, dict]:
+    return {name: body for entry in doc.get("variable", []) for name, body in entry.items()}
+
+
+def kind_of(descriptor: Path) -> str:
+    return KIND_OF.get(descriptor.stem, "kubernetes")
+
+
+def synced_terraform(tmp_path: Path, descriptor: Path) -> list[Path]:
+    folder = service_folder(tmp_path, descriptor)
+    result = run_opgen("sync", folder.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return sorted((folder / "ops" / "terraform").glob("*.tf"))
+
+
+def render(service) -> str:
+    [artifact] = terraform_autoscaling.render(RenderContext(service, "service.yaml"))
+    return artifact.text
+
+
+def descriptor(tier: int = 2, platform: str = "kubernetes", traffic: str = "", scaling: str = "",
+               interfaces: str = "[{kind: http}]") -> str:
+    return "\n".join(line for line in (
+        "apiVersion: opgen/v1",
+        "kind: Service",
+        f"metadata: {{name: shop, team: core, tier: {tier}}}",
+        "spec:",
+        f"  runtime: {{platform: {platform}}}",
+        f"  interfaces: {interfaces}",
+        f"  traffic: {{{traffic}}}" if traffic else "",
+        f"  scaling: {{{scaling}}}" if scaling else "",
+    ) if line) + "\n"
+
+
+TRAFFIC = "baseline_rps: 150, peak_rps: 1500, per_instance_rps: 60"
+# --- what sync writes, per platform ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda p: p.parent.name if p.stem == "service" else p.stem)
+def test_sync_writes_parseable_terraform_using_only_documented_attributes(tmp_path, descriptor):
+    service = load_service(descriptor)
+    files = synced_terraform(tmp_path, descriptor)
+    assert [f.name for f in files] == [f"{service.name}_autoscaling.tf"]
+    text = files[0].read_text()
+    doc = parse(text)
+    kind = kind_of(descriptor)
+
+    assert sorted(k for k, _, _ in resources(doc)) == sorted(EXPECTED_RESOURCES[kind])
+    problems = []
+    for resource_type, name, body in resources(doc):
+        problems += schema_problems(body, SCHEMA[resource_type], f"{resource_type}.{name}", META_ARGUMENTS)
+    for name, body in variables(doc).items():
+        problems += schema_problems(body, VARIABLE, f"variable.{name}")
+    for body in doc["terraform"]:
+        problems += schema_problems(body, TERRAFORM, "terraform")
+    assert problems == []
+
+    [providers] = doc["terraform"][0]["required_providers"]
+    assert {p["source"] for name, p in providers.items() if not name.startswith("__")} == {EXPECTED_PROVIDERS[kind]}
+    assert all(re.fullmatch(r">= \d+\.\d+, < \d+\.\d+", p["version"]) for n, p in providers.items() if not n.startswith("__"))
+
+    used = {m for line in text.splitlines() if not line.lstrip().startswith("#") for m in re.findall(r"\bvar\.([a-z_]+)", line)}
+    assert used == set(variables(doc)), "every variable declared is used, every one used is declared"
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda p: p.parent.name if p.stem == "service" else p.stem)
+def test_figures_and_arithmetic_are_written_as_comments(descriptor):
+    service = load_service(descriptor)
+    capacity = plan_capacity(service)
+    text = render(service)
+    for line in capacity.arithmetic:
+        assert f"#   {line}\n" in text
+    assert f"# Capacity: {capacity.min_replicas} to {capacity.max_replicas} " in text
+
+
+def test_kubernetes_hpa_targets_the_deployment_on_cpu_and_requests_with_fast_up_slow_down():
+    service = load_service(EXAMPLES / "checkout" / "service.yaml")
+    text = render(service)
+    [(_, name, hpa)] = resources(parse(text))
+    assert name == "checkout"
+    [meta], [spec] = hpa["metadata"], hpa["spec"]
+    assert (meta["name"], meta["namespace"]) == ("checkout", "shop")
+    assert spec["scale_target_ref"][0] | {"__is_block__": True} == {
+        "api_version": "apps/v1", "kind": "Deployment", "name": "checkout", "__is_block__": True}
+    assert (spec["min_replicas"], spec["max_replicas"]) == (3, 60)  # the descriptor's scaling block wins
+    cpu, requests = spec["metric"]
+    assert cpu["resource"][0]["name"] == "cpu"
+    assert cpu["resource"][0]["target"][0]["average_utilization"] == 60
+    assert requests["type"] == "Pods"
+    assert requests["pods"][0]["metric"][0]["name"] == "http_server_request_per_second"
+    assert requests["pods"][0]["target"][0]["average_value"] == "36"  # 60 rps x 60 % target
+    assert 'as: "${1}_per_second"' in text  # the prometheus-adapter rule that serves that metric
+    [behavior] = spec["behavior"]
+    up, down = behavior["scale_up"][0], behavior["scale_down"][0]
+    assert up["stabilization_window_seconds"] == 0 and down["stabilization_window_seconds"] >= 300
+    assert max(p["value"] for p in up["policy"] if p["type"] == "Percent") >= 100
+    assert all(p["value"] <= 10 and p["type"] == "Percent" for p in down["policy"])
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (descriptor(), "the descriptor declares no traffic.per_instance_rps"),
+    (descriptor(traffic=TRAFFIC, interfaces="[{kind: cron}]"), "the service has no http, grpc or queue-consumer interface"),
+])
+def test_kubernetes_without_a_request_rate_scales_on_cpu_only_and_says_why(text, reason):
+    hcl = render(load_service_text(text, "service.yaml"))
+    [(_, _, hpa)] = resources(parse(hcl))
+    assert [m["type"] for m in hpa["spec"][0]["metric"]] == ["Resource"]
+    assert f"# It scales on CPU only: {reason}." in hcl
+
+
+def test_gpu_service_scales_with_keda_on_gpu_utilisation_never_cpu_alone():
+    text = render(load_service(TEST_DESCRIPTORS / "gpu-inference.yaml"))
+    doc = parse(text)
+    [(kind, _, body)] = resources(doc)
+    assert kind == "kubernetes_manifest"
+    manifest = body["manifest"]
+    assert (manifest["apiVersion"], manifest["kind"]) == ("keda.sh/v1alpha1", "ScaledObject")
+    spec = manifest["spec"]
+    assert spec["scaleTargetRef"]["name"] == "ranker" and manifest["metadata"]["namespace"] == "ml"
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (5, 28)  # 25 rps x 70 % = 17.5 per pod
+    assert [t["type"] for t in spec["triggers"]] == ["prometheus", "prometheus"]
+    gpu, requests = (t["metadata"] for t in spec["triggers"])
+    assert "DCGM_FI_DEV_GPU_UTIL" in gpu["query"] and gpu["threshold"] == "70"
+    assert "http_server_request_duration_seconds_count" in requests["query"] and requests["threshold"] == "17.5"
+    assert all(t["metadata"]["serverAddress"] == "${var.prometheus_server_address}" for t in spec["triggers"])
+    assert "prometheus_server_address" in variables(doc)
+    assert "cpu" not in str(spec["triggers"]).lower()
+
+
+def test_ecs_tracks_cpu_and_alb_requests_per_target_with_cooldowns():
+    doc = parse(render(load_service(TEST_DESCRIPTORS / "ecs-all-deps.yaml")))
+    found = {name: body for _, name, body in resources(doc)}
+    target = found["orders"]
+    assert target["resource_id"] == "service/${var.ecs_cluster_name}/${var.ecs_service_name}"
+    assert (target["scalable_dimension"], target["service_namespace"]) == ("ecs:service:DesiredCount", "ecs")
+    assert (target["min_capacity"], target["max_capacity"]) == (2, 30)
+    configs = {name: found[name]["target_tracking_scaling_policy_configuration"][0] for name in ("orders_cpu", "orders_requests")}
+    cpu, alb = configs["orders_cpu"], configs["orders_requests"]
+    assert cpu["predefined_metric_specification"][0]["predefined_metric_type"] == "ECSServiceAverageCPUUtilization"
+    assert cpu["target_value"] == 65
+    assert alb["predefined_metric_specification"][0] == {
+        "predefined_metric_type": "ALBRequestCountPerTarget", "resource_label": "${var.alb_resource_label}", "__is_block__": True}
+    assert alb["target_value"] == 1950  # 50 rps x 65 % target = 32.5 per task, x 60 s: the metric counts per minute
+    assert all(c["scale_out_cooldown"] < c["scale_in_cooldown"] for c in configs.values())
+    assert variables(doc)["ecs_cluster_name"]["default"] == "shop-cluster"
+
+
+def test_lambda_tracks_provisioned_concurrency_of_the_alias():
+    doc = parse(render(load_service(TEST_DESCRIPTORS / "lambda.yaml")))
+    found = {name: body for _, name, body in resources(doc)}
+    target = found["thumbnailer"]
+    assert target["resource_id"] == "function:${var.lambda_function_name}:${var.lambda_alias}"
+    assert target["scalable_dimension"] == "lambda:function:ProvisionedConcurrency"
+    assert (target["min_capacity"], target["max_capacity"]) == (1, 22)
+    [config] = found["thumbnailer_provisioned_concurrency"]["target_tracking_scaling_policy_configuration"]
+    assert config["predefined_metric_specification"][0]["predefined_metric_type"] == "LambdaProvisionedConcurrencyUtilization"
+    assert config["target_value"] == 0.7
+    assert "default" not in variables(doc)["lambda_alias"]  # the descriptor cannot know it
+
+
+# --- capacity -------------------------------------------------------------------------------------
+
+
+CAPACITY_CASES = {
+    # name: (descriptor, min, max)
+    # A pod serves 60 rps x 70 % = 42 rps. 150/42 -> 4 pods; one zone of 3 lost: 4 + 2 = 6.
+    # 1500/42 = 35.7 -> 36, +20 % = 43.2 -> 44.
+    "traffic only": (descriptor(traffic=TRAFFIC), 6, 44),
+    "explicit scaling wins": (descriptor(traffic=TRAFFIC, scaling="min_replicas: 4, max_replicas: 50"), 4, 50),
+    "one explicit value, the other computed": (descriptor(traffic=TRAFFIC, scaling="max_replicas: 60"), 6, 60),
+    # 10/42 -> 1, +1 for the zone -> 2, below tier 1's 3; 100/42 -> 3, +20 % -> 3.6 -> 4.
+    "tier 1 minimum": (descriptor(tier=1, traffic="baseline_rps: 10, peak_rps: 100, per_instance_rps: 60"), 3, 4),
+    "tier 2 minimum": (descriptor(tier=2, traffic="baseline_rps: 1, peak_rps: 2, per_instance_rps: 60"), 2, 2),
+    "missing traffic, tier 2": (descriptor(), 2, 10),
+    "missing traffic, tier 4": (descriptor(tier=4), 1, 10),
+    "missing traffic, scaling given": (descriptor(scaling="min_replicas: 6"), 6, 12),
+    "missing per_instance_rps": (descriptor(tier=3, traffic="baseline_rps: 150, peak_rps: 1500"), 1, 10),
+    "explicit maximum below the computed minimum": (descriptor(tier=1, traffic=TRAFFIC, scaling="max_replicas: 2"), 2, 2),
+    # Exact at a 100 % target: 1.1 / 0.1 is 11 (floats say 11.000000000000002 and would round up to 12);
+    # 11 x 1.2 = 13.2 -> 14. 0.3 / 0.1 = 3 (floats: 2.9999999999999996), + 2 for the zone = 5.
+    "decimal figures are exact": (descriptor(tier=3, traffic="baseline_rps: 0.3, peak_rps: 1.1, per_instance_rps: 0.1",
+                                             scaling="target_cpu_utilization: 100"), 5, 14),
+    # Lambda spreads over zones itself: a replica serves 10 x 70 % = 7; 5/7 -> 1, no zone rule;
+    # 120/7 = 17.1 -> 18, +20 % = 21.6 -> 22.
+    "lambda has no zone rule": (descriptor(tier=3, platform="lambda", traffic="baseline_rps: 5, peak_rps: 120, per_instance_rps: 10"), 1, 22),
+}
+
+
+@pytest.mark.parametrize("case", CAPACITY_CASES)
+def test_capacity(case):
+    text, expected_min, expected_max = CAPACITY_CASES[case]
+    capacity = plan_capacity(load_service_text(text, "service.yaml"))
+    assert (capacity.min_replicas, capacity.max_replicas) == (expected_min, expected_max)
+
+
+def test_capacity_explains_its_arithmetic():
+    capacity = plan_capacity(load_service_text(descriptor(traffic=TRAFFIC, scaling="max_replicas: 50"), "service.yaml"))
+    assert capacity.arithmetic == (
+        "Target utilisation: 70% (default; the descriptor sets no scaling.target_cpu_utilization).",
+        "Per pod at 70%: 60 rps x 70% = 42 rps.",
+        "Baseline: 150 rps / 42 rps per pod = 3.57143, rounded up: 4 pods.",
+        "One of 3 zones lost: 4 + ceil(4 / 2) = 6 pods, so the other 2 zones still carry the baseline.",
+        "Tier 2 floor: at least 2; minimum: 6 pods.",
+        "Peak: 1500 rps / 42 rps per pod = 35.7143, rounded up: 36 pods.",
+        "Headroom 20%: 36 x 1.2 = 43.2, rounded up: 44; maximum: 44 pods.",
+        "scaling.max_replicas in the descriptor wins: 50 pods (the figures above give 44).",
+    )
+    assert capacity.per_replica_rps == Fraction(42) and capacity.target_utilization_percent == 70
+
+
+def test_capacity_says_when_figures_are_missing():
+    capacity = plan_capacity(load_service_text(descriptor(tier=3, traffic="peak_rps: 900"), "service.yaml"))
+    assert capacity.arithmetic[1:] == (
+        "Without traffic.baseline_rps and traffic.per_instance_rps: the minimum is the tier 3 floor, 1 pod.",
+        "Without traffic.per_instance_rps: the maximum is max(10, 2 x minimum 1) = 10 pods.",
+    )
+    assert capacity.per_replica_rps is None
+
+
+# --- the validation warning -------------------------------------------------------------------------
+
+
+def test_max_replicas_below_the_declared_peak_is_a_warning_with_the_figures(tmp_path):
+    (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling="min_replicas: 3, max_replicas: 20"))
+    result = run_opgen("validate", "service.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = next(i for i, text in enumerate((tmp_path / "service.yaml").read_text().splitlines(), 1) if "scaling:" in text)
+    col = (tmp_path / "service.yaml").read_text().splitlines()[line - 1].index("max_replicas: 20") + len("max_replicas: ") + 1
+    assert (f"service.yaml:{line}:{col}: warning: max_replicas 20 cannot carry the declared peak: 1500 rps / "
+            "(60 rps per instance x 70% target utilisation) needs 36 replicas (44 with 20% headroom)") in result.stderr
+
+
+@pytest.mark.parametrize("scaling", ["min_replicas: 3, max_replicas: 36", "min_replicas: 3"])
+def test_no_warning_when_max_replicas_carries_the_peak_or_is_computed(tmp_path, scaling):
+    (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling=scaling))
+    result = run_opgen("validate", "service.yaml", cwd=tmp_path)
+    assert result.returncode == 0 and "max_replicas" not in result.stderr
+
+
+# --- hostile strings and determinism ----------------------------------------------------------------
+
+HOSTILE = 'evil" }\nresource "null_resource" "x" {}\n# ${var.secret} %{ if true }\\" \\\\ \r\t<<EOF\nEOF */'
+
+
+@pytest.mark.parametrize("source", [EXAMPLES / "checkout" / "service.yaml", TEST_DESCRIPTORS / "gpu-inference.yaml",
+                                    TEST_DESCRIPTORS / "ecs-all-deps.yaml", TEST_DESCRIPTORS / "lambda.yaml"],
+                         ids=lambda p: p.stem)
+def test_hostile_names_and_descriptions_cannot_break_the_hcl(source):
+    # Validation rejects such names; the renderer must hold even without it.
+    service = dataclasses.replace(load_service(source), name=HOSTILE, namespace=HOSTILE, team=HOSTILE, description=HOSTILE)
+    doc = parse(render(service))
+    found = resources(doc)
+    assert sorted(k for k, _, _ in found) == sorted(EXPECTED_RESOURCES[kind_of(source)])
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for _, name, _ in found)
+    strings = []
+
+    def collect(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif isinstance(value, str):
+            strings.append(hcl_value(value))
+
+    collect(doc)
+    assert HOSTILE in strings  # a name, namespace, team or default, exactly as given
+    assert sum(HOSTILE in s for s in strings) >= 2
+
+
+def test_same_descriptor_same_bytes_whatever_the_hash_seed(tmp_path):
+    outputs = []
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", "import sys; from pathlib import Path; from opgen.descriptor.load import load_service;"
+             "from opgen.render import RenderContext; from opgen.render.terraform_autoscaling import render;"
+             "[sys.stdout.write(a.text) for p in sys.argv[1:] for a in render(RenderContext(load_service(Path(p)), p))]",
+             *map(str, DESCRIPTORS)],
+            capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
+        outputs.append(out.stdout)
+    assert outputs[0] == outputs[1] and outputs[0]
+    assert render(load_service(DESCRIPTORS[0])) == render(load_service(DESCRIPTORS[0]))
