@@ -313,13 +313,14 @@ def test_attributes_and_instruments_are_named_as_the_semantic_conventions_say():
     """The scrape cannot tell http.response.status_code from http.response.status.code: OTLP can."""
     attributes = semantic_convention_names("opentelemetry.semconv.attributes", "opentelemetry.semconv._incubating.attributes")
     instruments = semantic_convention_names("opentelemetry.semconv.metrics", "opentelemetry.semconv._incubating.metrics")
-    for label, attribute in otel_python.OTEL_ATTRIBUTES.items():
+    for label, attribute in c.OTEL_ATTRIBUTES.items():
         assert attribute in attributes and attribute.replace(".", "_") == label
     for metric in [*c.REQUEST_METRICS.values(), *c.DEPENDENCY_METRICS.values()]:
         assert metric.otel_name in instruments
 
 
-HOSTILE_DESCRIPTION = 'It\'s "quoted"\n""" \'\'\' \\ \\n {{ x }} {% if %} # opgen:end\r\u2028\0\x1b[31m done'
+# (NUL and other control characters are refused by validation: tests/test_validation.py)
+HOSTILE_DESCRIPTION = 'It\'s "quoted"\n""" \'\'\' \\ \\n {{ x }} {% if %} # opgen:end\r\u2028 [31m done'
 HOSTILE_DEPENDENCIES = {  # names Python or the module already uses, and a name the first renaming takes
     "setup": "setup_dependency", "import": "import_dependency", "type": "type_dependency",
     "setup-dependency": "setup_dependency_dependency", "os": "os_dependency",

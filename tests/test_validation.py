@@ -137,3 +137,8 @@ def test_gpus_are_refused_outside_kubernetes():
     text = VALID.replace("spec:\n", "spec:\n  runtime: {platform: ecs}\n  resources: {gpu: {count: 1}}\n")
     found = problems(text)
     assert len(found) == 1 and found[0].startswith("service.yaml:8:20: GPUs are supported on kubernetes only")
+
+
+def test_control_characters_are_refused_in_text():
+    found = problems(VALID.replace("team: payments", 'team: payments\n  description: "tab\\tok, nul\\0 not"'))
+    assert found == ["service.yaml:6:16: metadata.description contains the control character U+0000; use plain text"]

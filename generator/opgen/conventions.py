@@ -80,6 +80,23 @@ TARGET_UP_METRIC = "up"
 PEER_LABEL = "peer_service"  # OTel attribute peer.service: the dependency's name as in the descriptor
 PEER_ATTRIBUTE = "peer.service"
 
+# The OTel attribute behind each Prometheus label of the contract. The exporter turns dots into
+# underscores, but not every underscore was a dot (http.response.status_code), so this is a table;
+# the instrumentation tests check it against the opentelemetry-semconv package.
+OTEL_ATTRIBUTES = {
+    "http_request_method": "http.request.method",
+    "http_route": "http.route",
+    "http_response_status_code": "http.response.status_code",
+    "error_type": "error.type",
+    "rpc_system_name": "rpc.system.name",
+    "rpc_method": "rpc.method",
+    "rpc_response_status_code": "rpc.response.status_code",
+    "messaging_system": "messaging.system",
+    "messaging_destination_name": "messaging.destination.name",
+    "db_system_name": "db.system.name",
+    PEER_LABEL: PEER_ATTRIBUTE,
+}
+
 
 @dataclass(frozen=True)
 class ClientMetric:

@@ -84,6 +84,10 @@ class String(Kind):
         if not isinstance(value, str):
             ctx.error(path, f"{_where(path)} must be a string, not {_type_name(value)}")
             return INVALID
+        control = next((ch for ch in value if (ord(ch) < 32 and ch not in "\n\r\t") or 127 <= ord(ch) < 160), None)
+        if control is not None:
+            ctx.error(path, f"{_where(path)} contains the control character U+{ord(control):04X}; use plain text")
+            return INVALID
         if len(value) > self.max_length:
             ctx.error(path, f"{_where(path)} is {len(value)} characters long; the limit is {self.max_length}")
             return INVALID

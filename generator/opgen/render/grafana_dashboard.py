@@ -60,14 +60,26 @@ def datasource_variable() -> dict:
 # --- layout ----------------------------------------------------------------------------------
 
 
+ROW_SLOS, ROW_TRAFFIC, ROW_SATURATION = "SLOs", "Traffic and errors", "Saturation"  # runbooks name them too
+
+
+def dependency_row(dependency: Dependency) -> str:
+    return f"Dependency: {dependency.name} ({dependency.kind})"
+
+
+def row_titles(service: Service) -> set[str]:
+    """Every row title this service's dashboard can have (empty rows are left out of the dashboard)."""
+    return {ROW_SLOS, ROW_TRAFFIC, ROW_SATURATION} | {dependency_row(d) for d in service.dependencies}
+
+
 def rows(service: Service) -> list[tuple[str, list[dict]]]:
     """Row titles and their panels, in reading order; rows with nothing to show are left out."""
     sections = [
-        ("SLOs", [p for slo in service.slos for p in slo_panels(service, slo)]),
-        ("Traffic and errors", [p for kind in request_interfaces(service) for p in red_panels(service, kind)]),
-        ("Saturation", saturation_panels(service)),
+        (ROW_SLOS, [p for slo in service.slos for p in slo_panels(service, slo)]),
+        (ROW_TRAFFIC, [p for kind in request_interfaces(service) for p in red_panels(service, kind)]),
+        (ROW_SATURATION, saturation_panels(service)),
     ]
-    sections += [(f"Dependency: {d.name} ({d.kind})", dependency_panels(service, d)) for d in service.dependencies]
+    sections += [(dependency_row(d), dependency_panels(service, d)) for d in service.dependencies]
     return [(title, panels) for title, panels in sections if panels]
 
 

@@ -29,22 +29,6 @@ DESCRIPTIONS = {
     "rpc.client.call.duration": "Duration of outgoing RPC calls.",
 }
 
-# The OTel attribute behind each Prometheus label the helpers write. The exporter turns dots into
-# underscores, but not every underscore was a dot (http.response.status_code), so this is a table.
-OTEL_ATTRIBUTES = {
-    "http_request_method": "http.request.method",
-    "http_route": "http.route",
-    "http_response_status_code": "http.response.status_code",
-    "error_type": "error.type",
-    "rpc_system_name": "rpc.system.name",
-    "rpc_method": "rpc.method",
-    "rpc_response_status_code": "rpc.response.status_code",
-    "messaging_system": "messaging.system",
-    "messaging_destination_name": "messaging.destination.name",
-    "db_system_name": "db.system.name",
-    c.PEER_LABEL: c.PEER_ATTRIBUTE,
-}
-
 # Module-level names of the template: a dependency helper must not shadow one of them.
 TEMPLATE_NAMES = frozenset({
     "annotations", "os", "threading", "time", "contextmanager", "metrics", "trace", "Resource",
@@ -96,7 +80,7 @@ def attribute_constants() -> dict[str, str]:
     contract names (conventions) must have its attribute here, or rendering fails."""
     labels = [label for metric in c.REQUEST_METRICS.values() for label in metric.labels]
     labels += [m.system[0] for m in c.DEPENDENCY_METRICS.values() if m.system] + [c.PEER_LABEL]
-    return {label.upper(): OTEL_ATTRIBUTES[label] for label in dict.fromkeys(labels)}
+    return {label.upper(): c.OTEL_ATTRIBUTES[label] for label in dict.fromkeys(labels)}
 
 
 def variable(otel_name: str) -> str:

@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
+from opgen.alerts import is_scraped
 from opgen.descriptor.checks import WINDOW_PLACEHOLDER
 from opgen.descriptor.model import SLO, Service
 from opgen.render import Artifact, RenderContext, generated_header
@@ -285,20 +286,23 @@ def no_data_tests(service: Service) -> list[dict]:
     if labels is None:
         return []
     up = _series(c.TARGET_UP_METRIC, labels + [("instance", "10.0.0.1:8080")])
-    tests = [{
-        "name": "no data: every target down fires the no-data page",
-        "interval": "1m",
-        "input_series": [{"series": up, "values": "1x4 0x10"}],
-        "alert_rule_test": [
-            {"eval_time": "7m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
-            {"eval_time": "12m", "alertname": c.ALERT_NO_DATA, "exp_alerts": [_no_data(service, rules.NO_DATA_TARGETS_DOWN)]},
-        ],
-    }]
+    scraped = is_scraped(service)
+    tests = []
+    if scraped:
+        tests.append({
+            "name": "no data: every target down fires the no-data page",
+            "interval": "1m",
+            "input_series": [{"series": up, "values": "1x4 0x10"}],
+            "alert_rule_test": [
+                {"eval_time": "7m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
+                {"eval_time": "12m", "alertname": c.ALERT_NO_DATA, "exp_alerts": [_no_data(service, rules.NO_DATA_TARGETS_DOWN)]},
+            ],
+        })
     if service.slos:
         tests.append({
-            "name": "no data: targets up but no SLI series fires the no-data page",
+            "name": "no data: no SLI series " + ("while targets are up " if scraped else "") + "fires the no-data page",
             "interval": "1m",
-            "input_series": [{"series": up, "values": "1x20"}],
+            "input_series": [{"series": up, "values": "1x20"}] if scraped else [{"series": "unrelated_series", "values": "1x20"}],
             "alert_rule_test": [
                 {"eval_time": "10m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
                 {"eval_time": "20m", "alertname": c.ALERT_NO_DATA,

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
+from opgen.alerts import is_scraped
 from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.yaml_output import dump_yaml
@@ -33,7 +34,9 @@ def render(context: RenderContext) -> list[Artifact]:
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
         groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": slo_alerts(service, slo)})
-    groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health_alerts(service)})
+    health = health_alerts(service)
+    if health:
+        groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health})
     if service.dependencies:
         groups.append({"name": c.rule_group(service.name, None, "dependencies"), "rules": dependency_alerts(service)})
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
@@ -163,19 +166,23 @@ def burn_rate_annotations(service: Service, slo: SLO, pair: WindowPair, burn_rat
 
 
 def health_alerts(service: Service) -> list[dict]:
+    """SLONoData: scraped targets down, or an SLO without data while they are up. A service that is
+    not scraped (Lambda) has no `up`: there, an SLO without data is the only sign."""
     up = promql.selector(c.TARGET_UP_METRIC, service.selector)
-    rules = [{
-        "alert": c.ALERT_NO_DATA,
-        "expr": f"max({up}) == 0\nor\nsum(absent({up}))",
-        "for": "5m",
-        "labels": no_data_labels(service, NO_DATA_TARGETS_DOWN),
-        "annotations": no_data_annotations(service, NO_DATA_TARGETS_DOWN),
-    }]
+    rules = []
+    if is_scraped(service):
+        rules.append({
+            "alert": c.ALERT_NO_DATA,
+            "expr": f"max({up}) == 0\nor\nsum(absent({up}))",
+            "for": "5m",
+            "labels": no_data_labels(service, NO_DATA_TARGETS_DOWN),
+            "annotations": no_data_annotations(service, NO_DATA_TARGETS_DOWN),
+        })
     for slo in service.slos:
         requests = slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
         rules.append({
             "alert": c.ALERT_NO_DATA,
-            "expr": f"sum(absent({requests}))\nand\nmax({up}) == 1",
+            "expr": f"sum(absent({requests}))\nand\nmax({up}) == 1" if is_scraped(service) else f"sum(absent({requests}))",
             "for": "15m",
             "labels": no_data_labels(service, NO_DATA_SLI_MISSING, slo),
             "annotations": no_data_annotations(service, NO_DATA_SLI_MISSING, slo),
@@ -206,11 +213,12 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
         )
     return annotations(
         service, c.ALERT_NO_DATA,
-        summary=f"{service.name} is up but the metrics of its {slo.name} SLO are missing, so that SLO's alerts are blind.",
+        summary=f"{service.name} is up but the metrics of its {slo.name} SLO are missing, so that SLO's alerts are blind."
+        if is_scraped(service) else f"The metrics of the {slo.name} SLO of {service.name} are missing, so that SLO's alerts are blind.",
         description=(
-            f"Targets of {service.name} are scraped, but the {slo.name} SLI has recorded no events for "
-            f"15 minutes: the instrumentation is broken or renamed, the query no longer matches, or the "
-            f"service has had no traffic since it started."
+            (f"Targets of {service.name} are scraped, but the" if is_scraped(service) else "The")
+            + f" {slo.name} SLI has recorded no events for 15 minutes: the instrumentation is broken or renamed, "
+            f"the query no longer matches, or the service has had no traffic since it started."
         ),
     )
 

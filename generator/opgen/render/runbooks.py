@@ -62,7 +62,7 @@ def render(context: RenderContext) -> list[Artifact]:
             "errors_for": prometheus_rules.DEPENDENCY_ERRORS_FOR,
             "latency_for": prometheus_rules.DEPENDENCY_LATENCY_FOR,
         },
-        "targets_down_expr": exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})[0],
+        "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
         "fenced": fenced,
         "page": lambda alert_name: path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
     }
@@ -356,12 +356,15 @@ def cost_view(service: Service) -> CostView:
 def dashboard_rows(service: Service):
     """A picker of the generated dashboard's rows, so pages name only panels that exist."""
     rows = {row: [p["title"] for p in panels] for row, panels in grafana_dashboard.rows(service)}
+    known = grafana_dashboard.row_titles(service)
 
     def pick(wanted: list[str | tuple[str, str]]) -> list[tuple[str, list[str]]]:
         """The wanted rows that exist, with their panel titles; a (row, prefix) pair keeps the titles with that prefix."""
         picked = []
         for entry in wanted:
             row, prefix = (entry, "") if isinstance(entry, str) else entry
+            if row not in known:
+                raise ValueError(f"a runbook template names the dashboard row {row!r}, which no dashboard has")
             titles = [t for t in rows.get(row, []) if t.startswith(prefix)]
             if titles:
                 picked.append((row, titles))

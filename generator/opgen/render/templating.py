@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 from functools import cache
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_INLINE = re.compile(r"([\\`*_\[\]|~])")  # emphasis, code, links and images, table cells, strikethrough
+_MD_BLOCK_START = re.compile(r"^([#>+=-]|\d+[.)])")  # would start a heading, quote, list or rule
 
 
 def md(value: object) -> str:
-    """Plain text safe inside a Markdown paragraph or table cell: no markup, no HTML, one line."""
+    """Plain text safe inside a Markdown paragraph or table cell: no markup, no HTML, one line.
+    Escapes only what could form markup, so `orders-db` stays readable in the raw file."""
     text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_BLOCK_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
 
 
 def md_code(value: object) -> str:
@@ -35,9 +38,12 @@ def hcl(value: object) -> str:
     return '"' + text.replace("${", "$${").replace("%{", "%%{") + '"'
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def one_line(value: object) -> str:
-    """For comments (HCL #, Python #): one line, so text cannot end the comment."""
-    return " ".join(str(value).split())
+    """For comments (HCL #, Python #): one line without control characters, so text cannot end the comment."""
+    return " ".join(_CONTROL.sub(" ", str(value)).split())
 
 
 def py(value: object) -> str:
