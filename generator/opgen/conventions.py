@@ -14,15 +14,12 @@ from fractions import Fraction
 
 
 @dataclass(frozen=True)
-class RequestMetric:
-    """A server-side duration histogram and how to tell failed requests in it."""
+class DurationHistogram:
+    """An OTel duration histogram as Prometheus stores it, and how to tell failures in it."""
 
     histogram: str  # base name; Prometheus adds _bucket, _count, _sum
     otel_name: str
-    error_matchers: tuple[str, ...]  # disjoint label matchers that together select failed requests
-    labels: tuple[str, ...]
-    ok_example: tuple[tuple[str, str], ...]  # labels of a successful request (instrumentation, tests)
-    failed_examples: tuple[tuple[tuple[str, str], ...], ...]  # labels of failed ones, one per error matcher
+    error_matchers: tuple[str, ...]  # disjoint label matchers that together select failures
 
     @property
     def count(self) -> str:
@@ -31,6 +28,15 @@ class RequestMetric:
     @property
     def bucket(self) -> str:
         return self.histogram + "_bucket"
+
+
+@dataclass(frozen=True)
+class RequestMetric(DurationHistogram):
+    """The server side: requests the service answers."""
+
+    labels: tuple[str, ...] = ()
+    ok_example: tuple[tuple[str, str], ...] = ()  # labels of a successful request (instrumentation, tests)
+    failed_examples: tuple[tuple[tuple[str, str], ...], ...] = ()  # labels of failed ones, one per error matcher
 
 
 REQUEST_METRICS = {
@@ -99,25 +105,14 @@ OTEL_ATTRIBUTES = {
 
 
 @dataclass(frozen=True)
-class ClientMetric:
-    """The duration histogram a service records around calls to one kind of dependency."""
+class ClientMetric(DurationHistogram):
+    """The client side: calls the service makes to one kind of dependency."""
 
-    histogram: str
-    otel_name: str
-    error_matchers: tuple[str, ...]  # disjoint matchers that together select failed calls
-    system: tuple[str, str] | None  # (label, value) naming the technology, e.g. db_system_name="postgresql"
-    latency_threshold_seconds: Fraction  # p99 above this for 15m raises DependencyLatencyHigh
-    buckets_seconds: tuple[Fraction, ...]
+    system: tuple[str, str] | None = None  # (label, value) naming the technology, e.g. db_system_name="postgresql"
+    latency_threshold_seconds: Fraction = Fraction(1)  # p99 above this for 15m raises DependencyLatencyHigh
+    buckets_seconds: tuple[Fraction, ...] = ()
     ok_example: tuple[tuple[str, str], ...] = ()  # labels of a successful call (instrumentation, tests)
     failed_example: tuple[tuple[str, str], ...] = (("error_type", "TimeoutError"),)  # matched by error_matchers
-
-    @property
-    def count(self) -> str:
-        return self.histogram + "_count"
-
-    @property
-    def bucket(self) -> str:
-        return self.histogram + "_bucket"
 
 
 _HTTP_BUCKETS = DEFAULT_BUCKETS_SECONDS
