@@ -4,6 +4,11 @@ Built as data in the shape Grafana saves (rows, then their panels, ids and grid 
 in), so the file imports cleanly by hand, through the API or by file provisioning. Every query
 reads the names the rules and the instrumentation use (conventions.py), and every threshold drawn
 is the one an alert fires on, so what the dashboard shows is what pages.
+
+Why not grafana-foundation-sdk: it would be a runtime dependency whose default flavour targets
+Grafana 10.1 (schemaVersion 36) unless its epoch-versioned release is pinned, and its panels come
+out without ids and its queries with empty refIds, which we would fill in anyway; plain data kept
+under test (tests/test_dashboard.py, every query through promtool) is smaller and exact.
 """
 
 from __future__ import annotations
