@@ -49,7 +49,7 @@ def test_an_edit_outside_the_regions_is_still_a_conflict(tmp_path):
     assert change.action == p.CONFLICT
 
 
-def test_notes_whose_region_disappeared_are_never_dropped(tmp_path):
+def test_notes_whose_region_disappeared_go_to_the_orphans(tmp_path):
     without_region = "# Alert\n\nStep 1.\nStep 2.\n"
     change = plan_one(tmp_path, on_disk=with_notes(PAGE_V1), written_by_opgen=PAGE_V1, new=without_region)
-    assert change.action == p.CONFLICT
+    assert change.action == p.UPDATE and change.orphans == {"notes": NOTES}

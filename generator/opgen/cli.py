@@ -61,59 +61,119 @@ def validate(paths: tuple[Path, ...]) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: ops/ beside each descriptor).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that are missing, stale or edited by hand.")
+@click.option("--merge", is_flag=True, help="Three-way merge hand-edited files with the new output; diff3 markers where edits overlap.")
 @click.option("--force", is_flag=True, help="Overwrite hand-edited files, keeping each human version as FILE.orig.")
 @click.option("--diff/--no-diff", "show_diff", default=True, show_default=True, help="Show a unified diff for each conflict.")
-def sync(paths: tuple[Path, ...], out: Path | None, check: bool, force: bool, show_diff: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON, for portals and bots.")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for another sync of the same folder.")
+def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, force: bool, show_diff: bool,
+         as_json: bool, lock_timeout: float) -> None:
     """Generate every artifact of each descriptor into ops/ beside it.
 
     PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
-    (default: the current folder). Files edited by hand are never overwritten without --force.
+    (default: the current folder). Content between opgen:keep and opgen:end markers is carried
+    over; files edited by hand elsewhere are never overwritten without --merge or --force.
+    Exit codes: 0 done, 1 drift (--check), 2 bad input or lock timeout, 3 conflicts to resolve.
     """
     from opgen.errors import DescriptorError
     from opgen.sync import plan as p
-    from opgen.sync.run import apply, load_services, plan, unified_diff
+    from opgen.sync.run import LockTimeout, apply, load_services, locked, output_folders, plan
 
     try:
         loaded = load_services(list(paths) or [Path(".")], out)
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)
-    report = plan(loaded)
 
     if check:
-        labels = {p.CREATE: "missing", p.UPDATE: "stale", p.CONFLICT: "edited by hand", p.DELETE: "obsolete", p.ORPHANED: "obsolete, edited by hand"}
+        report = plan(loaded)
+        _report(report, as_json, check=True)
+        sys.exit(EXIT_DRIFT if report.drifted else 0)
+
+    try:
+        with locked(output_folders(loaded), lock_timeout):
+            report = plan(loaded, merge=merge)
+            apply(report, force=force)
+    except LockTimeout as error:
+        click.echo(f"opgen: {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    _report(report, as_json, check=False, force=force, show_diff=show_diff)
+    if any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force:
+        sys.exit(EXIT_CONFLICT)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: ops/ beside each descriptor).")
+def diff(paths: tuple[Path, ...], out: Path | None) -> None:
+    """Show, as a unified diff, what `opgen sync` would change; write nothing.
+
+    Exit code 0 when sync would change nothing, 1 when it would.
+    """
+    from opgen.errors import DescriptorError
+    from opgen.sync.run import load_services, plan, unified_diff
+
+    try:
+        loaded = load_services(list(paths) or [Path(".")], out)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    report = plan(loaded)
+    for out_dir, change in report.drifted:
+        click.echo(unified_diff(change, str(out_dir / change.path)), nl=False)
+    sys.exit(EXIT_DRIFT if report.drifted else 0)
+
+
+def _report(report, as_json: bool, check: bool, force: bool = False, show_diff: bool = False) -> None:
+    """What sync did (or, with --check, would do): lines for people, or JSON for programs."""
+    from opgen.sync import plan as p
+    from opgen.sync.run import unified_diff
+
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report.as_json(check=check), indent=2))
+        return
+    if check:
+        labels = {p.CREATE: "missing", p.UPDATE: "stale", p.CONFLICT: "edited by hand, and opgen has changes for it",
+                  p.KEPT: "edited by hand", p.DELETE: "obsolete", p.ORPHANED: "obsolete, edited by hand"}
         for out_dir, change in report.drifted:
-            click.echo(f"{labels[change.action]}: {out_dir / change.path}")
+            note = f" ({len(change.orphans)} keep-region(s) would move to the orphans folder)" if change.orphans else ""
+            click.echo(f"{labels[change.action]}: {out_dir / change.path}{note}")
         if report.drifted:
             click.echo(f"opgen: {len(report.drifted)} file(s) out of sync; run `opgen sync`.", err=True)
-            sys.exit(EXIT_DRIFT)
-        click.echo(f"opgen: {len(report.changes)} file(s) in sync.")
+        else:
+            click.echo(f"opgen: {len(report.changes)} file(s) in sync.")
         return
-
-    apply(report, force=force)
-    verbs = {p.CREATE: "created", p.UPDATE: "updated", p.DELETE: "deleted"}
+    verbs = {p.CREATE: "created", p.UPDATE: "updated", p.DELETE: "deleted", p.MERGED: "merged your edits into"}
     for out_dir, change in report.changes:
         shown = out_dir / change.path
         if change.action in verbs:
-            click.echo(f"{verbs[change.action]} {shown}")
-        elif change.action == p.CONFLICT and force:
+            moved = f" (its keep-regions moved to {out_dir / change.regions_moved_to})" if change.regions_moved_to else ""
+            click.echo(f"{verbs[change.action]} {shown}{moved}")
+        elif change.action in (p.CONFLICT, p.KEPT) and force:
             click.echo(f"overwrote {shown} (edited by hand; your version is in {shown}.orig)")
+        elif change.action == p.KEPT:
+            click.echo(f"kept {shown}: edited by hand, and opgen has nothing new for it")
         elif change.action == p.ORPHANED and force:
             click.echo(f"deleted {shown} (no longer generated; your edited version is in {shown}.orig)")
+        elif change.action == p.CONFLICT and change.merged_text:
+            click.echo(f"conflict {shown}: your edits and opgen's overlap; resolve the <<<<<<< markers", err=True)
         elif change.action == p.CONFLICT:
             click.echo(f"conflict {shown}: edited by hand, left as it is", err=True)
-            if show_diff:
+            if show_diff and change.new_text is not None:
                 click.echo(unified_diff(change, str(shown)), err=True, nl=False)
         elif change.action == p.ORPHANED:
             click.echo(f"orphaned {shown}: no longer generated but edited by hand, left as it is", err=True)
+    for saved in report.orphans:
+        click.echo(f"saved keep-region content whose place is gone to {saved}", err=True)
     summary = ", ".join(f"{report.count(a)} {word}" for a, word in (
-        (p.CREATE, "created"), (p.UPDATE, "updated"), (p.UNCHANGED, "unchanged"), (p.DELETE, "deleted"), (p.CONFLICT, "in conflict")))
+        (p.CREATE, "created"), (p.UPDATE, "updated"), (p.UNCHANGED, "unchanged"), (p.KEPT, "kept"), (p.MERGED, "merged"),
+        (p.DELETE, "deleted"), (p.CONFLICT, "in conflict")))
     click.echo(f"opgen: {summary}.")
-    unresolved = [ch for _, ch in report.changes if ch.action in (p.CONFLICT, p.ORPHANED)]
-    if unresolved and not force:
-        click.echo("opgen: hand-edited files were left alone; move the edits into the descriptor, "
-                   "or run `opgen sync --force` to overwrite them (keeping FILE.orig).", err=True)
-        sys.exit(EXIT_CONFLICT)
+    if any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force:
+        click.echo("opgen: hand-edited files were left alone; move the edits into the descriptor or a keep-region, "
+                   "merge them with `opgen sync --merge`, or overwrite them with `opgen sync --force` (keeps FILE.orig).",
+                   err=True)
 
 
 @main.command()

@@ -247,12 +247,15 @@ def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
+SLO_ALERT_SUFFIXES = ("BudgetBurn", "BudgetExhausted")  # an SLO's alerts: its CamelCase name + suffix
+
+
 def alert_budget_burn(slo_name: str) -> str:
-    return camel(slo_name) + "BudgetBurn"
+    return camel(slo_name) + SLO_ALERT_SUFFIXES[0]
 
 
 def alert_budget_exhausted(slo_name: str) -> str:
-    return camel(slo_name) + "BudgetExhausted"
+    return camel(slo_name) + SLO_ALERT_SUFFIXES[1]
 
 
 ALERT_NO_DATA = "SLONoData"
@@ -272,6 +275,9 @@ LABEL_DEPENDENCY_KIND = "dependency_kind"
 
 OPS_DIR = "ops"
 MANIFEST_PATH = ".opgen/manifest.json"  # inside the output folder
+BASE_DIR = ".opgen/base"  # what opgen last wrote, file by file
+ORPHANS_DIR = ".opgen/orphans"  # keep-region content whose place disappeared
+LOCK_PATH = ".opgen/lock"
 DESCRIPTOR_FILENAMES = ("service.yaml",)
 DESCRIPTOR_SUFFIX = ".opgen.yaml"
 

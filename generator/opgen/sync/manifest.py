@@ -44,6 +44,23 @@ def manifest_file(out_dir: Path) -> Path:
     return out_dir / c.MANIFEST_PATH
 
 
+def base_file(out_dir: Path, relative: str) -> Path:
+    """Where the base store keeps what opgen last wrote to `relative`: the base of three-way merges,
+    and how sync tells "opgen has nothing new" from "opgen has a change for a hand-edited file"."""
+    return out_dir / c.BASE_DIR / relative
+
+
+def read_base(out_dir: Path, relative: str) -> str | None:
+    try:
+        return base_file(out_dir, relative).read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def orphans_file(out_dir: Path, relative: str, region: str) -> Path:
+    return out_dir / c.ORPHANS_DIR / f"{relative}.{region}"
+
+
 def read_manifest(out_dir: Path) -> Manifest:
     """The manifest, or an empty one when there is none or it cannot be read (every file then
     counts as not written by opgen, so nothing is overwritten blindly)."""

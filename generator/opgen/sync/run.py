@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from opgen.paths import display_path
 from opgen.render import RenderContext, render_all
 from opgen.sync import plan as p
 from opgen.sync.discover import find_descriptors
-from opgen.sync.manifest import Entry, content_hash, manifest_file, read_manifest
+from opgen.sync.manifest import Entry, base_file, content_hash, manifest_file, orphans_file, read_manifest
 from opgen.sync.write import atomic_write, confined
 
 
@@ -32,6 +33,7 @@ class Loaded:
 class Report:
     changes: list[tuple[Path, p.FileChange]] = field(default_factory=list)  # (output folder, change)
     backups: list[Path] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for _, ch in self.changes if ch.action == action)
@@ -39,6 +41,18 @@ class Report:
     @property
     def drifted(self) -> list[tuple[Path, p.FileChange]]:
         return [(o, ch) for o, ch in self.changes if ch.action != p.UNCHANGED]
+
+    def as_json(self, check: bool) -> dict:
+        """For portals and bots: paths by what happened (with --check: by what would happen)."""
+        keys = {p.CREATE: "created", p.UPDATE: "updated", p.UNCHANGED: "unchanged", p.KEPT: "kept", p.MERGED: "merged",
+                p.DELETE: "deleted", p.CONFLICT: "conflicts", p.ORPHANED: "orphaned_files"}
+        result: dict = {"check": check, **{key: [] for key in keys.values()}}
+        for out_dir, change in self.changes:
+            result[keys[change.action]].append(str(out_dir / change.path))
+        result["orphaned_regions"] = sorted(str(o) for o in self.orphans) if not check else sorted(
+            f"{out_dir / ch.path}#{name}" for out_dir, ch in self.changes for name in ch.orphans)
+        result["backups"] = sorted(str(b) for b in self.backups)
+        return result
 
 
 def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> list[Loaded]:
@@ -70,40 +84,88 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     return loaded
 
 
-def plan(loaded: list[Loaded]) -> Report:
+def plan(loaded: list[Loaded], merge: bool = False) -> Report:
     report = Report()
     by_out: dict[Path, list[Loaded]] = {}
     for item in loaded:
         by_out.setdefault(item.out_dir, []).append(item)
     for out_dir, items in sorted(by_out.items()):
         rendered = {i.service.name: render_all(RenderContext(i.service, descriptor_label(i.descriptor, out_dir))) for i in items}
-        for change in p.plan_output(out_dir, rendered, read_manifest(out_dir)):
+        for change in p.plan_output(out_dir, rendered, read_manifest(out_dir), merge):
             report.changes.append((out_dir, change))
     return report
 
 
+def output_folders(loaded: list[Loaded]) -> list[Path]:
+    return sorted({item.out_dir for item in loaded})
+
+
+@contextmanager
+def locked(out_dirs: list[Path], timeout: float):
+    """One sync at a time per output folder: a second one waits for the lock, then gives up."""
+    from filelock import FileLock, Timeout
+
+    locks = []
+    try:
+        for out_dir in sorted(out_dirs):  # always in the same order, so two syncs cannot deadlock
+            path = out_dir / c.LOCK_PATH
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(path))
+            try:
+                lock.acquire(timeout=timeout)
+            except Timeout:
+                raise LockTimeout(f"another opgen sync has held {path} for {timeout:g}s; "
+                                  "wait for it to finish (or remove the lock file if no sync runs)") from None
+            locks.append(lock)
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+
+
+class LockTimeout(Exception):
+    pass
+
+
 def apply(report: Report, force: bool = False) -> None:
-    """Write the plan: files first, each atomically, then each folder's manifest."""
+    """Write the plan: for each folder, files first (each atomically, its base and any orphaned
+    regions before it), the manifest last. A sync killed on the way leaves every file old or new,
+    and the next sync finishes the job."""
     by_out: dict[Path, list[p.FileChange]] = {}
     for out_dir, change in report.changes:
         by_out.setdefault(out_dir, []).append(change)
     for out_dir, changes in by_out.items():
         manifest = read_manifest(out_dir)
         for change in changes:
-            target = confined(out_dir, change.path)
-            if change.action in (p.CONFLICT, p.ORPHANED) and force:
-                backup = target.with_name(target.name + ".orig")
-                atomic_write(backup, change.old_text or "")
-                report.backups.append(backup)
-            if change.action in (p.CREATE, p.UPDATE) or (change.action == p.CONFLICT and force):
-                atomic_write(target, change.new_text)
-            if change.action == p.DELETE or (change.action == p.ORPHANED and force):
-                target.unlink()
-                manifest.files.pop(change.path, None)
-            elif change.action != p.CONFLICT or force:
-                if change.new_text is not None:
-                    manifest.files[change.path] = Entry(change.service, content_hash(change.new_text))
+            _apply_change(out_dir, change, manifest, force, report)
         atomic_write(manifest_file(out_dir), manifest.to_json())
+
+
+def _apply_change(out_dir: Path, change: p.FileChange, manifest, force: bool, report: Report) -> None:
+    target = confined(out_dir, change.path)
+    for region, content in sorted(change.orphans.items()):
+        saved = confined(out_dir, orphans_file(out_dir, change.path, region).relative_to(out_dir).as_posix())
+        previous = saved.read_text(encoding="utf-8") if saved.exists() else ""
+        atomic_write(saved, previous + content)
+        report.orphans.append(saved)
+    forced = force and change.action in (p.CONFLICT, p.KEPT, p.ORPHANED)
+    if forced:
+        backup = target.with_name(target.name + ".orig")
+        atomic_write(backup, change.old_text or "")
+        report.backups.append(backup)
+    if change.action in p.WRITES or (change.action in (p.CONFLICT, p.KEPT) and force) or change.merged_text:
+        text = change.merged_text if change.merged_text and not force else change.new_text
+        atomic_write(base_file(out_dir, change.path), change.generated)
+        atomic_write(target, text)
+        manifest.files[change.path] = Entry(change.service, content_hash(change.generated))
+    elif change.action == p.DELETE or (change.action == p.ORPHANED and force):
+        target.unlink()
+        base_file(out_dir, change.path).unlink(missing_ok=True)
+        manifest.files.pop(change.path, None)
+    elif change.action == p.UNCHANGED:
+        if not base_file(out_dir, change.path).exists():
+            atomic_write(base_file(out_dir, change.path), change.generated)
+        manifest.files[change.path] = Entry(change.service, content_hash(change.generated))
 
 
 def descriptor_label(descriptor: Path, out_dir: Path) -> str:
