@@ -138,6 +138,9 @@ def apply(report: Report, force: bool = False) -> None:
         manifest = read_manifest(out_dir)
         for change in changes:
             _apply_change(out_dir, change, manifest, force, report)
+        ignore = out_dir / c.STATE_GITIGNORE
+        if not ignore.exists():
+            atomic_write(ignore, "# opgen: the lock is per machine; the manifest and base/ belong in version control\nlock\n")
         atomic_write(manifest_file(out_dir), manifest.to_json())
 
 
