@@ -147,3 +147,24 @@ def test_two_descriptors_of_one_service_in_one_output_are_refused(tmp_path):
     assert result.returncode == 2
     assert "b.opgen.yaml:4:18: service 'search' is also described at a.opgen.yaml:4:18" in result.stderr
     assert not (tmp_path / "ops").exists()
+
+
+def test_an_ops_folder_that_is_a_symlink_out_of_the_tree_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = service_folder(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    (folder / "ops").symlink_to(outside)
+    result = run_opgen("sync", folder.name, cwd=tmp_path)
+    assert result.returncode == 2 and "leads outside the descriptor's folder" in result.stderr
+    assert "Traceback" not in result.stderr and list(outside.iterdir()) == []
+
+
+def test_a_symlink_inside_ops_pointing_out_is_refused_without_a_traceback(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = service_folder(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    (folder / "ops").mkdir()
+    (folder / "ops" / "grafana").symlink_to(outside)
+    result = run_opgen("sync", folder.name, cwd=tmp_path)
+    assert result.returncode == 2 and "outside the output folder" in result.stderr
+    assert "Traceback" not in result.stderr and list(outside.iterdir()) == []

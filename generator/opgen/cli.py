@@ -78,6 +78,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     from opgen.errors import DescriptorError
     from opgen.sync import plan as p
     from opgen.sync.run import LockTimeout, apply, load_services, locked, output_folders, plan
+    from opgen.sync.write import OutsideOutputError
 
     try:
         loaded = load_services(list(paths) or [Path(".")], out)
@@ -86,7 +87,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     _print_warnings(loaded)
 
     if check:
-        report = plan(loaded)
+        report = _plan_or_exit(plan, loaded)
         _report(report, as_json, check=True)
         sys.exit(EXIT_DRIFT if report.drifted else 0)
 
@@ -94,7 +95,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
         with locked(output_folders(loaded), lock_timeout):
             report = plan(loaded, merge=merge)
             apply(report, force=force)
-    except LockTimeout as error:
+    except (LockTimeout, OutsideOutputError) as error:
         click.echo(f"opgen: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     _report(report, as_json, check=False, force=force, show_diff=show_diff)
@@ -117,10 +118,20 @@ def diff(paths: tuple[Path, ...], out: Path | None) -> None:
         loaded = load_services(list(paths) or [Path(".")], out)
     except DescriptorError as error:
         _fail_on_problems(error)
-    report = plan(loaded)
+    report = _plan_or_exit(plan, loaded)
     for out_dir, change in report.drifted:
         click.echo(unified_diff(change, str(out_dir / change.path)), nl=False)
     sys.exit(EXIT_DRIFT if report.drifted else 0)
+
+
+def _plan_or_exit(plan, loaded):
+    from opgen.sync.write import OutsideOutputError
+
+    try:
+        return plan(loaded)
+    except OutsideOutputError as error:
+        click.echo(f"opgen: {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _report(report, as_json: bool, check: bool, force: bool = False, show_diff: bool = False) -> None:

@@ -70,6 +70,11 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
             problems += exc.problems
             continue
         out_dir = out if out is not None else descriptor.parent / c.OPS_DIR
+        if out is None and not out_dir.resolve().is_relative_to(descriptor.parent.resolve()):
+            problems.append(Problem(Position(display_path(out_dir), 0, 0),
+                                    f"leads outside the descriptor's folder (to {out_dir.resolve()}); "
+                                    "opgen writes only below it (use --out to choose another folder)"))
+            continue
         loaded.append(Loaded(descriptor, result.service, out_dir, result.warnings, result.name_position))
     seen: dict[tuple[Path, str], Loaded] = {}
     for item in loaded:
