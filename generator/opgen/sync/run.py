@@ -17,7 +17,7 @@ from opgen.render import RenderContext, render_all
 from opgen.sync import plan as p
 from opgen.sync.discover import find_descriptors
 from opgen.sync.manifest import Entry, base_file, content_hash, manifest_file, orphans_file, read_manifest
-from opgen.sync.write import atomic_write, confined
+from opgen.sync.write import atomic_write, confined, remove_leftover_temp_files
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def apply(report: Report, force: bool = False) -> None:
     for out_dir, change in report.changes:
         by_out.setdefault(out_dir, []).append(change)
     for out_dir, changes in by_out.items():
+        remove_leftover_temp_files(out_dir)
         manifest = read_manifest(out_dir)
         for change in changes:
             _apply_change(out_dir, change, manifest, force, report)

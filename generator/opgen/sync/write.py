@@ -20,10 +20,23 @@ def confined(out_dir: Path, relative: str) -> Path:
     return out_dir / relative
 
 
+TEMP_SUFFIX = ".tmp"
+
+
+def remove_leftover_temp_files(out_dir: Path) -> None:
+    """Temporary files of a sync that was killed mid-write (run under the sync lock, so no other
+    sync is writing them)."""
+    if not out_dir.is_dir():
+        return
+    for leftover in out_dir.rglob(f".*{TEMP_SUFFIX}"):
+        if leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
