@@ -118,10 +118,15 @@ def diff(paths: tuple[Path, ...], out: Path | None) -> None:
         loaded = load_services(list(paths) or [Path(".")], out)
     except DescriptorError as error:
         _fail_on_problems(error)
+    from opgen.sync import plan as p
+
     report = _plan_or_exit(plan, loaded)
-    for out_dir, change in report.drifted:
+    shown = [(o, ch) for o, ch in report.drifted if ch.action != p.KEPT]  # sync leaves kept files as they are
+    for out_dir, change in shown:
+        if change.action == p.CONFLICT:
+            click.echo(f"# {out_dir / change.path} is edited by hand: sync will not apply this without --merge or --force")
         click.echo(unified_diff(change, str(out_dir / change.path)), nl=False)
-    sys.exit(EXIT_DRIFT if report.drifted else 0)
+    sys.exit(EXIT_DRIFT if shown else 0)
 
 
 def _plan_or_exit(plan, loaded):

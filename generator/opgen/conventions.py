@@ -278,6 +278,7 @@ MANIFEST_PATH = ".opgen/manifest.json"  # inside the output folder
 BASE_DIR = ".opgen/base"  # what opgen last wrote, file by file
 ORPHANS_DIR = ".opgen/orphans"  # keep-region content whose place disappeared
 LOCK_PATH = ".opgen/lock"
+PENDING_PATH = ".opgen/pending.json"  # the write-ahead journal of a sync in progress
 STATE_GITIGNORE = ".opgen/.gitignore"
 DESCRIPTOR_FILENAMES = ("service.yaml",)
 DESCRIPTOR_SUFFIX = ".opgen.yaml"

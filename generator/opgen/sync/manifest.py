@@ -31,6 +31,13 @@ class Entry:
 @dataclass
 class Manifest:
     files: dict[str, Entry] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)  # path -> hash a killed sync was writing
+
+    def written_by_opgen(self, path: str, text: str) -> bool:
+        """Whether `text` (keep-regions aside) is what opgen last wrote, or was writing when killed."""
+        digest = content_hash(text)
+        entry = self.files.get(path)
+        return (entry is not None and entry.sha256 == digest) or self.pending.get(path) == digest
 
     def to_json(self) -> str:
         data = {
@@ -63,10 +70,29 @@ def orphans_file(out_dir: Path, relative: str, region: str) -> Path:
 
 def read_manifest(out_dir: Path) -> Manifest:
     """The manifest, or an empty one when there is none or it cannot be read (every file then
-    counts as not written by opgen, so nothing is overwritten blindly)."""
+    counts as not written by opgen, so nothing is overwritten blindly), with the journal of a
+    sync that was killed before it could write the manifest."""
     try:
         data = json.loads(manifest_file(out_dir).read_text(encoding="utf-8"))
         files = {p: Entry(e["service"], e["sha256"]) for p, e in data["files"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return Manifest()
-    return Manifest(files)
+        files = {}
+    return Manifest(files, read_pending(out_dir))
+
+
+def pending_file(out_dir: Path) -> Path:
+    """The write-ahead journal: the hashes a sync is about to write, written before any file and
+    removed after the manifest, so a file a killed sync already rewrote is still known as opgen's."""
+    return out_dir / c.PENDING_PATH
+
+
+def read_pending(out_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads(pending_file(out_dir).read_text(encoding="utf-8"))
+        return {str(path): str(digest) for path, digest in data.items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def pending_json(pending: dict[str, str]) -> str:
+    return json.dumps(dict(sorted(pending.items())), indent=2) + "\n"

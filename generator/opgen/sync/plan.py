@@ -27,7 +27,7 @@ from pathlib import Path
 from opgen.conventions import SLO_ALERT_SUFFIXES
 from opgen.render import Artifact
 from opgen.sync import regions
-from opgen.sync.manifest import Manifest, content_hash, read_base
+from opgen.sync.manifest import Manifest, read_base
 from opgen.sync.write import confined
 
 CREATE, UPDATE, UNCHANGED, KEPT, MERGED, CONFLICT, DELETE, ORPHANED = (
@@ -62,7 +62,7 @@ def plan_output(out_dir: Path, rendered: dict[str, list[Artifact]], manifest: Ma
             current = _read(confined(out_dir, path))
             if current is None:
                 continue
-            if content_hash(current) == entry.sha256:
+            if manifest.written_by_opgen(path, current):
                 kept = {k: v for k, v in regions.regions(current).items() if v.strip()}
                 changes.append(FileChange(path, DELETE, entry.service, None, current, orphans=kept))
             else:
@@ -76,12 +76,11 @@ def _plan_file(out_dir: Path, service: str, artifact: Artifact, manifest: Manife
         return FileChange(artifact.path, CREATE, service, artifact.text, generated=artifact.text)
     new_text, homeless = regions.fill(artifact.text, regions.regions(current))
     change = FileChange(artifact.path, UNCHANGED, service, new_text, current, generated=new_text)
-    if CONFLICT_MARKER.search(current):
+    if CONFLICT_MARKER.search(regions.blank(current)):
         return replace(change, action=CONFLICT)  # unresolved markers from an earlier --merge
     if current == new_text:
         return change
-    entry = manifest.files.get(artifact.path)
-    if entry is not None and entry.sha256 == content_hash(current):
+    if manifest.written_by_opgen(artifact.path, current):
         return replace(change, action=UPDATE, orphans=homeless)
     base = read_base(out_dir, artifact.path)
     if base is not None and regions.blank(base) == regions.blank(artifact.text):

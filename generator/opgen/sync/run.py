@@ -15,8 +15,19 @@ from opgen.errors import DescriptorError, Position, Problem
 from opgen.paths import display_path
 from opgen.render import RenderContext, render_all
 from opgen.sync import plan as p
+from opgen.sync import regions
 from opgen.sync.discover import find_descriptors
-from opgen.sync.manifest import Entry, base_file, content_hash, manifest_file, orphans_file, read_manifest
+from opgen.sync.manifest import (
+    Entry,
+    base_file,
+    content_hash,
+    manifest_file,
+    orphans_file,
+    pending_file,
+    pending_json,
+    read_base,
+    read_manifest,
+)
 from opgen.sync.write import atomic_write, confined, remove_leftover_temp_files
 
 
@@ -142,12 +153,16 @@ def apply(report: Report, force: bool = False) -> None:
     for out_dir, changes in by_out.items():
         remove_leftover_temp_files(out_dir)
         manifest = read_manifest(out_dir)
-        for change in changes:
+        journal = {ch.path: content_hash(ch.generated) for ch in changes if ch.generated is not None}
+        atomic_write(pending_file(out_dir), pending_json({**manifest.pending, **journal}))
+        # Deletes last: a renamed page's regions are in their new page before the old page goes.
+        for change in sorted(changes, key=lambda ch: ch.action in (p.DELETE, p.ORPHANED)):
             _apply_change(out_dir, change, manifest, force, report)
         ignore = out_dir / c.STATE_GITIGNORE
         if not ignore.exists():
             atomic_write(ignore, "# opgen: the lock is per machine; the manifest and base/ belong in version control\nlock\n")
         atomic_write(manifest_file(out_dir), manifest.to_json())
+        pending_file(out_dir).unlink(missing_ok=True)
 
 
 def _apply_change(out_dir: Path, change: p.FileChange, manifest, force: bool, report: Report) -> None:
@@ -164,15 +179,16 @@ def _apply_change(out_dir: Path, change: p.FileChange, manifest, force: bool, re
         report.backups.append(backup)
     if change.action in p.WRITES or (change.action in (p.CONFLICT, p.KEPT) and force) or change.merged_text:
         text = change.merged_text if change.merged_text and not force else change.new_text
-        atomic_write(base_file(out_dir, change.path), change.generated)
         atomic_write(target, text)
+        atomic_write(base_file(out_dir, change.path), change.generated)  # after the file: a stale base hides nothing
         manifest.files[change.path] = Entry(change.service, content_hash(change.generated))
     elif change.action == p.DELETE or (change.action == p.ORPHANED and force):
         target.unlink()
         base_file(out_dir, change.path).unlink(missing_ok=True)
         manifest.files.pop(change.path, None)
     elif change.action == p.UNCHANGED:
-        if not base_file(out_dir, change.path).exists():
+        base = read_base(out_dir, change.path)
+        if base is None or regions.blank(base) != regions.blank(change.generated):  # missing, or stale after a kill
             atomic_write(base_file(out_dir, change.path), change.generated)
         manifest.files[change.path] = Entry(change.service, content_hash(change.generated))
 
