@@ -22,15 +22,15 @@ from opgen.render import RenderContext
 from opgen.render import terraform_autoscaling
 
 DESCRIPTORS = [EXAMPLES / "checkout" / "service.yaml", *sorted(TEST_DESCRIPTORS.glob("*.yaml"))]
-KIND_OF = {"gpu-inference": "kubernetes-gpu", "ecs-all-deps": "ecs", "lambda": "lambda"}  # the others: kubernetes
 EXPECTED_RESOURCES = {
     "kubernetes": ["kubernetes_horizontal_pod_autoscaler_v2"],
     "kubernetes-gpu": ["kubernetes_manifest"],
-    "ecs": ["aws_appautoscaling_target", "aws_appautoscaling_policy", "aws_appautoscaling_policy"],
+    "ecs": ["aws_appautoscaling_target", "aws_appautoscaling_policy", "aws_appautoscaling_policy"],  # CPU and ALB requests
+    "ecs-cpu-only": ["aws_appautoscaling_target", "aws_appautoscaling_policy"],  # no traffic figures
     "lambda": ["aws_appautoscaling_target", "aws_appautoscaling_policy"],
 }
 EXPECTED_PROVIDERS = {"kubernetes": "hashicorp/kubernetes", "kubernetes-gpu": "hashicorp/kubernetes",
-                      "ecs": "hashicorp/aws", "lambda": "hashicorp/aws"}
+                      "ecs": "hashicorp/aws", "ecs-cpu-only": "hashicorp/aws", "lambda": "hashicorp/aws"}
 
 
 # --- the documented schema -----------------------------------------------------------------------
@@ -149,7 +149,13 @@ def variables(doc: dict) -> dict[str, dict]:
 
 
 def kind_of(descriptor: Path) -> str:
-    return KIND_OF.get(descriptor.stem, "kubernetes")
+    """Which resources the descriptor's platform (and GPU, and traffic figures) call for."""
+    service = load_service(descriptor)
+    if service.platform == "kubernetes":
+        return "kubernetes-gpu" if service.gpu else "kubernetes"
+    if service.platform == "ecs" and service.traffic.per_instance_rps is None:
+        return "ecs-cpu-only"
+    return service.platform
 
 
 def synced_terraform(tmp_path: Path, descriptor: Path) -> list[Path]:
