@@ -48,6 +48,7 @@ RULES = "ops/prometheus/orders.rules.yml"
 RULE_TESTS = "ops/prometheus/orders.rules.test.yml"
 DASHBOARD = "ops/grafana/orders.json"
 OPENSLO = "ops/slo/orders.openslo.yaml"
+CATALOG = "ops/backstage/orders.catalog-info.yaml"  # lists the alert names: changes when they do
 TELEMETRY = "ops/otel/orders_telemetry.py"
 TERRAFORM = "ops/terraform/orders_autoscaling.tf"
 PAGES = "ops/runbooks/orders"
@@ -330,8 +331,8 @@ def test_merge_marks_overlapping_edits_with_diff3_markers_and_a_resolved_file_is
 # --- b. a dependency comes and goes ----------------------------------------------------------------------
 
 DEPENDENCY_PAGES = {page("DependencyErrorRatioHigh"), page("DependencyLatencyHigh")}
-DEPENDENCY_REWRITES = {DASHBOARD, TELEMETRY, RULES, RULE_TESTS, page("AvailabilityBudgetBurn"), page("ProcessingBudgetBurn"),
-                       page("README")}
+DEPENDENCY_REWRITES = {DASHBOARD, TELEMETRY, RULES, RULE_TESTS, CATALOG, page("AvailabilityBudgetBurn"),
+                       page("ProcessingBudgetBurn"), page("README")}
 
 
 def test_a_dependency_added_then_removed_brings_its_pages_panels_and_alerts_and_takes_them_away(tmp_path):
@@ -404,7 +405,7 @@ def test_renaming_an_slo_moves_the_notes_of_its_pages_to_the_renamed_pages(kit, 
         fresh = generated(kit.read("service.yaml"))[new].decode()
         assert kit.read(new) == with_region(fresh, new, "notes", NOTES[old])
     assert not kit.path(ORPHANS).exists()
-    rewritten = {DASHBOARD, RULE_TESTS, OPENSLO, page("README"), page("SLONoData")}
+    rewritten = {DASHBOARD, RULE_TESTS, OPENSLO, CATALOG, page("README"), page("SLONoData")}
     after = kit.tree()
     assert changed(before, after) == (set(moves) | set(moves.values()) | rewritten | {MANIFEST}
                                       | {base(p) for p in set(moves) | set(moves.values()) | rewritten})
@@ -485,7 +486,7 @@ def test_json_lists_every_path_under_what_happened_to_it(kit):
 
     expected = {
         "created": paths(page("SuccessBudgetBurn"), page("SuccessBudgetExhausted")),
-        "updated": paths(DASHBOARD, TELEMETRY, RULE_TESTS, page("ProcessingBudgetBurn"), page("README"), page("SLONoData")),
+        "updated": paths(CATALOG, DASHBOARD, TELEMETRY, RULE_TESTS, page("ProcessingBudgetBurn"), page("README"), page("SLONoData")),
         "unchanged": paths(page("CPUNearLimit"), page("MemoryNearLimit"), page("ProcessingBudgetExhausted")),
         "kept": paths(TERRAFORM),
         "merged": paths(RULES),

@@ -346,3 +346,8 @@ def runbook_overview_url(base_url: str | None, service: str) -> str:
 
 def dashboard_url(grafana_url: str, service: str) -> str:
     return f"{grafana_url.rstrip('/')}/d/{dashboard_uid(service)}/{service}"
+
+
+def catalog_info_path(service: str) -> str:
+    """The Backstage entity: under ops/ like every artifact, so a Location must point at it."""
+    return f"backstage/{service}.catalog-info.yaml"

@@ -28,6 +28,7 @@ Renderer = Callable[[RenderContext], list[Artifact]]
 
 def renderers() -> tuple[Renderer, ...]:
     from opgen.render import (
+        backstage_catalog,
         grafana_dashboard,
         openslo,
         otel_python,
@@ -45,6 +46,7 @@ def renderers() -> tuple[Renderer, ...]:
         openslo.render,
         terraform_autoscaling.render,
         runbooks.render,
+        backstage_catalog.render,
     )
 
 
