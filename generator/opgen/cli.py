@@ -230,11 +230,12 @@ def blueprints() -> None:
 def new_service(name: str, blueprint: str, team, tier, platform, namespace, baseline_rps, peak_rps, objectives, no_input: bool) -> None:
     """Create NAME/service.yaml from a blueprint, then generate its ops/ folder."""
     from opgen.errors import DescriptorError
-    from opgen.scaffold import Answers, scaffold
+    from opgen.scaffold import Answers, parse_objectives, scaffold
 
     answers = Answers(name=name, blueprint=blueprint, team=team, tier=tier, platform=platform, namespace=namespace,
-                      baseline_rps=baseline_rps, peak_rps=peak_rps, objectives=_parse_objectives(objectives))
+                      baseline_rps=baseline_rps, peak_rps=peak_rps)
     try:
+        answers.objectives = parse_objectives(objectives)
         folder = scaffold(answers, Path("."), ask=None if no_input else _prompt)
     except DescriptorError as error:
         _fail_on_problems(error)
@@ -246,17 +247,6 @@ def new_service(name: str, blueprint: str, team, tier, platform, namespace, base
     for out_dir, change in report.changes:
         click.echo(f"created {out_dir / change.path}")
     click.echo(f"Next: edit {folder / 'service.yaml'}, then run `opgen sync {folder}`.")
-
-
-def _parse_objectives(items: tuple[str, ...]) -> dict[str, float]:
-    result = {}
-    for item in items:
-        slo, _, value = item.partition("=")
-        try:
-            result[slo.strip()] = float(value)
-        except ValueError:
-            raise click.BadParameter(f"{item!r} is not SLO=PERCENT, e.g. availability=99.95", param_hint="--objective")
-    return result
 
 
 def _prompt(question: str, default, kind, check) -> object:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from opgen.descriptor.blueprints import available_blueprints, load_blueprint
 from opgen.descriptor.fields import check_value
@@ -37,12 +37,62 @@ class Answers:
     objectives: dict[str, float] = field(default_factory=dict)
 
 
+def answers_from_text(values: Mapping[str, object]) -> Answers:
+    """Answers given as text (a portal form, cookiecutter): an empty answer means opgen's default,
+    as an omitted flag does; objectives read "availability=99.9,latency=99"."""
+    def text(key: str) -> str | None:
+        return str(values.get(key, "")).strip() or None
+
+    def number(key: str, flag: str, kind):
+        value = text(key)
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            raise DescriptorError([Problem(Position(flag, 0, 0), f"{value!r} is not a valid {kind.__name__}")]) from None
+
+    return Answers(
+        name=str(values.get("name", "")), blueprint=text("blueprint") or "http-api", team=text("team"),
+        tier=number("tier", "--tier", int), platform=text("platform"), namespace=text("namespace"),
+        baseline_rps=number("baseline_rps", "--baseline-rps", float), peak_rps=number("peak_rps", "--peak-rps", float),
+        objectives=parse_objectives(str(values.get("objectives", "")).split(",")),
+    )
+
+
+def parse_objectives(items: Iterable[str]) -> dict[str, float]:
+    """`--objective SLO=PERCENT` items as {SLO: percent}."""
+    result = {}
+    for item in filter(None, (i.strip() for i in items)):
+        slo, _, value = item.partition("=")
+        try:
+            result[slo.strip()] = float(value)
+        except ValueError:
+            raise DescriptorError([Problem(Position("--objective", 0, 0),
+                                           f"{item!r} is not SLO=PERCENT, e.g. availability=99.95")]) from None
+    return result
+
+
+def check_answers(answers: Answers) -> None:
+    """Validate answers exactly as new-service does, writing nothing (a portal's pre-check)."""
+    build_descriptor(answers)
+
+
 def scaffold(answers: Answers, parent: Path, ask: Ask | None = None) -> Path:
     """Create parent/NAME/service.yaml; refuses an existing folder. Returns the new folder."""
     _require(check_value(spec.METADATA.field_named("name").kind, answers.name, "NAME"), "NAME")
     folder = parent / answers.name
     if folder.exists():
         raise DescriptorError([Problem(Position(str(folder), 0, 0), "already exists; opgen new-service never overwrites a folder")])
+    text = build_descriptor(answers, ask)
+    atomic_write(folder / "service.yaml", text)
+    return folder
+
+
+def build_descriptor(answers: Answers, ask: Ask | None = None) -> str:
+    """The text of NAME/service.yaml from a blueprint and the answers (asking for missing ones when
+    `ask` is given), validated by the same loader as every descriptor."""
+    _require(check_value(spec.METADATA.field_named("name").kind, answers.name, "NAME"), "NAME")
     blueprints = available_blueprints()
     if answers.blueprint not in blueprints:
         raise DescriptorError([Problem(Position("--blueprint", 0, 0), f"unknown blueprint {answers.blueprint!r}; known: {', '.join(blueprints)}")])
@@ -76,10 +126,8 @@ def scaffold(answers: Answers, parent: Path, ask: Ask | None = None) -> Path:
         slos.append({**slo, "objective": _number(objective)})
 
     text = descriptor_text(answers.name, answers.blueprint, team, tier, platform, namespace, baseline, peak, slos)
-    target = folder / "service.yaml"
-    load_service_text(text, str(target))  # the same validation as every descriptor, before writing
-    atomic_write(target, text)
-    return folder
+    load_service_text(text, f"{answers.name}/service.yaml")  # the same validation as every descriptor
+    return text
 
 
 def descriptor_text(name, blueprint, team, tier, platform, namespace, baseline, peak, slos) -> str:
