@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import TEST_DESCRIPTORS, run_opgen
+from opgen import conventions as c
 
 DESCRIPTOR = TEST_DESCRIPTORS / "ecs-all-deps.yaml"
 ORIGINAL = DESCRIPTOR.read_text()
@@ -61,7 +62,7 @@ def page(alert: str) -> str:
 
 def base(path: str) -> str:
     """Where the base store keeps what opgen last wrote to `path`."""
-    return f"{STATE}/base/{path.removeprefix('ops/')}"
+    return f"ops/{c.BASE_DIR}/{path.removeprefix('ops/')}"
 
 
 def shown(path: str) -> str:

@@ -20,6 +20,7 @@ from opgen.alerts import service_alerts
 from opgen.descriptor.load import load_validated
 from opgen.render import RenderContext
 from opgen.render import runbooks
+from opgen.render.templating import md_fenced
 
 CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
 DESCRIPTORS = [CHECKOUT] + sorted(TEST_DESCRIPTORS.glob("*.yaml"))
@@ -326,7 +327,7 @@ def tables(parsed) -> list[list[int]]:
 
 
 def test_fenced_blocks_outlast_any_backticks_in_the_code():
-    block = runbooks.fenced("a\n```\nb ```` c", "promql")
+    block = md_fenced("a\n```\nb ```` c", "promql")
     assert block.startswith("`````promql\n") and block.endswith("\n`````")
     (fence,) = [t for t in MARKDOWN.parse(block) if t.type == "fence"]
     assert fence.content == "a\n```\nb ```` c\n"

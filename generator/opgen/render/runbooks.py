@@ -12,7 +12,6 @@ import posixpath
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from urllib.parse import quote
 
 from opgen import conventions as c
 from opgen import promql
@@ -21,7 +20,7 @@ from opgen.capacity import plan_capacity, replicas_for, with_headroom
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render import grafana_dashboard, prometheus_rules
-from opgen.render.templating import render_template
+from opgen.render.templating import md_fenced, md_path_target, md_url_target, render_template
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number, to_fraction
 from opgen.slo.sli import le_matcher, sli_queries
@@ -63,8 +62,8 @@ def render(context: RenderContext) -> list[Artifact]:
             "latency_for": prometheus_rules.DEPENDENCY_LATENCY_FOR,
         },
         "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
-        "fenced": fenced,
-        "page": lambda alert_name: path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
+        "fenced": md_fenced,
+        "page": lambda alert_name: md_path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
     }
     pages = [Artifact(c.runbook_overview_path(service.name), render_template("runbooks/README.md.j2", **values))]
     for alert in alerts:
@@ -90,24 +89,6 @@ def md_header(context: RenderContext) -> str:
     return f"<!-- {text} -->"
 
 
-def fenced(code: str, language: str) -> str:
-    """A fenced code block whose fence is longer than any run of backticks in `code`, so no line closes it."""
-    code = code.rstrip("\n")
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{code}\n{fence}"
-
-
-def path_target(path: str) -> str:
-    """A relative link destination: percent-encoded, so spaces and parentheses cannot end it."""
-    return quote(path, safe="/")
-
-
-def url_target(url: str) -> str:
-    """An absolute URL as a link destination: what could end the link is percent-encoded."""
-    return quote(url, safe=":/?#[]@!$&'*+,;=%~")
-
-
 # --- values for the templates --------------------------------------------------------------------
 
 
@@ -124,10 +105,10 @@ def links(context: RenderContext) -> Links:
     service = context.service
     # Pages live at ops/runbooks/<name>/; descriptor_label is relative to the folder that holds ops/.
     label = context.descriptor_label
-    descriptor = None if label.startswith("/") else path_target("../../../" + label)
-    dashboard = url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
+    descriptor = None if label.startswith("/") else md_path_target("../../../" + label)
+    dashboard = md_url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
     rules = c.rules_path(service.name)
-    return Links(path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard)
+    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard)
 
 
 def alert_rules(service: Service) -> list[dict]:

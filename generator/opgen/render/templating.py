@@ -24,12 +24,37 @@ def md(value: object) -> str:
     return _MD_BLOCK_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
 
 
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
 def md_code(value: object) -> str:
     """Text for inside backticks: a code span cannot hold its own delimiter, so use a longer one."""
     text = " ".join(str(value).split())
-    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    fence = "`" * (_longest_backtick_run(text) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_fenced(code: str, language: str) -> str:
+    """A fenced code block whose fence is longer than any run of backticks in `code`, so no line closes it."""
+    code = code.rstrip("\n")
+    fence = "`" * max(3, _longest_backtick_run(code) + 1)
+    return f"{fence}{language}\n{code}\n{fence}"
+
+
+def md_path_target(path: str) -> str:
+    """A relative link destination: percent-encoded, so spaces and parentheses cannot end it."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def md_url_target(url: str) -> str:
+    """An absolute URL as a link destination: what could end the link is percent-encoded."""
+    from urllib.parse import quote
+
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~")
 
 
 def hcl(value: object) -> str:
