@@ -1,6 +1,6 @@
 """Generated rules pass the real `promtool check rules`, and the generated unit tests pass
 `promtool test rules`, for the bundled example, both blueprints and descriptors that cover
-several windows, objectives, interfaces and all three SLI kinds."""
+several windows, objectives, interfaces and every SLI kind."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml_helpers
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, run_opgen, service_folder
 
 DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [EXAMPLES / "checkout" / "service.yaml"]
 
@@ -37,7 +37,7 @@ def test_rules_check_and_their_unit_tests_pass(tmp_path, promtool, descriptor):
     assert "SUCCESS" in promtool_ok(promtool, "test", "rules", str(tests))
 
 
-@pytest.mark.parametrize("blueprint", ["http-api", "queue-worker"])
+@pytest.mark.parametrize("blueprint", sorted(p.stem for p in (ROOT / "blueprints").glob("*.yaml")))
 def test_new_services_from_each_blueprint_pass_promtool(tmp_path, promtool, blueprint):
     result = run_opgen("new-service", "svc", "--blueprint", blueprint, "--no-input", "--team", "t", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -128,3 +128,98 @@ def test_the_rules_hold_exactly_the_alerts_of_the_catalog(tmp_path, descriptor):
         in_rules.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])
     catalog = {a.name: set(a.severities) for a in service_alerts(load_service(out.parent.parent / "service.yaml"))}
     assert in_rules == catalog
+
+
+# Time-based SLIs, by hand: a job that succeeds at 0m, fails at 120m and succeeds again at 240m
+# (its pushed gauges hold Unix seconds; promtool's clock starts at the epoch). The latest run is
+# failed for 120 of the 301 minutes the 6h window holds at 300m.
+JOB_DESCRIPTOR = """
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: ledger-export, team: finance}
+spec:
+  interfaces: [{kind: cron}]
+  slos:
+    - {name: runs-succeed, objective: 99, sli: {kind: job-success}}
+    - {name: on-time, objective: 99, sli: {kind: job-on-time, threshold: 1h}}
+"""
+JOB_TEST = """
+rule_files: [ledger-export.rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'cronjob_last_completion_timestamp_seconds{job="ledger-export"}'
+        values: '0x119 7200x119 14400x60'
+      - series: 'cronjob_last_success_timestamp_seconds{job="ledger-export"}'
+        values: '0x239 14400x60'
+    promql_expr_test:
+      - expr: slo:sli_error:ratio_rate5m{slo="runs-succeed"}
+        eval_time: 180m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{service="ledger-export",slo="runs-succeed",team="finance",tier="2"}'
+            value: 1
+      - expr: slo:sli_error:ratio_rate5m{slo="runs-succeed"}
+        eval_time: 300m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{service="ledger-export",slo="runs-succeed",team="finance",tier="2"}'
+            value: 0
+      - expr: (slo:sli_error:ratio_rate6h{slo="runs-succeed"} > bool 0.39) * (slo:sli_error:ratio_rate6h{slo="runs-succeed"} < bool 0.41)
+        eval_time: 300m
+        exp_samples:
+          - labels: '{service="ledger-export",slo="runs-succeed",team="finance",tier="2"}'
+            value: 1
+      # on-time, threshold 1h: late from 61m (3660 s after the 0m success) until the 240m success.
+      - expr: slo:sli_error:ratio_rate5m{slo="on-time"}
+        eval_time: 55m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{service="ledger-export",slo="on-time",team="finance",tier="2"}'
+            value: 0
+      - expr: slo:sli_error:ratio_rate5m{slo="on-time"}
+        eval_time: 180m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{service="ledger-export",slo="on-time",team="finance",tier="2"}'
+            value: 1
+      - expr: slo:sli_error:ratio_rate5m{slo="on-time"}
+        eval_time: 300m
+        exp_samples:
+          - labels: 'slo:sli_error:ratio_rate5m{service="ledger-export",slo="on-time",team="finance",tier="2"}'
+            value: 0
+      # every window pair of the runs-succeed SLO fires: the page ones and the ticket ones.
+      - expr: count by (severity) (ALERTS{alertname="RunsSucceedBudgetBurn",alertstate="firing"})
+        eval_time: 180m
+        exp_samples:
+          - labels: '{severity="page"}'
+            value: 2
+          - labels: '{severity="ticket"}'
+            value: 2
+"""
+
+
+def _job_rules(tmp_path: Path) -> Path:
+    folder = tmp_path / "ledger-export"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(JOB_DESCRIPTOR)
+    result = run_opgen("sync", str(folder), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = folder / "ops" / "prometheus"
+    (out / "job.test.yml").write_text(JOB_TEST)
+    return out
+
+
+def test_time_based_slis_count_bad_minutes_of_a_cron_job(tmp_path, promtool):
+    out = _job_rules(tmp_path)
+    promtool_ok(promtool, "test", "rules", str(out / "job.test.yml"))
+
+
+def test_time_based_generated_tests_catch_an_inverted_bad_minute(tmp_path, promtool):
+    """Mutants of the bad-minute comparison fail both the hand-written and the generated tests."""
+    out = _job_rules(tmp_path)
+    rules = out / "ledger-export.rules.yml"
+    original = rules.read_text()
+    for mutant in (original.replace("> bool", "< bool"), original.replace("> bool 3600", "> bool 36000")):
+        assert mutant != original
+        rules.write_text(mutant)
+        for test in ("job.test.yml", "ledger-export.rules.test.yml"):
+            result = subprocess.run([promtool, "test", "rules", str(out / test)], capture_output=True, text=True)
+            assert result.returncode != 0, (test, result.stdout)

@@ -56,8 +56,9 @@ def service_alerts(service: Service) -> list[AlertInfo]:
 
 def is_scraped(service: Service) -> bool:
     """Whether Prometheus scrapes the service's own targets (so `up` exists). Lambda functions
-    cannot be scraped: their metrics arrive pushed (OTLP), and only missing series tell of trouble."""
-    return service.platform != "lambda"
+    cannot be scraped: their metrics arrive pushed (OTLP), and only missing series tell of trouble.
+    Cron jobs push to a Pushgateway, whose `up` is not theirs."""
+    return service.platform != "lambda" and not service.is_cron_job
 
 
 def saturation_alerts(service: Service) -> list[AlertInfo]:
@@ -70,7 +71,7 @@ def saturation_alerts(service: Service) -> list[AlertInfo]:
         AlertInfo(c.ALERT_CPU_NEAR_LIMIT, SATURATION_ALERT, ticket, f"The service's containers use more than {limit}% of their CPU limit."),
         AlertInfo(c.ALERT_MEMORY_NEAR_LIMIT, SATURATION_ALERT, ticket, f"A container uses more than {limit}% of its memory limit; it is close to being OOM-killed."),
     ]
-    if service.platform == "kubernetes":
+    if service.platform == "kubernetes" and not service.is_cron_job:
         alerts.append(AlertInfo(c.ALERT_REPLICAS_AT_MAX, SATURATION_ALERT, ticket,
                                 "The autoscaler has been at its maximum replicas for 15 minutes: it cannot add capacity."))
     if service.gpu is not None:

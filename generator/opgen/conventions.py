@@ -81,6 +81,28 @@ DEFAULT_BUCKETS_SECONDS = (
 
 TARGET_UP_METRIC = "up"
 
+# Queue consumers: how old each message was when processing started (now - enqueue time). Not in
+# the semantic conventions; named in their style. A freshness SLO counts messages older than its
+# threshold, so the threshold is added to these boundaries.
+MESSAGE_AGE = DurationHistogram(
+    histogram="messaging_message_age_seconds",
+    otel_name="messaging.message.age",
+    error_matchers=(),
+)
+MESSAGE_AGE_LABELS = ("messaging_system", "messaging_destination_name")
+MESSAGE_AGE_EXAMPLE = (("messaging_system", "kafka"), ("messaging_destination_name", "jobs"))  # for tests
+MESSAGE_AGE_BUCKETS_SECONDS = tuple(Fraction(s) for s in (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+
+# Cron jobs: a run ends before any scrape, so the generated job module pushes these gauges to a
+# Prometheus Pushgateway at the end of each run (Prometheus' advice for batch jobs), grouped by
+# job="<service>"; Prometheus scrapes the Pushgateway with honor_labels: true. A failed run
+# replaces only the completion and duration gauges, so the last success survives it.
+JOB_LAST_SUCCESS = "cronjob_last_success_timestamp_seconds"
+JOB_LAST_COMPLETION = "cronjob_last_completion_timestamp_seconds"  # success or failure
+JOB_LAST_DURATION = "cronjob_last_duration_seconds"
+JOB_METRICS = (JOB_LAST_SUCCESS, JOB_LAST_COMPLETION, JOB_LAST_DURATION)
+TIME_SLICE = "1m"  # resolution of time-based SLIs: each minute is good or bad
+
 # --- client-side metrics of calls to dependencies ------------------------------------------------
 
 PEER_LABEL = "peer_service"  # OTel attribute peer.service: the dependency's name as in the descriptor

@@ -10,6 +10,10 @@ from opgen.slo.durations import format_duration, parse_duration
 from opgen.slo.numbers import to_fraction
 
 REQUEST_INTERFACES = ("http", "grpc", "queue-consumer")
+# SLIs measured per minute of time rather than per event (cron jobs emit no request stream).
+TIME_BASED_SLI_KINDS = ("job-success", "job-on-time")
+# The interface each interface-bound SLI kind needs.
+SLI_INTERFACE = {"freshness": "queue-consumer", "job-success": "cron", "job-on-time": "cron"}
 
 
 @dataclass(frozen=True)
@@ -20,11 +24,16 @@ class Interface:
 
 @dataclass(frozen=True)
 class SLI:
-    kind: str  # availability | latency | events
-    interface: str | None = None  # for availability and latency: http | grpc | queue-consumer
-    threshold_seconds: Fraction | None = None  # latency only
+    kind: str  # availability | latency | freshness | job-success | job-on-time | events
+    interface: str | None = None  # the interface whose metrics it reads; None for events
+    threshold_seconds: Fraction | None = None  # latency, freshness, job-on-time
     errors_promql: str | None = None  # events only; contains {{window}}
     total_promql: str | None = None
+
+    @property
+    def time_based(self) -> bool:
+        """Counts good minutes rather than good events."""
+        return self.kind in TIME_BASED_SLI_KINDS
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,11 @@ class Service:
     monthly_budget_usd: float | None
     gpu: GPU | None = None
 
+    @property
+    def is_cron_job(self) -> bool:
+        """Runs on a schedule and serves nothing: no replicas to scale, no target to scrape."""
+        return bool(self.interfaces) and all(i.kind == "cron" for i in self.interfaces)
+
 
 def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
     """Map validated descriptor data onto the model (defaults that depend on other fields live here)."""
@@ -147,8 +161,9 @@ def _slo(raw: dict[str, Any], interfaces: tuple[Interface, ...]) -> SLO:
     if kind == "events":
         sli = SLI(kind, errors_promql=sli_raw["errors"], total_promql=sli_raw["total"])
     else:
-        threshold = parse_duration(sli_raw["threshold"]) if kind == "latency" else None
-        sli = SLI(kind, sli_raw.get("interface") or default_request_interface(interfaces), threshold)
+        threshold = parse_duration(sli_raw["threshold"]) if "threshold" in sli_raw else None
+        interface = SLI_INTERFACE.get(kind) or sli_raw.get("interface") or default_request_interface(interfaces)
+        sli = SLI(kind, interface, threshold)
     return SLO(
         name=raw["name"],
         objective_percent=to_fraction(raw["objective"]),

@@ -124,6 +124,20 @@ SLI = Variants(
                   required=True, example="500ms"),
             INTERFACE_FIELD,
         )),
+        ("freshness", _sli(
+            "freshness", "Share of messages picked up within the threshold of being enqueued (queue consumers).",
+            Field("threshold", String(check=check_duration, type_label="duration"),
+                  "Largest acceptable message age at processing; becomes a bucket boundary of the message-age histogram.",
+                  required=True, example="60s"),
+        )),
+        ("job-success", _sli(
+            "job-success", "Share of time the latest run of the cron job had succeeded (time-based, per minute).")),
+        ("job-on-time", _sli(
+            "job-on-time", "Share of time the cron job's last success is more recent than the threshold (time-based, per minute).",
+            Field("threshold", String(check=check_duration, type_label="duration"),
+                  "Oldest acceptable last success: the schedule's interval plus the longest normal run and some slack.",
+                  required=True, example="26h"),
+        )),
         ("events", _sli(
             "events", "Any ratio of bad to total events, as PromQL with {{window}} for the range.",
             Field("errors", String(check=check_events_promql, max_length=2000, type_label="PromQL"), "PromQL for the rate of bad events.",

@@ -6,7 +6,7 @@ from typing import Any
 
 from opgen import conventions
 from opgen.descriptor.fields import Context
-from opgen.descriptor.model import REQUEST_INTERFACES
+from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE
 from opgen.slo.durations import format_duration, parse_duration
 from opgen.slo.numbers import format_number, to_fraction
 from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
@@ -32,6 +32,14 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
                 ctx.error(where,
                           f"the {sli['kind']} SLI of SLO {slo['name']!r} counts requests, but spec.interfaces declares no "
                           "http, grpc or queue-consumer interface; declare one or use an events SLI")
+        elif sli["kind"] in SLI_INTERFACE and SLI_INTERFACE[sli["kind"]] not in declared:
+            needed = SLI_INTERFACE[sli["kind"]]
+            where = path + ("sli", "kind")
+            if ctx.source.position(where).file != ctx.source.file and ("spec", "interfaces") in ctx.source.key_positions:
+                where = ("spec", "interfaces")
+            ctx.error(where,
+                      f"the {sli['kind']} SLI of SLO {slo['name']!r} reads the metrics of a {needed} interface, but "
+                      f"spec.interfaces declares none (declared: {', '.join(declared) or 'none'})")
         _warn_about_silent_alerts(slo, path, ctx)
     camel_names: dict[str, int] = {}
     for index, slo in enumerate(spec["slos"]):

@@ -75,7 +75,9 @@ def scenarios(slo: SLO) -> list[Scenario]:
     limits = thresholds(slo)
     most = 1 / slo.error_budget  # every event bad
     result = [
-        Scenario("no errors at all (the error series never appears): the SLI reads 0 and nothing fires", Fraction(0)),
+        Scenario("every minute good: the latest run succeeded just now, the SLI reads 0 and nothing fires"
+                 if slo.sli.time_based else
+                 "no errors at all (the error series never appears): the SLI reads 0 and nothing fires", Fraction(0)),
         Scenario("healthy: errors at half the lowest threshold fire nothing",
                  _round_tenths(min(limits["page"] + limits["ticket"]) / 2)),
     ]
@@ -86,6 +88,10 @@ def scenarios(slo: SLO) -> list[Scenario]:
     fast = min(most, Fraction(math.ceil(max(limits["page"]) * Fraction(3, 2))))
     if any(limit * Fraction(11, 10) <= fast for limit in limits["page"]):
         result.append(Scenario("fast burn: the page fires within its `for` plus one evaluation", fast))
+    if slo.sli.time_based and fast != most:
+        # Time-based inputs can only be written as literal series when every minute is good or
+        # every minute is bad; this scenario is the one that proves the raw query.
+        result.append(Scenario("every minute bad: the job is failed or overdue from the start", most))
     return result
 
 
@@ -103,7 +109,7 @@ def slo_test(service: Service, slo: SLO, scenario: Scenario) -> dict:
     bad = int(error_ratio * per_minute)
     minutes = SCENARIO_MINUTES
     series = raw_input_series(service, slo, per_minute, bad, minutes, prometheus3=scenario.burn_rate > 2)
-    first_minute = FIRST_RATE_MINUTE
+    first_minute = 0 if slo.sli.time_based else FIRST_RATE_MINUTE  # a subquery has data from its first sample
     if series is None:
         series = recorded_input_series(service, slo, per_minute, bad, minutes)
         first_minute = 0
@@ -200,6 +206,11 @@ def raw_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: 
     base = selector_labels(service.selector)
     if base is None:
         return None
+    if sli.time_based:
+        return job_input_series(service, slo, base, bad, total, minutes)
+    if sli.kind == "freshness":
+        return histogram_input_series(c.MESSAGE_AGE, base + list(c.MESSAGE_AGE_EXAMPLE), sli.threshold_seconds,
+                                      total, bad, minutes, prometheus3)
     metric = c.REQUEST_METRICS[sli.interface]
     ok = base + list(metric.ok_example)
     if sli.kind == "availability":
@@ -211,21 +222,48 @@ def raw_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: 
             if share:
                 series.append({"series": _series(metric.count, base + list(failed)), "values": counter(share, minutes)})
         return series
-    # latency: bad requests are slower than the threshold, so they sit only in the +Inf bucket.
-    le = le_values(sli.threshold_seconds)
+    return histogram_input_series(metric, ok, sli.threshold_seconds, total, bad, minutes, prometheus3)
+
+
+def histogram_input_series(metric: c.DurationHistogram, labels: list[tuple[str, str]], threshold: Fraction,
+                           total: int, bad: int, minutes: int, prometheus3: bool) -> list[dict]:
+    """Bad observations are above the threshold, so they sit only in the +Inf bucket."""
+    le = le_values(threshold)
     le_text = le[-1] if prometheus3 else le[0]  # Prometheus 3 writes "1.0" where 2 writes "1"
     return [
-        {"series": _series(metric.count, ok), "values": counter(total, minutes)},
-        {"series": _series(metric.bucket, ok + [("le", le_text)]), "values": counter(total - bad, minutes)},
-        {"series": _series(metric.bucket, ok + [("le", "+Inf")]), "values": counter(total, minutes)},
+        {"series": _series(metric.count, labels), "values": counter(total, minutes)},
+        {"series": _series(metric.bucket, labels + [("le", le_text)]), "values": counter(total - bad, minutes)},
+        {"series": _series(metric.bucket, labels + [("le", "+Inf")]), "values": counter(total, minutes)},
     ]
+
+
+def job_input_series(service: Service, slo: SLO, base: list[tuple[str, str]], bad: int, total: int,
+                     minutes: int) -> list[dict] | None:
+    """The job's pushed gauges, when every minute is good or every minute is bad; None otherwise.
+
+    Test time starts at the Unix epoch, so a gauge of `0+60x…` is "now" at every evaluation.
+    Good: the latest run succeeded just now. Bad, job-success: runs keep completing, the last
+    success stays at the epoch. Bad, job-on-time: the last success is older than the threshold."""
+    if bad not in (0, total):
+        return None
+    now = f"0+60x{minutes}"
+    completion = {"series": _series(c.JOB_LAST_COMPLETION, base), "values": now if bad == 0 or slo.sli.kind == "job-on-time"
+                  else f"60+60x{minutes}"}
+    if bad == 0:
+        success = now
+    elif slo.sli.kind == "job-success":
+        success = f"0x{minutes}"
+    else:
+        success = f"{format_number(-(slo.sli.threshold_seconds + 60))}x{minutes}"
+    return [completion, {"series": _series(c.JOB_LAST_SUCCESS, base), "values": success}]
 
 
 def recorded_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: int) -> list[dict]:
     """The SLI recordings as constant series, for SLIs whose raw inputs cannot be synthesised."""
     labels = list(rules.slo_labels(service, slo).items())
     series = [
-        {"series": _series(c.SLI_REQUESTS_RATE5M, labels), "values": f"{format_number(Fraction(total, 60))}x{minutes}"},
+        {"series": _series(c.SLI_REQUESTS_RATE5M, labels),
+         "values": f"{1 if slo.sli.time_based else format_number(Fraction(total, 60))}x{minutes}"},
     ]
     ratio = format_number(Fraction(bad, total))
     for window in recorded_windows(slo.window_seconds):

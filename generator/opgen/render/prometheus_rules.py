@@ -321,9 +321,10 @@ def saturation_alerts(service: Service) -> list[dict]:
         saturation_rule(service, c.ALERT_MEMORY_NEAR_LIMIT,
                         f'max(\n  sum by (pod, container) ({c.K8S_MEMORY_WORKING_SET}{{{pods},container!=""}})\n  /\n'
                         f'  sum by (pod, container) ({c.K8S_RESOURCE_LIMITS}{{{pods},resource="memory"}})\n)\n> {limit}'),
-        saturation_rule(service, c.ALERT_REPLICAS_AT_MAX,
-                        f"max({c.K8S_HPA_CURRENT_REPLICAS}{{{hpa}}})\n>=\nmax({c.K8S_HPA_MAX_REPLICAS}{{{hpa}}})"),
     ]
+    if not service.is_cron_job:
+        rules.append(saturation_rule(service, c.ALERT_REPLICAS_AT_MAX,
+                                     f"max({c.K8S_HPA_CURRENT_REPLICAS}{{{hpa}}})\n>=\nmax({c.K8S_HPA_MAX_REPLICAS}{{{hpa}}})"))
     if service.gpu is not None:
         used, free = f"{c.GPU_MEMORY_USED}{{{pods}}}", f"{c.GPU_MEMORY_FREE}{{{pods}}}"
         rules += [

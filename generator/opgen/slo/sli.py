@@ -1,4 +1,10 @@
-"""The PromQL that counts an SLO's bad and total events over a window (docs/metrics.md)."""
+"""The PromQL that counts an SLO's bad and total events over a window (docs/metrics.md).
+
+Event-based SLIs (availability, latency, freshness, events) count requests or messages.
+Time-based SLIs (job-success, job-on-time) count minutes: each minute of the window is bad or
+good, and the "total" is 1 for every minute with data, so every ratio built on top reads as the
+share of bad minutes.
+"""
 
 from __future__ import annotations
 
@@ -23,18 +29,41 @@ def sli_queries(service: Service, slo: SLO, window: str) -> SLIQueries:
         total = promql.sum_of(sli.total_promql.replace(WINDOW_PLACEHOLDER, window))
         errors = promql.sum_of(sli.errors_promql.replace(WINDOW_PLACEHOLDER, window))
         return SLIQueries(promql.zero_when_absent(errors, total), total)
+    if sli.time_based:
+        bad = bad_minute(service, slo)
+        subquery = f"({bad})[{window}:{conventions.TIME_SLICE}]"
+        return SLIQueries(f"avg_over_time({subquery})", f"present_over_time({subquery})")
+    if sli.kind == "freshness":
+        return _threshold_queries(service, conventions.MESSAGE_AGE, sli.threshold_seconds, window)
 
     metric = conventions.REQUEST_METRICS[sli.interface]
-    total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
     if sli.kind == "availability":
+        total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
         failed = " or ".join(promql.rate(promql.selector(metric.count, service.selector, m), window) for m in metric.error_matchers)
         return SLIQueries(promql.zero_when_absent(promql.sum_of(failed), total), total)
+    return _threshold_queries(service, metric, sli.threshold_seconds, window)
 
-    # latency: bad = all requests minus those in the threshold's bucket. A missing bucket counts
-    # every request as slow: a threshold that is not a bucket boundary shows up loudly, never as
-    # an SLI that silently disappears.
-    good = promql.sum_of(promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(sli.threshold_seconds)), window))
+
+def _threshold_queries(service: Service, metric: conventions.DurationHistogram, threshold: Fraction, window: str) -> SLIQueries:
+    """Bad = all observations minus those in the threshold's bucket. A missing bucket counts every
+    observation as bad: a threshold that is not a bucket boundary shows up loudly, never as an SLI
+    that silently disappears."""
+    total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
+    good = promql.sum_of(promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(threshold)), window))
     return SLIQueries(f"({total} - {promql.zero_when_absent(good, total)})", total)
+
+
+def bad_minute(service: Service, slo: SLO) -> str:
+    """1 while the job is in a bad state, 0 while it is fine, absent until it has run once.
+
+    job-on-time: the last success is older than the threshold.
+    job-success: the latest run ended after the latest success, so it failed.
+    A job that has run but never succeeded counts its last success as 1970."""
+    completion = f"max({promql.selector(conventions.JOB_LAST_COMPLETION, service.selector)})"
+    success = promql.zero_when_absent(f"max({promql.selector(conventions.JOB_LAST_SUCCESS, service.selector)})", completion)
+    if slo.sli.kind == "job-on-time":
+        return f"time() - {success} > bool {format_number(slo.sli.threshold_seconds)}"
+    return f"{completion} > bool {success}"
 
 
 def le_values(threshold_seconds: Fraction) -> tuple[str, ...]:
