@@ -4,12 +4,16 @@ Run by test_instrumentation.py in a fresh interpreter (the module installs globa
     python telemetry_driver.py MODULE PLAN_JSON
 with the module's folder on PYTHONPATH and OPGEN_METRICS_PORT set. PLAN_JSON says what to
 exercise: {"slow_seconds": float, "dependencies": [[function, call_class], ...],
-"http": bool, "grpc": bool, "queue": bool}.
+"http": bool, "grpc": bool, "queue": bool, "stale_seconds": float}.
+
+Or one run of a cron job, which pushes to the Pushgateway at OPGEN_PUSHGATEWAY_URL and prints
+nothing: {"job_run": "success"} (the decorator form) or "failure" (the context manager, raising).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
 import json
 import os
@@ -84,8 +88,32 @@ def failing(helper, error: Exception) -> None:
         raise AssertionError(f"{helper.__name__} swallowed {error!r}")
 
 
+class JobFailed(Exception):
+    pass
+
+
+def job_run(telemetry, outcome: str) -> None:
+    """One run; a failed run must re-raise the job's own exception, whatever the push did."""
+    if outcome == "success":
+        @telemetry.job_run()
+        def run() -> str:
+            return "done"
+
+        assert run() == "done"
+        return
+    try:
+        with telemetry.job_run():
+            raise JobFailed("the report query timed out")
+    except JobFailed:
+        return
+    raise AssertionError("job_run swallowed the job's exception")
+
+
 def main(module_name: str, plan: dict) -> None:
     telemetry = importlib.import_module(module_name)
+    if "job_run" in plan:
+        job_run(telemetry, plan["job_run"])
+        return
     telemetry.setup()
     telemetry.setup()  # idempotent: a second call must not start a second server
 
@@ -104,9 +132,17 @@ def main(module_name: str, plan: dict) -> None:
         failing(lambda: telemetry.grpc_server_call("shop.Inventory/Get"), Unavailable())
 
     if plan["queue"]:
-        with telemetry.message_processing("kafka", "jobs"):
+        now = time.time()
+        with telemetry.message_processing("kafka", "jobs", enqueued_at=now):
             pass
-        failing(lambda: telemetry.message_processing("kafka", "jobs"), TimeoutError())
+        failing(lambda: telemetry.message_processing("kafka", "jobs", enqueued_at=now), TimeoutError())
+        stale = datetime.datetime.fromtimestamp(now - plan["stale_seconds"], tz=datetime.timezone.utc)
+        with telemetry.message_processing("kafka", "jobs", enqueued_at=stale):
+            pass
+        with telemetry.message_processing("kafka", "jobs", enqueued_at=now + 60):  # the producer's clock is ahead
+            pass
+        with telemetry.message_processing("kafka", "jobs"):  # no enqueue time: no age
+            pass
 
     for function, call_class in plan["dependencies"]:
         helper = getattr(telemetry, function)

@@ -19,7 +19,9 @@ from opgen import conventions as c
 CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
 DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [CHECKOUT]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-SECTIONS = ("SLOs", "Traffic and errors", "Saturation")
+SECTIONS = ("SLOs", "Traffic and errors", "Job runs", "Saturation")
+CRON_JOB = TEST_DESCRIPTORS / "cron-report.yaml"
+QUEUE_FRESH = TEST_DESCRIPTORS / "queue-fresh.yaml"
 
 
 def descriptor_id(path: Path) -> str:
@@ -152,11 +154,15 @@ def test_checkout_rows(dashboard):
 @each_descriptor
 def test_rows_in_order_with_one_per_dependency(dashboard, descriptor):
     titles, spec = rows(dashboard(descriptor)), spec_of(descriptor)["spec"]
-    dependencies = [f"Dependency: {d['name']} ({d['kind']})" for d in spec.get("dependencies", [])]
+    cron_only = all(i["kind"] == "cron" for i in spec.get("interfaces", [])) and spec.get("interfaces")
+    dependencies = [] if cron_only else [f"Dependency: {d['name']} ({d['kind']})" for d in spec.get("dependencies", [])]
     sections = titles[:len(titles) - len(dependencies)]
     assert titles[len(sections):] == dependencies
     assert sections == [s for s in SECTIONS if s in sections]
     assert ("SLOs" in sections) == bool(spec.get("slos"))
+    kinds = {i["kind"] for i in spec.get("interfaces", [])}
+    assert ("Traffic and errors" in sections) == bool(kinds & {"http", "grpc", "queue-consumer"})
+    assert ("Job runs" in sections) == ("cron" in kinds)
 
 
 def test_slo_row_shows_sli_objective_budget_and_burn_rate_against_alert_thresholds(dashboard):
@@ -183,6 +189,61 @@ def test_traffic_row_shows_rate_errors_by_status_class_and_latency_quantiles(das
         "histogram_quantile(0.5", "histogram_quantile(0.9", "histogram_quantile(0.99"]
     assert all("sum by (le)" in t["expr"] for t in latency["targets"])
     assert latency["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.5  # the latency SLO
+
+
+def test_freshness_panels_show_message_age_against_the_threshold_and_the_stale_share(dashboard):
+    traffic = panels_of_row(dashboard(QUEUE_FRESH), "Traffic and errors")
+    titles = [p["title"] for p in traffic]
+    age = traffic[titles.index("queue-consumer: message age")]
+    stale = traffic[titles.index("freshness: messages older than 90s")]
+    assert [t["expr"].split(",")[0] for t in age["targets"]] == [
+        "histogram_quantile(0.5", "histogram_quantile(0.9", "histogram_quantile(0.99"]
+    assert all(c.MESSAGE_AGE.bucket + '{job="thumbnailer"}' in t["expr"] for t in age["targets"])
+    assert (age["fieldConfig"]["defaults"]["unit"], age["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"]) == ("s", 90)
+    (share,) = stale["targets"]
+    # bad = all minus those at or under 90s (either le spelling), as the SLI counts them
+    assert f'{c.MESSAGE_AGE.bucket}{{job="thumbnailer",le=~"90|90[.]0"}}' in share["expr"]
+    assert share["expr"].count(f'{c.MESSAGE_AGE.count}{{job="thumbnailer"}}') == 3
+    assert stale["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert stale["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.01  # what a 99 % objective allows
+
+
+def test_a_queue_consumer_without_a_freshness_slo_still_shows_message_age(dashboard):
+    titles = [p["title"] for p in panels_of_row(dashboard(TEST_DESCRIPTORS / "queue-90d.yaml"), "Traffic and errors")]
+    assert "queue-consumer: message age" in titles and not any("older than" in t for t in titles)
+
+
+def test_a_cron_job_shows_its_runs_and_no_traffic_or_autoscaler(dashboard):
+    board = dashboard(CRON_JOB)
+    assert rows(board) == ["SLOs", "Job runs", "Saturation"]  # no dependency rows: a run ends before a scrape
+    since, latest, duration = panels_of_row(board, "Job runs")
+    assert [t["expr"] for t in since["targets"]] == [
+        f'time() - max({c.JOB_LAST_SUCCESS}{{job="nightly-report"}})',
+        f'time() - max({c.JOB_LAST_COMPLETION}{{job="nightly-report"}})']
+    assert since["fieldConfig"]["defaults"]["unit"] == "s"
+    assert since["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 26 * 3600  # the on-time threshold
+    (outcome,) = latest["targets"]
+    assert outcome["expr"].startswith(f'max({c.JOB_LAST_COMPLETION}{{job="nightly-report"}}) > bool (max({c.JOB_LAST_SUCCESS}')
+    mapping = latest["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert (mapping["0"]["text"], mapping["1"]["text"]) == ("succeeded", "failed")
+    assert [t["expr"] for t in duration["targets"]] == [f'max({c.JOB_LAST_DURATION}{{job="nightly-report"}})']
+    assert duration["fieldConfig"]["defaults"]["unit"] == "s"
+    assert not any(c.K8S_HPA_MAX_REPLICAS in e for e in exprs(board))
+
+
+@pytest.mark.parametrize(("descriptor", "slo", "counted"), [
+    (CRON_JOB, "runs-succeed", "minutes"), (CRON_JOB, "on-time", "minutes"),
+    (QUEUE_FRESH, "freshness", "messages"), (CHECKOUT, "availability", "requests"),
+], ids=["job-success", "job-on-time", "freshness", "availability"])
+def test_slo_panels_say_what_their_share_counts(dashboard, descriptor, slo, counted):
+    """Time-based SLIs are shares of minutes, not of requests."""
+    sli, objective, budget, burn = [p for p in panels_of_row(dashboard(descriptor), "SLOs") if p["title"].startswith(f"{slo}:")]
+    assert sli["targets"][0]["legendFormat"] == f"good {counted}" and sli["options"]["textMode"] == "value_and_name"
+    assert f"good {counted}" in objective["targets"][0]["legendFormat"]
+    assert f"good {counted}" in sli["description"] and f"bad {counted}" in burn["description"]
+    assert f"all {counted}" in budget["description"]
+    other = {"minutes", "requests", "messages"} - {counted}
+    assert not any(word in p["description"] for p in (sli, objective, budget, burn) for word in other)
 
 
 @pytest.mark.parametrize(("descriptor", "expected", "absent"), [

@@ -3,7 +3,8 @@
 Not by comparing strings: a real service is played against the module (tests/telemetry_driver.py,
 in a fresh interpreter with the real OpenTelemetry SDK and Prometheus exporter), the real
 /metrics endpoint is scraped, and every selector of the rules (and dashboard) must select a
-series of that scrape.
+series of that scrape. Cron jobs push instead: their runs push to a real Pushgateway, whose
+/metrics is what Prometheus scrapes (with honor_labels: true).
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ import json
 import os
 import pkgutil
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import promql_parser
@@ -41,6 +47,7 @@ CASES = [  # (descriptor, latency threshold to put in it instead of its own)
     pytest.param((TEST_DESCRIPTORS / "gpu-inference.yaml", None), id="gpu-inference"),
     pytest.param((TEST_DESCRIPTORS / "grpc-7d.yaml", None), id="grpc-7d"),
     pytest.param((TEST_DESCRIPTORS / "queue-90d.yaml", None), id="queue-90d"),
+    pytest.param((TEST_DESCRIPTORS / "queue-fresh.yaml", None), id="queue-fresh"),  # freshness 90s: not a default boundary
     pytest.param((TEST_DESCRIPTORS / "http-28d.yaml", None), id="http-28d"),  # 1s: le "1.0" against le=~"1|1[.]0"
     pytest.param((EXAMPLES / "checkout" / "service.yaml", "300ms"), id="checkout-300ms"),  # not a default boundary
 ]
@@ -51,6 +58,9 @@ PLATFORM_METRICS = {
     if name.startswith(("K8S_", "GPU_", "ECS_", "LAMBDA_")) and isinstance(value, str)
 }
 GRAFANA_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
+PUSHGATEWAY = "prometheus-pushgateway"  # Debian's package and binary name
+CRON_JOB = TEST_DESCRIPTORS / "cron-report.yaml"
+AGE_PROBE_SECONDS = Fraction(60)  # a default message-age boundary, checked where no freshness SLO adds one
 
 
 @dataclass(frozen=True)
@@ -97,24 +107,34 @@ def play(folder: Path) -> Played:
     service = load_service(folder / "service.yaml")
     module = folder / "ops" / c.telemetry_path(service.name)
     kinds = otel_python.declared_request_kinds(service)
-    thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "latency"]
     plan = {
-        "slow_seconds": float(max(thresholds, default=0)) + 0.05,
+        "slow_seconds": float(max(thresholds(service, "latency"), default=0)) + 0.05,
+        "stale_seconds": float(max(thresholds(service, "freshness"), default=AGE_PROBE_SECONDS)) + 60,
         "http": "http" in kinds, "grpc": "grpc" in kinds, "queue": "queue-consumer" in kinds,
         "dependencies": [[h.function, h.call_class] for h in otel_python.dependency_helpers(service)],
     }
-    port = free_port()
-    result = subprocess.run(
+    result = drive(module, plan, OPGEN_METRICS_PORT=str(free_port()))
+    assert result.returncode == 0, result.stderr
+    return Played(folder, service, parse_scrape(result.stdout))
+
+
+def thresholds(service: Service, kind: str) -> list:
+    return [s.sli.threshold_seconds for s in service.slos if s.sli.kind == kind]
+
+
+def drive(module: Path, plan: dict, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, str(DRIVER), module.stem, json.dumps(plan)],
-        env=without_otel_settings(PYTHONPATH=str(module.parent), OPGEN_METRICS_PORT=str(port)),
+        env=without_otel_settings(PYTHONPATH=str(module.parent), **env),
         capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    samples = [
+
+
+def parse_scrape(text: str) -> list[Sample]:
+    return [
         Sample(s.name, {k: v for k, v in s.labels.items() if v != ""}, s.value)
-        for family in text_string_to_metric_families(result.stdout) for s in family.samples
+        for family in text_string_to_metric_families(text) for s in family.samples
     ]
-    return Played(folder, service, samples)
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -147,7 +167,8 @@ def not_emitted_by_the_service(played: Played, recorded: set[str]) -> set[str]:
         for query in (slo.sli.errors_promql, slo.sli.total_promql)
         for name in metric_names(query.replace(WINDOW_PLACEHOLDER, "5m"))
     }
-    return recorded | PROMETHEUS_OWN | PLATFORM_METRICS | events
+    pushed = set(c.JOB_METRICS)  # to the Pushgateway, not to /metrics: see the cron job tests
+    return recorded | PROMETHEUS_OWN | PLATFORM_METRICS | events | pushed
 
 
 def target_labels(played: Played) -> set[str]:
@@ -169,15 +190,18 @@ def matches(matcher, labels: dict[str, str]) -> bool:
 
 def unmatched_selectors(played: Played, exprs: list[str], recorded: set[str]) -> list[str]:
     """Selectors of series the service must emit that select nothing in its scrape."""
-    skip, targets = not_emitted_by_the_service(played, recorded), target_labels(played)
+    skip = not_emitted_by_the_service(played, recorded)
+    wanted = [selector for expr in exprs for selector in selectors(expr) if selector.name not in skip]
+    return selecting_nothing(wanted, played.samples, ignored_labels=target_labels(played))
+
+
+def selecting_nothing(wanted: list, samples: list[Sample], ignored_labels: set[str]) -> list[str]:
+    """The selectors that select no sample; matchers on ignored_labels (set at scrape time) are not checked."""
     missing = []
-    for expr in exprs:
-        for selector in selectors(expr):
-            if selector.name in skip:
-                continue
-            wanted = [m for m in selector.matchers.matchers if m.name not in targets]
-            if not any(s.name == selector.name and all(matches(m, s.labels) for m in wanted) for s in played.samples):
-                missing.append(str(selector))
+    for selector in wanted:
+        matchers = [m for m in selector.matchers.matchers if m.name not in ignored_labels]
+        if not any(s.name == selector.name and all(matches(m, s.labels) for m in matchers) for s in samples):
+            missing.append(str(selector))
     return missing
 
 
@@ -211,12 +235,13 @@ def test_every_selector_of_the_rules_selects_a_scraped_series(played):
 
 
 def test_every_selector_of_the_dashboard_selects_a_scraped_series(played):
-    dashboard = played.folder / "ops" / c.dashboard_path(played.service.name)
-    if not dashboard.exists():
-        pytest.skip("no dashboard generated yet")
     recorded = {r["record"] for g in rule_file(played)["groups"] for r in g["rules"] if "record" in r}
-    exprs = [with_grafana_variables_filled(e) for e in dashboard_exprs(json.loads(dashboard.read_text()))]
-    assert unmatched_selectors(played, exprs, recorded) == []
+    assert unmatched_selectors(played, dashboard_queries(played), recorded) == []
+
+
+def dashboard_queries(played: Played) -> list[str]:
+    dashboard = json.loads((played.folder / "ops" / c.dashboard_path(played.service.name)).read_text())
+    return [with_grafana_variables_filled(e) for e in dashboard_exprs(dashboard)]
 
 
 def test_every_latency_threshold_is_a_bucket_boundary_and_slow_requests_land_above_it(played):
@@ -228,6 +253,21 @@ def test_every_latency_threshold_is_a_bucket_boundary_and_slow_requests_land_abo
         if slo.sli.interface == "http":  # the driver's slow requests took longer than the threshold
             fast = sum(s.value for s in played.named(metric.bucket, le=le))
             assert 0 < fast < sum(s.value for s in played.named(metric.count))
+
+
+def test_every_freshness_threshold_is_a_message_age_boundary_and_stale_messages_land_above_it(played):
+    if "queue-consumer" not in otel_python.declared_request_kinds(played.service):
+        assert not played.named(c.MESSAGE_AGE.count)
+        return
+    ages = played.named(c.MESSAGE_AGE.count)
+    assert all(set(c.MESSAGE_AGE_LABELS) <= set(s.labels) and "error_type" not in s.labels for s in ages)
+    # fresh, failed (its age counts too), stale, and one from a producer whose clock is ahead (age 0);
+    # the message without an enqueue time has no age
+    assert sum(s.value for s in ages) == 4
+    boundaries = {s.labels["le"] for s in played.named(c.MESSAGE_AGE.bucket)}
+    for threshold in thresholds(played.service, "freshness") or [AGE_PROBE_SECONDS]:
+        (le,) = boundaries & set(le_values(threshold))
+        assert sum(s.value for s in played.named(c.MESSAGE_AGE.bucket, le=le)) == 3
 
 
 def test_failures_carry_error_type(played):
@@ -263,6 +303,112 @@ def test_the_resource_names_the_service_its_team_and_tier(played):
         c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
 
 
+# --- cron jobs: what their runs push to a real Pushgateway --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pushgateway(tmp_path_factory) -> Iterator[str]:
+    """A real Pushgateway on a free loopback port, in memory; its absence is a failure, not a skip
+    (.ci/run installs it)."""
+    binary = shutil.which(PUSHGATEWAY)
+    if not binary:
+        pytest.fail(f"{PUSHGATEWAY} is not installed: run `bash .ci/run`, or `apt-get install {PUSHGATEWAY}`")
+    address = f"127.0.0.1:{free_port()}"
+    log = tmp_path_factory.mktemp("pushgateway") / "log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen([binary, f"--web.listen-address={address}", "--persistence.file="],
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        wait_until_ready(f"http://{address}/-/ready", process, log)
+        yield f"http://{address}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{PUSHGATEWAY} exited with {process.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{PUSHGATEWAY} did not become ready: {log.read_text()}")
+
+
+@dataclass(frozen=True)
+class JobRuns:
+    folder: Path
+    service: Service
+    after_success: Played  # the Pushgateway's scrape after a successful run
+    after_failure: Played  # and after a failed run that followed it
+
+
+def scrape_job_group(gateway: str, played: Played) -> Played:
+    with urllib.request.urlopen(f"{gateway}/metrics", timeout=10) as response:
+        samples = parse_scrape(response.read().decode())
+    group = [s for s in samples if s.labels.get("job") == played.service.name]
+    return Played(played.folder, played.service, group)
+
+
+@pytest.fixture(scope="module")
+def job_runs(pushgateway, tmp_path_factory) -> JobRuns:
+    folder = sync(tmp_path_factory.mktemp("cron"), CRON_JOB)
+    service = load_service(folder / "service.yaml")
+    module = folder / "ops" / c.telemetry_path(service.name)
+    scrapes = []
+    for outcome in ("success", "failure"):
+        result = drive(module, {"job_run": outcome}, OPGEN_PUSHGATEWAY_URL=pushgateway)
+        assert result.returncode == 0 and "could not push" not in result.stderr, result.stderr
+        scrapes.append(scrape_job_group(pushgateway, Played(folder, service, [])))
+    return JobRuns(folder, service, *scrapes)
+
+
+def gauge(played: Played, name: str) -> float:
+    samples = played.named(name)
+    assert len(samples) == 1, f"one {name} series expected in the Pushgateway's group: {samples}"
+    return samples[0].value
+
+
+def job_selectors(exprs: list[str]) -> list:
+    return [selector for expr in exprs for selector in selectors(expr) if selector.name in c.JOB_METRICS]
+
+
+def test_every_job_gauge_selector_of_the_rules_and_dashboard_selects_a_pushed_series(job_runs):
+    """The job label too: the grouping key sets it, and honor_labels keeps it."""
+    played = job_runs.after_failure
+    rules = job_selectors([r["expr"] for g in rule_file(played)["groups"] for r in g["rules"]])
+    dashboard = job_selectors(dashboard_queries(played))
+    assert rules and {s.name for s in rules + dashboard} == set(c.JOB_METRICS)
+    assert selecting_nothing(rules + dashboard, played.samples, ignored_labels=set()) == []
+
+
+def test_a_failed_run_keeps_the_last_success_and_reads_as_failed(job_runs):
+    success, failure = job_runs.after_success, job_runs.after_failure
+    succeeded_at = gauge(success, c.JOB_LAST_SUCCESS)
+    assert gauge(success, c.JOB_LAST_COMPLETION) == succeeded_at  # the latest run succeeded
+    assert gauge(failure, c.JOB_LAST_SUCCESS) == succeeded_at
+    assert gauge(failure, c.JOB_LAST_COMPLETION) > succeeded_at  # the latest run failed
+    assert gauge(failure, c.JOB_LAST_DURATION) >= 0
+
+
+def test_an_unreachable_pushgateway_is_a_warning_never_a_failed_run(tmp_path):
+    folder = sync(tmp_path, CRON_JOB)
+    module = folder / "ops" / c.telemetry_path("nightly-report")
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    for outcome in ("success", "failure"):  # the driver fails unless a failed run re-raises the job's exception
+        result = drive(module, {"job_run": outcome}, OPGEN_PUSHGATEWAY_URL=nowhere)
+        assert result.returncode == 0, result.stderr
+        assert "could not push" in result.stderr and nowhere in result.stderr
+
+
 # --- the file itself -------------------------------------------------------------------------
 
 
@@ -283,7 +429,7 @@ def test_the_module_compiles_keeps_its_regions_and_is_the_same_every_time(tmp_pa
 
 def test_the_renderer_knows_every_name_the_module_defines():
     """Dependency helpers are renamed when they would shadow one of these."""
-    for descriptor in (TEST_DESCRIPTORS / "ecs-all-deps.yaml", TEST_DESCRIPTORS / "grpc-7d.yaml"):
+    for descriptor in (TEST_DESCRIPTORS / "ecs-all-deps.yaml", TEST_DESCRIPTORS / "grpc-7d.yaml", CRON_JOB):
         service = load_service(descriptor)
         (artifact,) = otel_python.render(RenderContext(service, "service.yaml"))
         defined = set()

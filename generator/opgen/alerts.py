@@ -39,7 +39,7 @@ def service_alerts(service: Service) -> list[AlertInfo]:
         alerts.append(AlertInfo(
             c.ALERT_NO_DATA, HEALTH_ALERT, (c.SEVERITY_PAGE,),
             "Prometheus has no data to judge the SLOs by: targets are down or the SLI metrics are missing."))
-    if service.dependencies:
+    if has_dependency_alerts(service):
         severities = tuple(s for s, present in (
             (c.SEVERITY_PAGE, any(d.critical for d in service.dependencies)),
             (c.SEVERITY_TICKET, any(not d.critical for d in service.dependencies))) if present)
@@ -52,6 +52,12 @@ def service_alerts(service: Service) -> list[AlertInfo]:
                                 dependencies=deps))
     alerts += saturation_alerts(service)
     return alerts
+
+
+def has_dependency_alerts(service: Service) -> bool:
+    """Client-side call metrics need a process that lives long enough to be scraped. A cron job's
+    run ends before that, and a failing dependency shows up as a failed run (its job-success SLO)."""
+    return bool(service.dependencies) and not service.is_cron_job
 
 
 def is_scraped(service: Service) -> bool:

@@ -17,11 +17,14 @@ import json
 from collections.abc import Sequence
 from fractions import Fraction
 
+from opgen.alerts import has_dependency_alerts
 from opgen import conventions as c
 from opgen import promql
 from opgen.descriptor.model import REQUEST_INTERFACES, SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext
+from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
+from opgen.slo.sli import sli_queries
 from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
 
 SCHEMA_VERSION = 39  # Grafana 10.3 and newer
@@ -65,7 +68,7 @@ def datasource_variable() -> dict:
 # --- layout ----------------------------------------------------------------------------------
 
 
-ROW_SLOS, ROW_TRAFFIC, ROW_SATURATION = "SLOs", "Traffic and errors", "Saturation"  # runbooks name them too
+ROW_SLOS, ROW_TRAFFIC, ROW_JOB, ROW_SATURATION = "SLOs", "Traffic and errors", "Job runs", "Saturation"  # runbooks name them too
 
 
 def dependency_row(dependency: Dependency) -> str:
@@ -74,7 +77,7 @@ def dependency_row(dependency: Dependency) -> str:
 
 def row_titles(service: Service) -> set[str]:
     """Every row title this service's dashboard can have (empty rows are left out of the dashboard)."""
-    return {ROW_SLOS, ROW_TRAFFIC, ROW_SATURATION} | {dependency_row(d) for d in service.dependencies}
+    return {ROW_SLOS, ROW_TRAFFIC, ROW_JOB, ROW_SATURATION} | {dependency_row(d) for d in service.dependencies}
 
 
 def rows(service: Service) -> list[tuple[str, list[dict]]]:
@@ -82,9 +85,11 @@ def rows(service: Service) -> list[tuple[str, list[dict]]]:
     sections = [
         (ROW_SLOS, [p for slo in service.slos for p in slo_panels(service, slo)]),
         (ROW_TRAFFIC, [p for kind in request_interfaces(service) for p in red_panels(service, kind)]),
+        (ROW_JOB, job_panels(service) if has_cron_interface(service) else []),
         (ROW_SATURATION, saturation_panels(service)),
     ]
-    sections += [(dependency_row(d), dependency_panels(service, d)) for d in service.dependencies]
+    if has_dependency_alerts(service):  # a cron job's calls are never scraped (alerts.has_dependency_alerts)
+        sections += [(dependency_row(d), dependency_panels(service, d)) for d in service.dependencies]
     return [(title, panels) for title, panels in sections if panels]
 
 
@@ -112,9 +117,11 @@ def laid_out(sections: list[tuple[str, list[dict]]]) -> list[dict]:
 
 
 def panel(kind: str, title: str, description: str, unit: str, targets: list[tuple[str, str]],
-          limits: Sequence[tuple[Fraction, str]] = (), base_color: str = "green", width: int = 8, **defaults) -> dict:
+          limits: Sequence[tuple[Fraction, str]] = (), base_color: str = "green", width: int = 8,
+          options: dict | None = None, **defaults) -> dict:
     """A panel on the datasource variable; `targets` are (expr, legend); `limits` are (value, colour)
-    threshold steps above `base_color`, drawn as dashed lines on time series."""
+    threshold steps above `base_color`, drawn as dashed lines on time series; `defaults` go to the
+    field config (decimals, min, max, mappings)."""
     steps = [{"color": base_color, "value": None}] + [{"color": color, "value": json_number(v)} for v, color in limits]
     field_defaults = {"unit": unit, "thresholds": {"mode": "absolute", "steps": steps}, **defaults}
     if kind == "timeseries" and limits:
@@ -127,7 +134,7 @@ def panel(kind: str, title: str, description: str, unit: str, targets: list[tupl
         "datasource": DATASOURCE,
         "gridPos": {"h": PANEL_HEIGHT, "w": width, "x": 0, "y": 0},
         "fieldConfig": {"defaults": field_defaults, "overrides": []},
-        "options": {"tooltip": {"mode": "multi", "sort": "desc"}} if kind == "timeseries" else {},
+        "options": options or ({"tooltip": {"mode": "multi", "sort": "desc"}} if kind == "timeseries" else {}),
         "targets": [{"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
                     for i, (expr, legend) in enumerate(targets)],
     }
@@ -160,6 +167,13 @@ def failed_ratio(count_metric: str, error_matchers: tuple[str, ...], *matchers: 
 # --- rows ----------------------------------------------------------------------------------------
 
 
+def counted(slo: SLO) -> str:
+    """What an SLO's ratio is a share of: minutes for time-based SLIs, else its interface's events."""
+    if slo.sli.time_based:
+        return "minutes"
+    return {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}.get(slo.sli.interface, "events")
+
+
 def slo_panels(service: Service, slo: SLO) -> list[dict]:
     budget = format_number(slo.error_budget)
     # One more decimal than the objective has, so 99.95 % and 99.9 % never both read "100%".
@@ -167,24 +181,37 @@ def slo_panels(service: Service, slo: SLO) -> list[dict]:
     thresholds = sorted(((burn_rate_factor(p.budget_share, slo.window_seconds, p.long), p) for p in WINDOW_PAIRS),
                         key=lambda factor_pair: factor_pair[0])
     lines = ", ".join(f"{format_number(f)} ({p.severity}, {p.long_text})" for f, p in thresholds)
+    things = counted(slo)
+    good = f"good {things}"
+    if slo.sli.time_based:  # the rules count minutes: a minute is bad while the job is in a bad state
+        good_means = f" A minute is good unless {BAD_MINUTE[slo.sli.kind]}."
+    else:
+        good_means = ""
+    stat_options = {"textMode": "value_and_name"}  # the name says what the share counts
     return [
-        panel("stat", f"{slo.name}: SLI over {slo.window}", f"{slo.description} Share of good events over "
-              f"the SLO window; red below the objective.".lstrip(), "percentunit",
-              [(f"1 - {promql.slo_series(c.sli_error_ratio(slo.window), service.name, slo.name)}", "SLI")],
-              [(slo.objective, "green")], base_color="red", width=4, decimals=decimals),
-        panel("stat", f"{slo.name}: objective", f"The share of good events the {slo.name} SLO promises over {slo.window}.",
-              "percentunit", [(promql.slo_series(c.OBJECTIVE, service.name, slo.name), "objective")], base_color="blue", width=4,
-              decimals=decimals),
-        panel("gauge", f"{slo.name}: error budget left", f"Share of the {slo.window} error budget still unspent; below 0 "
-              f"the objective is broken ({c.alert_budget_exhausted(slo.name)}).", "percentunit",
-              [(promql.slo_series(c.PERIOD_BUDGET_REMAINING, service.name, slo.name), "remaining")],
+        panel("stat", f"{slo.name}: SLI over {slo.window}", f"{slo.description} Share of {good} over the SLO "
+              f"window; red below the objective.{good_means}".lstrip(), "percentunit",
+              [(f"1 - {promql.slo_series(c.sli_error_ratio(slo.window), service.name, slo.name)}", good)],
+              [(slo.objective, "green")], base_color="red", width=4, decimals=decimals, options=stat_options),
+        panel("stat", f"{slo.name}: objective", f"The share of {good} the {slo.name} SLO promises over {slo.window}.",
+              "percentunit", [(promql.slo_series(c.OBJECTIVE, service.name, slo.name), f"objective ({good})")],
+              base_color="blue", width=4, decimals=decimals, options=stat_options),
+        panel("gauge", f"{slo.name}: error budget left", f"Share of the {slo.window} error budget ({budget} of all "
+              f"{things}) still unspent; below 0 the objective is broken ({c.alert_budget_exhausted(slo.name)}).",
+              "percentunit", [(promql.slo_series(c.PERIOD_BUDGET_REMAINING, service.name, slo.name), "remaining")],
               [(Fraction(1, 4), "orange"), (Fraction(1, 2), "green")], base_color="red", width=4, min=0, max=1),
-        panel("timeseries", f"{slo.name}: burn rate", f"Error ratio over each alert window divided by the error budget "
-              f"({budget}): 1 spends the budget exactly in {slo.window}. {c.alert_budget_burn(slo.name)} fires when "
-              f"a window and its short window both exceed their dashed line: {lines}.", "none",
+        panel("timeseries", f"{slo.name}: burn rate", f"Share of bad {things} over each alert window divided by the "
+              f"error budget ({budget}): 1 spends the budget exactly in {slo.window}. {c.alert_budget_burn(slo.name)} "
+              f"fires when a window and its short window both exceed their dashed line: {lines}.", "none",
               [(f"{promql.slo_series(c.sli_error_ratio(p.long_text), service.name, slo.name)} / {budget}", p.long_text) for p in WINDOW_PAIRS],
               [(f, "red" if p.severity == c.SEVERITY_PAGE else "orange") for f, p in thresholds], width=12),
     ]
+
+
+BAD_MINUTE = {  # the time-based SLI kinds, as slo/sli.py counts them
+    "job-success": "the job's latest run had failed",
+    "job-on-time": "the job's last success was older than the on-time threshold",
+}
 
 
 def request_interfaces(service: Service) -> list[str]:
@@ -198,7 +225,7 @@ def red_panels(service: Service, kind: str) -> list[dict]:
     unit = "ops" if kind == "queue-consumer" else "reqps"
     latency_limits = [(slo.sli.threshold_seconds, "red") for slo in service.slos
                       if slo.sli.kind == "latency" and slo.sli.interface == kind]
-    return [
+    red = [
         panel("timeseries", f"{kind}: request rate", f"Requests per second served over {kind}.", unit,
               [(promql.sum_of(rate(promql.selector(metric.count, service.selector))), "requests")]),
         panel("timeseries", f"{kind}: {OUTCOME_TITLES[kind]}", f"Requests per second by outcome; the SLOs count "
@@ -208,6 +235,30 @@ def red_panels(service: Service, kind: str) -> list[dict]:
               [(quantile(q, promql.selector(metric.bucket, service.selector)), legend) for q, legend in QUANTILES],
               latency_limits),
     ]
+    return red + (freshness_panels(service) if kind == "queue-consumer" else [])
+
+
+def freshness_panels(service: Service) -> list[dict]:
+    """How long messages waited before processing began, and per freshness SLO the share of stale
+    ones, computed exactly as the SLI computes it."""
+    age = c.MESSAGE_AGE
+    freshness = [slo for slo in service.slos if slo.sli.kind == "freshness"]
+    panels = [
+        panel("timeseries", "queue-consumer: message age", "Time from enqueueing to the start of processing, "
+              "quantiles from the histogram buckets (the enqueue time passed to message_processing)"
+              + ("; dashed: the freshness SLO thresholds." if freshness else "."), "s",
+              [(quantile(q, promql.selector(age.bucket, service.selector)), legend) for q, legend in QUANTILES],
+              [(slo.sli.threshold_seconds, "red") for slo in freshness]),
+    ]
+    for slo in freshness:
+        threshold = format_duration(slo.sli.threshold_seconds)
+        stale = sli_queries(service, slo, RATE_INTERVAL)
+        panels.append(panel(
+            "timeseries", f"{slo.name}: messages older than {threshold}", f"Share of messages that waited longer than "
+            f"{threshold} before processing began, the bad events of the {slo.name} SLO; dashed: the share its "
+            f"objective allows ({format_number(slo.error_budget)}).", "percentunit",
+            [(f"{stale.errors}\n/\n{stale.total}", f"older than {threshold}")], [(slo.error_budget, "red")]))
+    return panels
 
 
 OUTCOME_TITLES = {"http": "responses by status class", "grpc": "calls by status code", "queue-consumer": "failures by error type"}
@@ -227,6 +278,35 @@ def outcome_targets(service: Service, kind: str) -> list[tuple[str, str]]:
                  "{{rpc_response_status_code}}")]
     failed = promql.selector(count, service.selector, 'error_type!=""')
     return [(f"sum by (error_type) ({rate(failed)})", "{{error_type}}")]
+
+
+def has_cron_interface(service: Service) -> bool:
+    return any(i.kind == "cron" for i in service.interfaces)
+
+
+def job_panels(service: Service) -> list[dict]:
+    """What the cron job's runs pushed to the Pushgateway: when it last succeeded, how its latest
+    run ended, how long runs take."""
+    success = f"max({promql.selector(c.JOB_LAST_SUCCESS, service.selector)})"
+    completion = f"max({promql.selector(c.JOB_LAST_COMPLETION, service.selector)})"
+    on_time = [slo for slo in service.slos if slo.sli.kind == "job-on-time"]
+    outcome_mappings = [{"type": "value", "options": {
+        "0": {"text": "succeeded", "color": "green", "index": 0},
+        "1": {"text": "failed", "color": "red", "index": 1},
+    }}]
+    return [
+        panel("timeseries", "Time since last success", "Age of the job's last successful run, and of its last run "
+              "whatever the outcome" + (f"; the {', '.join(s.name for s in on_time)} SLO counts every minute above "
+              "the dashed line as bad." if on_time else "."), "s",
+              [(f"time() - {success}", "last success"), (f"time() - {completion}", "last run")],
+              [(slo.sli.threshold_seconds, "red") for slo in on_time], width=12),
+        panel("stat", "Latest run", "How the job's latest run ended: failed while its last completion is newer "
+              "than its last success (a job that never succeeded counts as failed).", "none",
+              [(f"{completion} > bool {promql.zero_when_absent(success, completion)}", "latest run")],
+              [(Fraction(1), "red")], width=4, mappings=outcome_mappings),
+        panel("timeseries", "Last run duration", "How long the job's latest run took, successful or not.", "s",
+              [(f"max({promql.selector(c.JOB_LAST_DURATION, service.selector)})", "duration")]),
+    ]
 
 
 def saturation_panels(service: Service) -> list[dict]:
@@ -259,7 +339,7 @@ def kubernetes_panels(service: Service) -> list[dict]:
     pods = ",".join(c.k8s_pod_matchers(service.namespace, service.name))
     hpa = ",".join(c.k8s_hpa_matchers(service.namespace, service.name))
     limit = [(c.SATURATION_THRESHOLD, "red")]
-    return [
+    panels = [
         panel("timeseries", "CPU usage / limit", f"CPU used by all pods over their summed CPU limits; containers are "
               f"throttled near 100% ({c.ALERT_CPU_NEAR_LIMIT} above the line).", "percentunit",
               [(f"{promql.sum_of(rate(promql.selector(c.K8S_CPU_USAGE, pods, REAL_CONTAINERS)))}\n/\n"
@@ -269,11 +349,14 @@ def kubernetes_panels(service: Service) -> list[dict]:
               [(f"sum by (pod, container) ({promql.selector(c.K8S_MEMORY_WORKING_SET, pods, REAL_CONTAINERS)})\n/\n"
                 f'sum by (pod, container) ({c.K8S_RESOURCE_LIMITS}{{{pods},resource="memory"}})', "{{pod}}/{{container}}")],
               limit),
-        panel("timeseries", "Replicas vs autoscaler bounds", f"At the maximum the autoscaler cannot add capacity "
-              f"({c.ALERT_REPLICAS_AT_MAX}).", "short",
-              [(f"max({metric}{{{hpa}}})", legend) for metric, legend in (
-                  (c.K8S_HPA_CURRENT_REPLICAS, "current"), (c.K8S_HPA_MIN_REPLICAS, "min"), (c.K8S_HPA_MAX_REPLICAS, "max"))]),
     ]
+    if not service.is_cron_job:  # a cron job has no autoscaler
+        panels.append(panel("timeseries", "Replicas vs autoscaler bounds", f"At the maximum the autoscaler cannot add "
+                            f"capacity ({c.ALERT_REPLICAS_AT_MAX}).", "short",
+                            [(f"max({metric}{{{hpa}}})", legend) for metric, legend in (
+                                (c.K8S_HPA_CURRENT_REPLICAS, "current"), (c.K8S_HPA_MIN_REPLICAS, "min"),
+                                (c.K8S_HPA_MAX_REPLICAS, "max"))]))
+    return panels
 
 
 def gpu_panels(service: Service) -> list[dict]:

@@ -27,14 +27,24 @@ DESCRIPTIONS = {
     "db.client.operation.duration": "Duration of database client operations.",
     "messaging.client.operation.duration": "Duration of messaging operations.",
     "rpc.client.call.duration": "Duration of outgoing RPC calls.",
+    c.MESSAGE_AGE.otel_name: "Time from enqueueing a message to the start of its processing.",
 }
+
+# The gauges a cron job pushes to the Pushgateway: (module constant, metric name, # HELP).
+JOB_GAUGES = (
+    ("JOB_LAST_SUCCESS", c.JOB_LAST_SUCCESS, "When the job last ended successfully, in seconds since the epoch."),
+    ("JOB_LAST_COMPLETION", c.JOB_LAST_COMPLETION, "When the job last ended, successfully or not, in seconds since the epoch."),
+    ("JOB_LAST_DURATION", c.JOB_LAST_DURATION, "How long the job's last run took, in seconds."),
+)
+PUSHGATEWAY_URL_VARIABLE = "OPGEN_PUSHGATEWAY_URL"
+DEFAULT_PUSHGATEWAY_URL = "http://localhost:9091"  # the Pushgateway's own default port
 
 # Module-level names of the template: a dependency helper must not shadow one of them.
 TEMPLATE_NAMES = frozenset({
     "annotations", "os", "threading", "time", "contextmanager", "metrics", "trace", "Resource",
     "MeterProvider", "TracerProvider", "PrometheusMetricReader", "start_http_server", "Call", "HTTPCall",
     "GRPCCall", "meter", "tracer", "setup", "WSGIMiddleware", "ASGIMiddleware", "grpc_server_call",
-    "message_processing",
+    "message_processing", "datetime", "logging", "CollectorRegistry", "Gauge", "pushadd_to_gateway", "job_run",
 })  # and upper-case constants, which a dependency name (a DNS label) can never be
 
 
@@ -58,6 +68,7 @@ class DependencyHelper:
 def render(context: RenderContext) -> list[Artifact]:
     service = context.service
     servers = server_histograms(service)
+    age = message_age_histogram(service)
     text = render_template(
         TEMPLATE,
         header=generated_header(context),
@@ -69,8 +80,14 @@ def render(context: RenderContext) -> list[Artifact]:
         grpc=servers.get("grpc"),
         grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
         queue=servers.get("queue-consumer"),
-        histograms=[*servers.values(), *client_histograms(service)],
+        message_age=age,
+        histograms=[*servers.values(), *([age] if age else []), *client_histograms(service)],
         dependency_helpers=dependency_helpers(service),
+        scraped=not service.is_cron_job,
+        cron=any(i.kind == "cron" for i in service.interfaces),
+        job_gauges=JOB_GAUGES,
+        pushgateway_url_variable=PUSHGATEWAY_URL_VARIABLE,
+        default_pushgateway_url=DEFAULT_PUSHGATEWAY_URL,
     )
     return [Artifact(c.telemetry_path(service.name), text)]
 
@@ -78,7 +95,7 @@ def render(context: RenderContext) -> list[Artifact]:
 def attribute_constants() -> dict[str, str]:
     """The module's attribute-name constants, e.g. HTTP_ROUTE = "http.route"; every label the
     contract names (conventions) must have its attribute here, or rendering fails."""
-    labels = [label for metric in c.REQUEST_METRICS.values() for label in metric.labels]
+    labels = [label for metric in c.REQUEST_METRICS.values() for label in metric.labels] + list(c.MESSAGE_AGE_LABELS)
     labels += [m.system[0] for m in c.DEPENDENCY_METRICS.values() if m.system] + [c.PEER_LABEL]
     return {label.upper(): c.OTEL_ATTRIBUTES[label] for label in dict.fromkeys(labels)}
 
@@ -100,6 +117,15 @@ def server_histograms(service: Service) -> dict[str, Histogram]:
         thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "latency" and s.sli.interface == kind]
         histograms[kind] = histogram(c.REQUEST_METRICS[kind].otel_name, (*c.DEFAULT_BUCKETS_SECONDS, *thresholds))
     return histograms
+
+
+def message_age_histogram(service: Service) -> Histogram | None:
+    """Queue consumers only; its boundaries hold each freshness SLO's threshold, or the SLI reads
+    every message as stale."""
+    if "queue-consumer" not in declared_request_kinds(service):
+        return None
+    thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "freshness"]
+    return histogram(c.MESSAGE_AGE.otel_name, (*c.MESSAGE_AGE_BUCKETS_SECONDS, *thresholds))
 
 
 def client_histograms(service: Service) -> list[Histogram]:

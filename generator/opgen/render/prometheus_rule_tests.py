@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
-from opgen.alerts import is_scraped
+from opgen.alerts import has_dependency_alerts, is_scraped
 from opgen.descriptor.checks import WINDOW_PLACEHOLDER
 from opgen.descriptor.model import SLO, Service
 from opgen.render import Artifact, RenderContext, generated_header
@@ -363,7 +363,7 @@ CALLS_PER_MINUTE = 600
 def dependency_tests(service: Service) -> list[dict]:
     """Healthy calls fire nothing; 10 % failed and all slow fire both alerts for every dependency."""
     base = selector_labels(service.selector)
-    if not service.dependencies or base is None:
+    if not has_dependency_alerts(service) or base is None:
         return []
     return [
         dependency_test(service, base, "dependencies: 1% failed, fast calls fire nothing", failed=6, slow=False),

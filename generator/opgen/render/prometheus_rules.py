@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
-from opgen.alerts import is_scraped
+from opgen.alerts import has_dependency_alerts, is_scraped
 from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.yaml_output import dump_yaml
@@ -37,7 +37,7 @@ def render(context: RenderContext) -> list[Artifact]:
     health = health_alerts(service)
     if health:
         groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health})
-    if service.dependencies:
+    if has_dependency_alerts(service):
         groups.append({"name": c.rule_group(service.name, None, "dependencies"), "rules": dependency_alerts(service)})
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
     text = dump_yaml({"groups": groups}, generated_header(context))
