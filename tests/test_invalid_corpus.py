@@ -10,6 +10,7 @@ a sidecar NN-name.expect beside it when the file cannot carry a comment (empty, 
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 import subprocess
@@ -20,6 +21,13 @@ import pytest
 
 CORPUS = Path(__file__).parent / "corpus" / "invalid"
 CASES = sorted(CORPUS.glob("*.yaml"))
+TEN_MB = 10 * 1024 * 1024
+# Cases too big to commit, built by the test: name -> file content.
+GENERATED = {
+    "ten-megabytes-of-comments": b"apiVersion: opgen/v1\n" + b"# padding padding padding padding\n" * (TEN_MB // 34),
+    "ten-megabytes-on-one-line": b"description: " + b"x" * TEN_MB,
+    "ten-megabytes-of-random-bytes": bytes(random.Random(7).getrandbits(8) for _ in range(TEN_MB // 8)) * 8,
+}
 EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.+)$", re.MULTILINE)
 SUMMARY = re.compile(r"opgen: \d+ problems?; nothing was written\.")
 
@@ -33,7 +41,7 @@ def expectations(case: Path) -> list[tuple[int, int, str]]:
 
 
 def test_corpus_is_large_enough():
-    assert len(CASES) >= 40
+    assert len(CASES) + len(GENERATED) >= 100
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
@@ -56,4 +64,15 @@ def test_invalid_descriptor_is_reported(case: Path, tmp_path: Path):
             f"expected a line starting {prefix!r} containing {phrase!r}; stderr was:\n{stderr}"
         )
     assert lines and SUMMARY.fullmatch(lines[-1]), stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["service.yaml"], "opgen wrote files"
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_a_ten_megabyte_descriptor_is_refused_unread(name: str, tmp_path: Path):
+    descriptor = tmp_path / "service.yaml"
+    descriptor.write_bytes(GENERATED[name])
+    result = subprocess.run([sys.executable, "-m", "opgen", "sync", str(descriptor)],
+                            cwd=tmp_path, capture_output=True, text=True, errors="replace", timeout=60)
+    assert "Traceback" not in result.stderr and result.returncode == 2, result.stderr
+    assert result.stderr.startswith("service.yaml:1:1: file is ") and "limited to 1,000,000" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["service.yaml"], "opgen wrote files"
