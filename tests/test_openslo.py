@@ -1,6 +1,7 @@
 """ops/slo/<name>.openslo.yaml: valid OpenSLO v1 (against a schema transcribed from the spec), and
 saying what the Prometheus rules say: same objectives and windows, one burn-rate condition per
-rule with the rules' threshold, window and `for`, and no dangling references."""
+rule with the rules' threshold, window and `for`, the rules' SLI queries (time-based SLIs over one
+time slice), and no dangling references."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+import subprocess
+
 import promql_parser
 import pytest
 import yaml_helpers
@@ -17,7 +20,9 @@ from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
 from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
-from opgen.descriptor.load import load_service
+from opgen import conventions as c
+from opgen.descriptor.load import load_service, load_service_text
+from opgen.render import RenderContext, openslo, prometheus_rules
 from opgen.render.openslo import NAME_LIMIT, object_name
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "openslo-v1.schema.json").read_text())
@@ -47,6 +52,12 @@ def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
     named = {d["metadata"]["name"]: d for d in found}
     assert len(named) == len(found), f"duplicate {kind} names"
     return named
+
+
+def rendered(service) -> list[dict]:
+    """The OpenSLO documents of a service, straight from the renderer."""
+    [artifact] = openslo.render(RenderContext(service, "service.yaml"))
+    return list(YAML(typ="safe", pure=True).load_all(artifact.text))
 
 
 def schema_errors(doc: dict) -> list[str]:
@@ -87,7 +98,12 @@ def test_slos_say_what_the_descriptor_and_the_rules_say(tmp_path, descriptor):
         assert Fraction(str(objective["target"])) == slo.objective
         assert objectives[slo.name] == f"vector({objective['target']})"
         assert spec["timeWindow"] == [{"duration": slo.window, "isRolling": True}]
-        assert spec["budgetingMethod"] == "Occurrences"
+        if slo.sli.time_based:  # good minutes over all minutes; a minute is good when nothing in it is bad
+            assert spec["budgetingMethod"] == "Timeslices"
+            assert (objective["timeSliceTarget"], objective["timeSliceWindow"]) == (1, c.TIME_SLICE)
+        else:
+            assert spec["budgetingMethod"] == "Occurrences"
+            assert not {"timeSliceTarget", "timeSliceWindow"} & set(objective)
         for metric in spec["indicator"]["spec"]["ratioMetric"].values():
             if isinstance(metric, dict):
                 assert metric["metricSource"]["type"] == "Prometheus"
@@ -157,6 +173,88 @@ def test_checkout_pages_pagerduty_tickets_slack_and_its_indicators_use_the_rules
     events = slos["checkout-charge-success"]["spec"]["indicator"]["spec"]["ratioMetric"]
     assert events["counter"] is False  # 5m rates, like the rules' recordings
     assert events["total"]["metricSource"]["spec"]["query"] == 'sum(sum(rate(gateway_charges_total{job="checkout"}[5m])))'
+
+
+def indicator_queries(doc: dict) -> dict[str, str]:
+    return {part: metric["metricSource"]["spec"]["query"]
+            for part, metric in doc["spec"]["indicator"]["spec"]["ratioMetric"].items() if isinstance(metric, dict)}
+
+
+def test_freshness_counts_messages_picked_up_within_the_threshold_from_the_message_age_histogram():
+    service = load_service(TEST_DESCRIPTORS / "queue-fresh.yaml")
+    slo = by_kind(rendered(service), "SLO")["thumbnailer-freshness"]
+    assert slo["spec"]["budgetingMethod"] == "Occurrences"
+    assert slo["spec"]["indicator"]["spec"]["ratioMetric"]["counter"] is True
+    assert indicator_queries(slo) == {
+        "good": '(sum(messaging_message_age_seconds_bucket{job="thumbnailer",le=~"90|90[.]0"})'
+                ' or 0 * sum(messaging_message_age_seconds_count{job="thumbnailer"}))',
+        "total": 'sum(messaging_message_age_seconds_count{job="thumbnailer"})',
+    }
+
+
+def test_time_based_indicators_are_the_rules_sli_over_one_time_slice():
+    """The rules' 5m recordings and the OpenSLO queries differ only in the subquery's range."""
+    service = load_service(TEST_DESCRIPTORS / "cron-report.yaml")
+    slos = by_kind(rendered(service), "SLO")
+    [rules] = prometheus_rules.render(RenderContext(service, "service.yaml"))
+    recorded = {(r["labels"]["slo"], r["record"]): r["expr"] for g in YAML(typ="safe").load(rules.text)["groups"]
+                for r in g["rules"] if "record" in r}
+    assert {s.sli.kind for s in service.slos} == {"job-success", "job-on-time"}
+    for slo in service.slos:
+        doc = slos[f"nightly-report-{slo.name}"]
+        assert doc["spec"]["indicator"]["spec"]["ratioMetric"]["counter"] is False
+        queries = indicator_queries(doc)
+        assert set(queries) == {"bad", "total"}
+        slice_range = f"[{c.TIME_SLICE}:{c.TIME_SLICE}])"
+        for part, record in (("bad", c.SLI_ERRORS_RATE5M), ("total", c.SLI_REQUESTS_RATE5M)):
+            assert queries[part].endswith(slice_range)
+            assert queries[part].replace(slice_range, f"[5m:{c.TIME_SLICE}])") == recorded[(slo.name, record)]
+
+
+# A daily job (threshold 1h for the test): success at 0m, a failed run at 120m, success at 240m.
+# Gauges hold Unix seconds and promtool's clock starts at the epoch. Evaluated per time slice,
+# a minute is bad (1) while the latest run is failed or the last success is over an hour old.
+JOB = """apiVersion: opgen/v1
+kind: Service
+metadata: {name: ledger-export, team: finance}
+spec:
+  interfaces: [{kind: cron}]
+  slos:
+    - {name: runs-succeed, objective: 99, sli: {kind: job-success}}
+    - {name: on-time, objective: 99, sli: {kind: job-on-time, threshold: 1h}}
+"""
+JOB_SERIES = [
+    {"series": 'cronjob_last_completion_timestamp_seconds{job="ledger-export"}', "values": "_x9 0x110 7200x119 14400x60"},
+    {"series": 'cronjob_last_success_timestamp_seconds{job="ledger-export"}', "values": "_x9 0x230 14400x60"},
+]
+EXPECTED_SLICES = {  # (slo, minute): (bad, total); None: no data yet, before the first run
+    ("runs-succeed", 5): None, ("runs-succeed", 60): (0, 1), ("runs-succeed", 180): (1, 1), ("runs-succeed", 300): (0, 1),
+    ("on-time", 5): None, ("on-time", 55): (0, 1), ("on-time", 180): (1, 1), ("on-time", 300): (0, 1),
+}
+
+
+def test_time_slices_are_good_or_bad_as_the_job_runs(tmp_path, promtool):
+    docs = by_kind(rendered(load_service_text(JOB, "service.yaml")), "SLO")
+    tests = []
+    for (slo, minute), expected in EXPECTED_SLICES.items():
+        for index, part in enumerate(("bad", "total")):
+            samples = [] if expected is None else [{"labels": "{}", "value": expected[index]}]
+            query = indicator_queries(docs[f"ledger-export-{slo}"])[part]
+            tests.append({"expr": query, "eval_time": f"{minute}m", "exp_samples": samples})
+    test_file = tmp_path / "slices.test.yml"
+    test_file.write_text(json.dumps({"rule_files": [], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m", "input_series": JOB_SERIES, "promql_expr_test": tests}]}))
+    result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_wants_a_time_slice_target_and_window_with_timeslices():
+    doc = by_kind(rendered(load_service(TEST_DESCRIPTORS / "cron-report.yaml")), "SLO")["nightly-report-on-time"]
+    assert schema_errors(doc) == []
+    for field in ("timeSliceTarget", "timeSliceWindow"):
+        broken = copy.deepcopy(doc)
+        del broken["spec"]["objectives"][0][field]
+        assert any(e.startswith("spec/objectives/0: ") for e in schema_errors(broken)), field
 
 
 def test_without_oncall_there_are_no_notification_targets_and_without_slos_only_the_service(tmp_path):

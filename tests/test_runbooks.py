@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import promql_parser
 import pytest
 import yaml_helpers
 from markdown_it import MarkdownIt
@@ -252,6 +253,122 @@ def test_scale_out_names_the_replica_figure(synced):
     mitigation = section(tokens(alert_pages(ops, service)["CPUNearLimit"]), "Mitigation")
     commands = "".join(t.content for t in mitigation if t.type == "fence" and t.info == "sh")
     assert f"kubectl -n shop patch hpa checkout --patch '{{\"spec\":{{{spec}}}}}'" in commands
+
+
+@each_descriptor
+def test_every_promql_block_parses(synced, descriptor):
+    service, ops = synced(descriptor)
+    for page in all_pages(ops, service):
+        for fence in (t for t in tokens(page) if t.type == "fence" and t.info == "promql"):
+            promql_parser.parse(fence.content)
+
+
+def fences(parsed, language: str) -> str:
+    return "".join(t.content for t in parsed if t.type == "fence" and t.info == language)
+
+
+# --- new SLI kinds: each page says what to check and what to do for its kind ----------------------
+
+CRON = TEST_DESCRIPTORS / "cron-report.yaml"
+QUEUE = TEST_DESCRIPTORS / "queue-fresh.yaml"
+GPU = TEST_DESCRIPTORS / "gpu-inference.yaml"
+
+
+def test_job_success_page_finds_the_failed_run_and_reruns_it_with_care(synced):
+    service, ops = synced(CRON)
+    parsed = tokens(alert_pages(ops, service)["RunsSucceedBudgetBurn"])
+    diagnosis, mitigation = section(parsed, "Diagnosis"), section(parsed, "Mitigation")
+    commands = fences(diagnosis, "sh")
+    assert "kubectl -n nightly-report get jobs --sort-by=.metadata.creationTimestamp | grep '^nightly-report-'" in commands
+    assert "kubectl -n nightly-report logs job/<job> --all-containers --timestamps" in commands
+    assert "cronjob_last_success_timestamp_seconds" in fences(diagnosis, "promql")
+    assert "kubectl -n nightly-report create job --from=cronjob/nightly-report \"$JOB\"" in fences(mitigation, "sh")
+    assert "safe" in text_of(mitigation) and "twice" in text_of(mitigation)  # idempotency, before the command
+    assert "set image cronjob/nightly-report" in fences(mitigation, "sh")  # a CronJob has no rollout undo
+
+
+def test_job_on_time_page_covers_suspend_missed_starts_stuck_runs_and_lost_pushes(synced):
+    service, ops = synced(CRON)
+    parsed = tokens(alert_pages(ops, service)["OnTimeBudgetBurn"])
+    diagnosis, mitigation = section(parsed, "Diagnosis"), section(parsed, "Mitigation")
+    said = text_of(diagnosis)
+    for topic in ("SUSPEND", "Forbid", "startingDeadlineSeconds", "activeDeadlineSeconds", "Pushgateway",
+                  "--persistence.file", "SLONoData"):
+        assert topic in said, topic
+    assert 'time() - max(push_time_seconds{job="nightly-report"})' in fences(diagnosis, "promql")
+    commands = fences(mitigation, "sh")
+    assert """kubectl -n nightly-report patch cronjob nightly-report --patch '{"spec":{"suspend":false}}'""" in commands
+    assert "kubectl -n nightly-report delete job <stuck-job>" in commands
+    assert "curl --data-binary @- http://<pushgateway>:9091/metrics/job/nightly-report" in commands
+
+
+def test_cron_job_pages_never_offer_to_scale_and_never_mention_terraform(synced):
+    service, ops = synced(CRON)
+    assert not (ops / c.terraform_path(service.name)).exists()
+    for page in all_pages(ops, service):
+        text = page.read_text()
+        for never in ("hpa", "scaledobject", "rollout undo", "deployment/", "Scale out", "terraform/", ".tf"):
+            assert never not in text, (page.name, never)
+    capacity = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Capacity"))
+    assert "CronJob" in capacity and "no autoscaler" in capacity
+
+
+def test_no_data_page_of_a_cron_job_explains_the_first_run_and_the_pushgateway(synced):
+    service, ops = synced(CRON)
+    parsed = tokens(alert_pages(ops, service)[c.ALERT_NO_DATA])
+    assert "first run" in text_of(section(parsed, "Meaning"))
+    assert headings(section(parsed, "Diagnosis"), "h3") == [f'cause="sli-metrics-missing", slo="{s.name}"' for s in service.slos]
+    assert "Pushgateway" in text_of(section(parsed, "Mitigation"))
+
+
+def test_freshness_page_checks_backlog_consumers_poison_messages_and_the_broker_and_scales_keda(synced):
+    service, ops = synced(QUEUE)
+    parsed = tokens(alert_pages(ops, service)["FreshnessBudgetBurn"])
+    diagnosis, mitigation = section(parsed, "Diagnosis"), section(parsed, "Mitigation")
+    queries = fences(diagnosis, "promql")
+    assert 'messaging_message_age_seconds_bucket{job="thumbnailer",le=~"90|90[.]0"}' in queries  # the SLI's own histogram
+    assert 'sum by (error_type) (rate(messaging_process_duration_seconds_count{job="thumbnailer",error_type!=""}[5m]))' in queries
+    commands = fences(diagnosis, "sh")
+    assert "rabbitmqctl -n <node> list_queues name messages_ready messages_unacknowledged consumers" in commands  # backlog
+    assert "kubectl -n thumbnailer get scaledobject thumbnailer" in commands  # consumers and their autoscaler
+    assert "rabbitmq-diagnostics -n <node> alarms" in commands  # the broker
+    assert "poison" in text_of(diagnosis)
+    fix = fences(mitigation, "sh")
+    # KEDA owns the HPA: scaling out changes the ScaledObject; 400 msg/s at 17.5 per pod -> 23 pods.
+    assert """kubectl -n thumbnailer patch scaledobject thumbnailer --type merge --patch '{"spec":{"minReplicaCount":23}}'""" in fix
+    assert "patch hpa" not in fix
+    assert "dead-letter-exchange" in fix
+
+
+def test_gpu_overview_shows_cost_per_gpu_hour_at_the_minimum_and_maximum_against_the_budget(synced):
+    service, ops = synced(GPU)
+    cost = section(tokens(runbook_dir(ops, service) / "README.md"), "Cost")
+    lines = [text_of(t.children) for t in cost if t.type == "inline"]
+    # 0.8 USD x 1 GPU per pod; minimum 6 pods, maximum 28 pods; 730 h a month; budget 12000 USD.
+    assert "GPU cost: 0.8 USD per GPU hour × 1 GPU = 0.8 USD per pod hour." in lines
+    assert "At the minimum of 6 pods: 4.8 USD per hour, 3504 USD per month (730 h), 29.2 % of the monthly budget." in lines
+    assert ("At the maximum of 28 pods: 22.4 USD per hour, 16352 USD per month (730 h), "
+            "136.267 % of the monthly budget: over budget.") in lines
+    capacity = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Capacity"))
+    assert "KEDA" in capacity and "warm spare" in capacity and "never scales on CPU" in capacity
+
+
+def test_gpu_model_is_markdown_text_in_the_cost_section(tmp_path):
+    text = GPU.read_text().replace("model: nvidia-l4", "model: nvidia _l4_ __x__")
+    assert text != GPU.read_text()
+    (tmp_path / "gpu.yaml").write_text(text)
+    service = load_validated(tmp_path / "gpu.yaml", "service.yaml").service
+    overview = runbooks.render(RenderContext(service, "service.yaml"))[0]
+    cost = section(MARKDOWN.parse(overview.text), "Cost")
+    assert not [t for t in walk(cost) if t.type in ("em_open", "strong_open")]
+    assert "nvidia _l4_ __x__" in text_of(cost)
+
+
+def test_keda_services_scale_out_through_the_scaled_object(synced):
+    service, ops = synced(GPU)
+    mitigation = section(tokens(alert_pages(ops, service)["GPUUtilizationHigh"]), "Mitigation")
+    commands = fences(mitigation, "sh")
+    assert "kubectl -n ml patch scaledobject ranker --type merge" in commands and "patch hpa" not in commands
 
 
 def test_the_overview_says_who_to_call_and_what_breaks(synced):

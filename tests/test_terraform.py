@@ -1,5 +1,6 @@
 """ops/terraform/<name>_autoscaling.tf: given a descriptor, the autoscaler of its platform, sized by
-opgen.capacity, as HCL that parses and uses only what the providers document."""
+opgen.capacity, as HCL that parses and uses only what the providers (and KEDA's scalers) document;
+none for cron jobs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from hcl2 import SerializationOptions
 
 from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
-from opgen.capacity import plan_capacity
+from opgen.capacity import DEFAULT_BACKLOG_PER_REPLICA, DEFAULT_DRAIN_SECONDS, plan_backlog, plan_capacity
 from opgen.descriptor.load import load_service, load_service_text
 from opgen.render import RenderContext
 from opgen.render import terraform_autoscaling
@@ -25,11 +26,14 @@ DESCRIPTORS = [EXAMPLES / "checkout" / "service.yaml", *sorted(TEST_DESCRIPTORS.
 EXPECTED_RESOURCES = {
     "kubernetes": ["kubernetes_horizontal_pod_autoscaler_v2"],
     "kubernetes-gpu": ["kubernetes_manifest"],
+    "kubernetes-queue": ["kubernetes_manifest"],  # a KEDA ScaledObject on the broker's backlog
+    "cron": [],  # no file at all
     "ecs": ["aws_appautoscaling_target", "aws_appautoscaling_policy", "aws_appautoscaling_policy"],  # CPU and ALB requests
     "ecs-cpu-only": ["aws_appautoscaling_target", "aws_appautoscaling_policy"],  # no traffic figures
     "lambda": ["aws_appautoscaling_target", "aws_appautoscaling_policy"],
 }
 EXPECTED_PROVIDERS = {"kubernetes": "hashicorp/kubernetes", "kubernetes-gpu": "hashicorp/kubernetes",
+                      "kubernetes-queue": "hashicorp/kubernetes",
                       "ecs": "hashicorp/aws", "ecs-cpu-only": "hashicorp/aws", "lambda": "hashicorp/aws"}
 
 
@@ -37,8 +41,10 @@ EXPECTED_PROVIDERS = {"kubernetes": "hashicorp/kubernetes", "kubernetes-gpu": "h
 # Transcribed from the providers' registry docs: hashicorp/kubernetes docs/resources/
 # horizontal_pod_autoscaler_v2.md and manifest.md, hashicorp/aws website/docs/r/appautoscaling_target
 # and appautoscaling_policy (v5/v6: suspended_state, predictive_scaling_policy_configuration, region);
-# the manifest's content from KEDA's ScaledObject specification and Prometheus scaler; variable and
-# terraform blocks from the Terraform language docs. Only blocks opgen emits are described deeper.
+# the manifest's content from KEDA's ScaledObject specification and its scalers (kedacore/keda-docs,
+# content/docs/2.21: reference/scaledobject-spec.md, scalers/prometheus.md, apache-kafka.md,
+# rabbitmq-queue.md, aws-sqs.md, cpu.md); variable and terraform blocks from the Terraform language
+# docs. Only blocks opgen emits are described deeper.
 
 
 def block(required: str = "", optional: str = "", **nested: dict) -> dict:
@@ -86,9 +92,8 @@ SCHEMA = {
                 ),
                 triggers=block(
                     "type metadata", "name metricType useCachedMetrics authenticationRef",
-                    metadata=block("serverAddress query threshold",
-                                   "activationThreshold namespace customHeaders ignoreNullValues unsafeSsl queryParameters"),
-                ),
+                    authenticationRef=block("name", "kind"),
+                ),  # metadata: per scaler, KEDA_METADATA
             ),
         ),
     ),
@@ -108,6 +113,24 @@ SCHEMA = {
         ),
     ),
 }
+# Each KEDA scaler's metadata, and the metric types it supports.
+KEDA_METADATA = {
+    "prometheus": block("serverAddress query threshold",
+                        "activationThreshold namespace customHeaders ignoreNullValues unsafeSsl queryParameters"),
+    "kafka": block("bootstrapServers consumerGroup",
+                   "topic lagThreshold activationLagThreshold offsetResetPolicy allowIdleConsumers "
+                   "scaleToZeroOnInvalidOffset excludePersistentLag limitToPartitionsWithLag "
+                   "ensureEvenDistributionOfPartitions version fullMetadata partitionLimitation sasl "
+                   "saslTokenProvider tls unsafeSsl awsRegion"),
+    "rabbitmq": block("queueName mode value",
+                      "host hostFromEnv usernameFromEnv passwordFromEnv protocol activationValue vhostName "
+                      "useRegex pageSize operation timeout excludeUnacknowledged unsafeSsl"),
+    "aws-sqs-queue": block("awsRegion",
+                           "queueURL queueURLFromEnv queueLength activationQueueLength scaleOnInFlight "
+                           "scaleOnDelayed awsEndpoint identityOwner"),
+    "cpu": block("value", "containerName"),
+}
+KEDA_METRIC_TYPES = {"cpu": {"Utilization", "AverageValue"}}  # every other scaler: AverageValue or Value
 VARIABLE = block("", "type description default validation sensitive nullable ephemeral",
                  validation=block("condition error_message"))
 TERRAFORM = block("", "required_version required_providers backend cloud experiments provider_meta")
@@ -148,11 +171,37 @@ def variables(doc: dict) -> dict[str, dict]:
     return {name: body for entry in doc.get("variable", []) for name, body in entry.items()}
 
 
+def keda_problems(resource: dict) -> list[str]:
+    """What KEDA's scaler documentation does not know in the ScaledObject's triggers."""
+    problems = []
+    for index, trigger in enumerate(resource["manifest"]["spec"]["triggers"]):
+        where = f"trigger {index} ({trigger['type']})"
+        if trigger["type"] not in KEDA_METADATA:
+            problems.append(f"{where}: no such scaler")
+            continue
+        problems += schema_problems(trigger["metadata"], KEDA_METADATA[trigger["type"]], f"{where}.metadata")
+        if trigger["metricType"] not in KEDA_METRIC_TYPES.get(trigger["type"], {"AverageValue", "Value"}):
+            problems.append(f"{where}: metricType {trigger['metricType']}")
+        problems += [f"{where}.metadata.{k} is not a string" for k, v in trigger["metadata"].items()
+                     if not k.startswith("__") and not isinstance(v, str)]
+    return problems
+
+
+def triggers_of(doc: dict) -> list[dict]:
+    [(_, _, body)] = resources(doc)
+    return body["manifest"]["spec"]["triggers"]
+
+
 def kind_of(descriptor: Path) -> str:
-    """Which resources the descriptor's platform (and GPU, and traffic figures) call for."""
+    """Which resources the descriptor's platform (and GPU, broker, interfaces and traffic figures) call for."""
     service = load_service(descriptor)
+    if service.is_cron_job:
+        return "cron"
     if service.platform == "kubernetes":
-        return "kubernetes-gpu" if service.gpu else "kubernetes"
+        if service.gpu:
+            return "kubernetes-gpu"
+        consumes = any(i.kind == "queue-consumer" for i in service.interfaces)
+        return "kubernetes-queue" if consumes and any(d.kind in ("kafka", "rabbitmq", "sqs") for d in service.dependencies) else "kubernetes"
     if service.platform == "ecs" and service.traffic.per_instance_rps is None:
         return "ecs-cpu-only"
     return service.platform
@@ -171,7 +220,7 @@ def render(service) -> str:
 
 
 def descriptor(tier: int = 2, platform: str = "kubernetes", traffic: str = "", scaling: str = "",
-               interfaces: str = "[{kind: http}]") -> str:
+               interfaces: str = "[{kind: http}]", slos: str = "", dependencies: str = "", gpu: str = "") -> str:
     return "\n".join(line for line in (
         "apiVersion: opgen/v1",
         "kind: Service",
@@ -181,7 +230,14 @@ def descriptor(tier: int = 2, platform: str = "kubernetes", traffic: str = "", s
         f"  interfaces: {interfaces}",
         f"  traffic: {{{traffic}}}" if traffic else "",
         f"  scaling: {{{scaling}}}" if scaling else "",
+        f"  slos: {slos}" if slos else "",
+        f"  dependencies: {dependencies}" if dependencies else "",
+        f"  resources: {{gpu: {{{gpu}}}}}" if gpu else "",
     ) if line) + "\n"
+
+
+def service_of(text: str):
+    return load_service_text(text, "service.yaml")
 
 
 TRAFFIC = "baseline_rps: 150, peak_rps: 1500, per_instance_rps: 60"
@@ -192,15 +248,20 @@ TRAFFIC = "baseline_rps: 150, peak_rps: 1500, per_instance_rps: 60"
 def test_sync_writes_parseable_terraform_using_only_documented_attributes(tmp_path, descriptor):
     service = load_service(descriptor)
     files = synced_terraform(tmp_path, descriptor)
+    kind = kind_of(descriptor)
+    if kind == "cron":  # nothing to scale, so no file, not even an empty one
+        assert files == []
+        return
     assert [f.name for f in files] == [f"{service.name}_autoscaling.tf"]
     text = files[0].read_text()
     doc = parse(text)
-    kind = kind_of(descriptor)
 
     assert sorted(k for k, _, _ in resources(doc)) == sorted(EXPECTED_RESOURCES[kind])
     problems = []
     for resource_type, name, body in resources(doc):
         problems += schema_problems(body, SCHEMA[resource_type], f"{resource_type}.{name}", META_ARGUMENTS)
+        if resource_type == "kubernetes_manifest":
+            problems += keda_problems(body)
     for name, body in variables(doc).items():
         problems += schema_problems(body, VARIABLE, f"variable.{name}")
     for body in doc["terraform"]:
@@ -211,13 +272,15 @@ def test_sync_writes_parseable_terraform_using_only_documented_attributes(tmp_pa
     assert {p["source"] for name, p in providers.items() if not name.startswith("__")} == {EXPECTED_PROVIDERS[kind]}
     assert all(re.fullmatch(r">= \d+\.\d+, < \d+\.\d+", p["version"]) for n, p in providers.items() if not n.startswith("__"))
 
-    used = {m for line in text.splitlines() if not line.lstrip().startswith("#") for m in re.findall(r"\bvar\.([a-z_]+)", line)}
+    used = {m for line in text.splitlines() if not line.lstrip().startswith("#") for m in re.findall(r"\bvar\.([a-z0-9_]+)", line)}
     assert used == set(variables(doc)), "every variable declared is used, every one used is declared"
 
 
 @pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda p: p.parent.name if p.stem == "service" else p.stem)
 def test_figures_and_arithmetic_are_written_as_comments(descriptor):
     service = load_service(descriptor)
+    if service.is_cron_job:
+        return  # no file (test_cron_jobs_get_no_terraform_file)
     capacity = plan_capacity(service)
     text = render(service)
     for line in capacity.arithmetic:
@@ -251,7 +314,8 @@ def test_kubernetes_hpa_targets_the_deployment_on_cpu_and_requests_with_fast_up_
 
 @pytest.mark.parametrize(("text", "reason"), [
     (descriptor(), "the descriptor declares no traffic.per_instance_rps"),
-    (descriptor(traffic=TRAFFIC, interfaces="[{kind: cron}]"), "the service has no http, grpc or queue-consumer interface"),
+    (descriptor(traffic="baseline_rps: 1", interfaces="[{kind: http}, {kind: cron}]"),
+     "the descriptor declares no traffic.per_instance_rps"),
 ])
 def test_kubernetes_without_a_request_rate_scales_on_cpu_only_and_says_why(text, reason):
     hcl = render(load_service_text(text, "service.yaml"))
@@ -269,7 +333,8 @@ def test_gpu_service_scales_with_keda_on_gpu_utilisation_never_cpu_alone():
     assert (manifest["apiVersion"], manifest["kind"]) == ("keda.sh/v1alpha1", "ScaledObject")
     spec = manifest["spec"]
     assert spec["scaleTargetRef"]["name"] == "ranker" and manifest["metadata"]["namespace"] == "ml"
-    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (5, 28)  # 25 rps x 70 % = 17.5 per pod
+    # 25 rps x 70 % = 17.5 per pod; 40 rps -> 3, one zone lost -> 5, and a warm spare -> 6. 400 rps -> 23, +20 % -> 28.
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (6, 28)
     assert [t["type"] for t in spec["triggers"]] == ["prometheus", "prometheus"]
     gpu, requests = (t["metadata"] for t in spec["triggers"])
     assert "DCGM_FI_DEV_GPU_UTIL" in gpu["query"] and gpu["threshold"] == "70"
@@ -277,6 +342,116 @@ def test_gpu_service_scales_with_keda_on_gpu_utilisation_never_cpu_alone():
     assert all(t["metadata"]["serverAddress"] == "${var.prometheus_server_address}" for t in spec["triggers"])
     assert "prometheus_server_address" in variables(doc)
     assert "cpu" not in str(spec["triggers"]).lower()
+    hpa = spec["advanced"]["horizontalPodAutoscalerConfig"]
+    assert hpa["name"] == "ranker"  # what kubectl, the ReplicasAtMaximum alert and the runbooks look for
+    down, up = hpa["behavior"]["scaleDown"], hpa["behavior"]["scaleUp"]
+    # A GPU pod takes minutes to come back: give pods up after 15 minutes, one at a time; scale up as fast as ever.
+    assert down["stabilizationWindowSeconds"] >= 900
+    assert [(p["type"], p["value"]) for p in down["policies"]] == [("Pods", 1)] and down["policies"][0]["periodSeconds"] >= 300
+    assert up["stabilizationWindowSeconds"] == 0
+    assert "GPU warm spare: 5 + 1 = 6 pods" in text
+
+
+# --- queue consumers: the broker's backlog, through its own KEDA scaler ----------------------------
+
+FRESHNESS_90S = "[{name: fresh, objective: 99, sli: {kind: freshness, threshold: 90s}}]"
+CONSUMER_TRAFFIC = "baseline_rps: 40, peak_rps: 400, per_instance_rps: 25"  # 17.5 messages/s per pod at 70 %
+
+
+def queue_consumer(broker: str, traffic: str = CONSUMER_TRAFFIC, slos: str = FRESHNESS_90S, **more) -> str:
+    more.setdefault("interfaces", "[{kind: queue-consumer}]")
+    return descriptor(traffic=traffic, slos=slos, dependencies=f"[{{name: jobs, kind: {broker}, critical: true}}]", **more)
+
+
+# Each scaler, the metadata field of its per-pod backlog target, and the variables opgen cannot fill in.
+SCALERS = {
+    "kafka": ("kafka", "lagThreshold", {"bootstrapServers": "jobs_bootstrap_servers", "topic": "jobs_topic",
+                                         "consumerGroup": "jobs_consumer_group"}),
+    "rabbitmq": ("rabbitmq", "value", {"queueName": "jobs_queue"}),
+    "sqs": ("aws-sqs-queue", "queueLength", {"queueURL": "jobs_queue_url", "awsRegion": "jobs_aws_region"}),
+}
+
+
+@pytest.mark.parametrize("broker", SCALERS)
+def test_a_queue_consumer_scales_on_the_backlog_one_pod_drains_within_the_freshness_threshold(broker):
+    text = render(service_of(queue_consumer(broker)))
+    doc = parse(text)
+    scaler, target_field, from_variables = SCALERS[broker]
+    [(kind, _, body)] = resources(doc)
+    assert kind == "kubernetes_manifest" and keda_problems(body) == []
+    [trigger] = triggers_of(doc)  # the backlog alone: no CPU, no request rate
+    assert (trigger["type"], trigger["metricType"]) == (scaler, "AverageValue")
+    assert trigger["metadata"][target_field] == "1575"  # 25 x 70 % = 17.5 messages/s x 90 s
+    if broker == "rabbitmq":
+        assert trigger["metadata"]["mode"] == "QueueLength"
+    for field, variable in from_variables.items():
+        assert trigger["metadata"][field] == f"${{var.{variable}}}"
+    assert trigger["authenticationRef"] == {"name": "${var.jobs_trigger_authentication}"}
+    assert set(variables(doc)) == {*from_variables.values(), "jobs_trigger_authentication"}
+    assert all("default" not in v for v in variables(doc).values())  # the descriptor cannot know them
+    spec = body["manifest"]["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (5, 28)
+    assert spec["advanced"]["horizontalPodAutoscalerConfig"]["name"] == "shop"
+    assert "#   Backlog per pod: 17.5 messages/s x 90 s = 1575 messages; at full speed a pod drains them in 63 s.\n" in text
+
+
+@pytest.mark.parametrize(("text", "target", "line"), [
+    # No freshness SLO: 60 s of work per pod. 17.5 x 60 = 1050.
+    (queue_consumer("kafka", slos=""), 1050, f"Drain time: {DEFAULT_DRAIN_SECONDS} s (default; the descriptor has no freshness SLO)."),
+    # No per_instance_rps: nothing to size it by.
+    (queue_consumer("kafka", traffic="baseline_rps: 40"), DEFAULT_BACKLOG_PER_REPLICA,
+     f"Without traffic.per_instance_rps: {DEFAULT_BACKLOG_PER_REPLICA} messages per pod (default; set traffic.per_instance_rps from a load test)."),
+    # 17.5 x 0.5 s = 8.75, rounded down to 8, so the threshold still holds.
+    (queue_consumer("kafka", slos="[{name: fresh, objective: 99, sli: {kind: freshness, threshold: 500ms}}]"), 8,
+     "Backlog per pod: 17.5 messages/s x 0.5 s = 8.75, rounded down: 8 messages; at full speed a pod drains them in 0.32 s."),
+])
+def test_the_backlog_target_has_documented_defaults_and_shows_its_arithmetic(text, target, line):
+    service = service_of(text)
+    backlog = plan_backlog(service, plan_capacity(service))
+    assert backlog.per_replica == target and line in backlog.arithmetic
+    hcl = render(service)
+    assert triggers_of(parse(hcl))[0]["metadata"]["lagThreshold"] == str(target)
+    assert f"#   {line}\n" in hcl
+
+
+def test_a_consumer_that_also_serves_requests_keeps_cpu_and_request_triggers():
+    doc = parse(render(service_of(queue_consumer("sqs", interfaces="[{kind: http}, {kind: queue-consumer}]"))))
+    [(_, _, body)] = resources(doc)
+    assert keda_problems(body) == []
+    queue, cpu, requests = triggers_of(doc)
+    assert queue["type"] == "aws-sqs-queue"
+    assert (cpu["type"], cpu["metricType"], cpu["metadata"]["value"]) == ("cpu", "Utilization", "70")
+    assert requests["type"] == "prometheus" and "http_server_request_duration_seconds_count" in requests["metadata"]["query"]
+    assert requests["metadata"]["threshold"] == "17.5"
+    assert "prometheus_server_address" in variables(doc)
+
+
+def test_a_gpu_queue_consumer_scales_on_its_backlog_not_its_gpus():
+    doc = parse(render(service_of(queue_consumer("rabbitmq", gpu="count: 1"))))
+    [trigger] = triggers_of(doc)
+    assert trigger["type"] == "rabbitmq" and trigger["metadata"]["value"] == "1575"
+    assert "prometheus_server_address" not in variables(doc)
+    spec = resources(doc)[0][2]["manifest"]["spec"]
+    assert spec["minReplicaCount"] == 6  # the warm spare of a GPU service
+    assert spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 900
+
+
+@pytest.mark.parametrize("text", [
+    descriptor(interfaces="[{kind: queue-consumer}]", dependencies="[{name: db, kind: postgres}]"),  # no broker
+    queue_consumer("kafka", interfaces="[{kind: http}]", slos=""),  # a producer, not a consumer
+    queue_consumer("sqs", platform="ecs"),  # KEDA is Kubernetes only
+])
+def test_no_backlog_scaling_without_a_consumer_a_broker_and_kubernetes(text):
+    doc = parse(render(service_of(text)))
+    assert all(kind != "kubernetes_manifest" for kind, _, _ in resources(doc))
+
+
+@pytest.mark.parametrize("descriptor_path", [TEST_DESCRIPTORS / "cron-report.yaml", TEST_DESCRIPTORS / "events.yaml"],
+                         ids=lambda p: p.stem)
+def test_cron_jobs_get_no_terraform_file(descriptor_path):
+    service = load_service(descriptor_path)
+    assert service.is_cron_job
+    assert terraform_autoscaling.render(RenderContext(service, "service.yaml")) == []
 
 
 def test_ecs_tracks_cpu_and_alb_requests_per_target_with_cooldowns():
@@ -335,6 +510,12 @@ CAPACITY_CASES = {
     # Lambda spreads over zones itself: a replica serves 10 x 70 % = 7; 5/7 -> 1, no zone rule;
     # 120/7 = 17.1 -> 18, +20 % = 21.6 -> 22.
     "lambda has no zone rule": (descriptor(tier=3, platform="lambda", traffic="baseline_rps: 5, peak_rps: 120, per_instance_rps: 10"), 1, 22),
+    # GPU: 4 + 2 for the zone = 6, and a warm spare: 7. The maximum is unchanged: 44.
+    "a GPU keeps a warm spare": (descriptor(traffic=TRAFFIC, gpu="count: 1"), 7, 44),
+    # Without traffic figures: one pod and a spare, at least the tier floor.
+    "a GPU without traffic figures: one pod and a spare": (descriptor(tier=3, gpu="count: 2"), 2, 10),
+    "a GPU without traffic figures: the tier 1 floor": (descriptor(tier=1, gpu="count: 1"), 3, 10),
+    "explicit minimum wins over the spare": (descriptor(traffic=TRAFFIC, gpu="count: 1", scaling="min_replicas: 3"), 3, 44),
 }
 
 
@@ -395,6 +576,7 @@ HOSTILE = 'evil" }\nresource "null_resource" "x" {}\n# ${var.secret} %{ if true 
 
 
 @pytest.mark.parametrize("source", [EXAMPLES / "checkout" / "service.yaml", TEST_DESCRIPTORS / "gpu-inference.yaml",
+                                    TEST_DESCRIPTORS / "queue-fresh.yaml",
                                     TEST_DESCRIPTORS / "ecs-all-deps.yaml", TEST_DESCRIPTORS / "lambda.yaml"],
                          ids=lambda p: p.stem)
 def test_hostile_names_and_descriptions_cannot_break_the_hcl(source):

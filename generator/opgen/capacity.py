@@ -15,7 +15,17 @@ and the same text. The rules, and why:
   serve nothing), rounded up, and never below the minimum.
 - Explicit `scaling` values in the descriptor win; the computed figure is still shown beside them.
 - Without traffic figures: the descriptor's values, else the tier floor and DEFAULT_MAX_REPLICAS.
+- GPU services keep GPU_WARM_SPARES more than the zone and tier rule: a new GPU replica takes
+  minutes (a GPU node must join, then the model loads), so the autoscaler cannot catch a spike or
+  replace a lost replica in time; a warm spare can. Without traffic figures: one replica and the
+  spare, at least the tier floor (whose extra replicas are spares already).
 Lambda has no zones to spread over (AWS spreads execution environments itself): no zone rule there.
+
+Queue consumers that scale on the broker's backlog aim at a backlog per replica (plan_backlog):
+the messages one replica drains within the freshness threshold, per_replica_rps x threshold. At
+that backlog a replica working at full speed drains it in target-utilisation x threshold, so the
+oldest waiting message is picked up in time. Without a freshness SLO the drain time is
+DEFAULT_DRAIN_SECONDS; without traffic.per_instance_rps the target is DEFAULT_BACKLOG_PER_REPLICA.
 """
 
 from __future__ import annotations
@@ -34,6 +44,9 @@ DEFAULT_MAX_REPLICAS = 10  # without traffic figures or scaling.max_replicas; at
 DEFAULT_TARGET_UTILIZATION_PERCENT = 70
 GPU_TARGET_UTILIZATION_PERCENT = 70  # GPU services scale on GPU busy time; scaling.target_cpu_utilization is about CPU
 UNITS = {"kubernetes": "pod", "ecs": "task", "lambda": "execution environment"}
+GPU_WARM_SPARES = 1
+DEFAULT_DRAIN_SECONDS = 60  # backlog drain time without a freshness SLO
+DEFAULT_BACKLOG_PER_REPLICA = 100  # messages, without traffic.per_instance_rps to size it
 
 
 @dataclass(frozen=True)
@@ -92,9 +105,15 @@ def _minimum(service: Service, served: Fraction | None, unit: str, lines: list[s
     floor = TIER_FLOORS[service.tier]
     baseline = service.traffic.baseline_rps
     if baseline is None or served is None:
-        lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: "
-                     f"the minimum is the tier {service.tier} floor, {_count(floor, unit)}.")
-        return floor
+        if service.gpu is None:
+            lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: "
+                         f"the minimum is the tier {service.tier} floor, {_count(floor, unit)}.")
+            return floor
+        result = max(floor, 1 + GPU_WARM_SPARES)
+        lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: one {unit} and {GPU_WARM_SPARES} warm spare "
+                     f"(a new GPU {unit} takes minutes: a GPU node joins, the model loads), at least the tier {service.tier} "
+                     f"floor of {floor}: {_count(result, unit)}.")
+        return result
     baseline = to_fraction(baseline)
     needed = math.ceil(baseline / served)
     lines.append(f"Baseline: {_n(baseline)} rps / {_n(served)} rps per {unit} = {_n(baseline / served)}, "
@@ -107,7 +126,17 @@ def _minimum(service: Service, served: Fraction | None, unit: str, lines: list[s
         lines.append(f"One of {ZONES} zones lost: {needed} + ceil({needed} / {ZONES - 1}) = {_count(spread, unit)}, "
                      f"so the other {ZONES - 1} zones still carry the baseline.")
     result = max(spread, floor)
-    lines.append(f"Tier {service.tier} floor: at least {floor}; minimum: {_count(result, unit)}.")
+    if service.gpu is None:
+        lines.append(f"Tier {service.tier} floor: at least {floor}; minimum: {_count(result, unit)}.")
+        return result
+    lines.append(f"Tier {service.tier} floor: at least {floor}: {_count(result, unit)}.")
+    return _with_warm_spares(result, unit, lines)
+
+
+def _with_warm_spares(replicas: int, unit: str, lines: list[str]) -> int:
+    result = replicas + GPU_WARM_SPARES
+    lines.append(f"GPU warm spare: {replicas} + {GPU_WARM_SPARES} = {_count(result, unit)}, the minimum: a new GPU {unit} "
+                 "takes minutes (a GPU node joins, the model loads), too slow to catch a spike or replace a lost one.")
     return result
 
 
@@ -126,6 +155,37 @@ def _maximum(service: Service, served: Fraction | None, minimum: int, unit: str,
     lines.append(f"Headroom {_n(HEADROOM * 100)}%: {needed} x {_n(1 + HEADROOM)} = {_n(needed * (1 + HEADROOM))}, "
                  f"rounded up: {with_headroom(needed)}; maximum: {_count(result, unit)}.")
     return result
+
+
+@dataclass(frozen=True)
+class Backlog:
+    per_replica: int  # messages waiting per replica that the autoscaler aims for
+    drain_seconds: Fraction  # how fast a replica must be able to drain that backlog
+    arithmetic: tuple[str, ...]
+
+
+def plan_backlog(service: Service, capacity: Capacity) -> Backlog:
+    """The backlog per replica a queue-depth autoscaler aims for (module docstring)."""
+    freshness = [s for s in service.slos if s.sli.kind == "freshness"]
+    lines: list[str] = []
+    if freshness:
+        drain = min(s.sli.threshold_seconds for s in freshness)
+        names = ", ".join(s.name for s in freshness if s.sli.threshold_seconds == drain)
+        lines.append(f"Drain time: {_n(drain)} s, the freshness threshold (SLO {names}).")
+    else:
+        drain = Fraction(DEFAULT_DRAIN_SECONDS)
+        lines.append(f"Drain time: {_n(drain)} s (default; the descriptor has no freshness SLO).")
+    served = capacity.per_replica_rps
+    if served is None:
+        lines.append(f"Without traffic.per_instance_rps: {DEFAULT_BACKLOG_PER_REPLICA} messages per {capacity.unit} "
+                     "(default; set traffic.per_instance_rps from a load test).")
+        return Backlog(DEFAULT_BACKLOG_PER_REPLICA, drain, tuple(lines))
+    per_replica = max(1, math.floor(served * drain))
+    rounded = "" if per_replica == served * drain else f", rounded down: {per_replica}"
+    lines.append(f"Backlog per {capacity.unit}: {_n(served)} messages/s x {_n(drain)} s = {_n(served * drain)}{rounded} messages; "
+                 f"at full speed a {capacity.unit} drains them in "
+                 f"{_n(Fraction(per_replica) / to_fraction(service.traffic.per_instance_rps))} s.")
+    return Backlog(per_replica, drain, tuple(lines))
 
 
 def _explicit(value: int | None, computed: int, field: str, unit: str, lines: list[str]) -> int:

@@ -100,6 +100,7 @@ MESSAGE_AGE_BUCKETS_SECONDS = tuple(Fraction(s) for s in (1, 5, 10, 30, 60, 120,
 JOB_LAST_SUCCESS = "cronjob_last_success_timestamp_seconds"
 JOB_LAST_COMPLETION = "cronjob_last_completion_timestamp_seconds"  # success or failure
 JOB_LAST_DURATION = "cronjob_last_duration_seconds"
+JOB_PUSH_TIME = "push_time_seconds"  # the Pushgateway's own gauge: when a group was last pushed
 JOB_METRICS = (JOB_LAST_SUCCESS, JOB_LAST_COMPLETION, JOB_LAST_DURATION)
 TIME_SLICE = "1m"  # resolution of time-based SLIs: each minute is good or bad
 

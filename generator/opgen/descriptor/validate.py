@@ -62,6 +62,10 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
         ctx.error(("spec", "resources", "gpu"),
                   f"GPUs are supported on kubernetes only (the GPU alerts, panels and scaling read the NVIDIA DCGM "
                   f"exporter's pod metrics), not on {spec['runtime']['platform']}")
+    if "cron" in declared and spec["runtime"]["platform"] != "kubernetes":
+        ctx.error(("spec", "interfaces", declared.index("cron"), "kind"),
+                  f"cron interfaces are supported on kubernetes only (the runbooks and SLIs assume a CronJob pushing to "
+                  f"a Pushgateway), not on {spec['runtime']['platform']}")
     for index, dep in enumerate(spec["dependencies"]):
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")

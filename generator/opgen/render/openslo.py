@@ -11,11 +11,19 @@ They say what the Prometheus rules say, for SLO tools that import OpenSLO:
 - AlertNotificationTargets from metadata.oncall: pages go to PagerDuty (to Slack when there is no
   PagerDuty), tickets to Slack; a policy with nowhere to go has no targets.
 
-Indicators: availability and latency SLIs are the rules' counters without rate() (counter: true),
-so a consumer takes increases over whatever window it needs. Events SLIs are the descriptor's
+Indicators: availability, latency and freshness SLIs are the rules' counters without rate()
+(counter: true), so a consumer takes increases over whatever window it needs; freshness reads the
+message-age histogram as latency reads the duration histogram. Events SLIs are the descriptor's
 PromQL with {{window}} set to 5m, exactly the rules' 5m recordings: values over the last 5m
 (rates or increases), hence counter: false. Summed over a window they weigh events as the rules'
 long windows do.
+
+Time-based SLIs (job-success, job-on-time) budget by Timeslices, as OpenSLO v1 defines them: each
+timeSliceWindow (1m, the rules' resolution) is good when its good-to-total ratio reaches
+timeSliceTarget, and `target` is the share of good slices. Their indicator is the rules' SLI over
+one slice (counter: false): bad is 1 in a minute in which the job is in a bad state and 0
+otherwise, total is 1 in every minute with data. timeSliceTarget is 1, so a minute is good only
+when nothing in it is bad, and the objective counts good minutes exactly as the rules do.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
-from opgen.descriptor.model import SLO, Service
+from opgen.descriptor.model import SLI, SLO, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.prometheus_rules import burn_rate_labels, exhausted_labels, slo_labels
 from opgen.render.yaml_output import dump_yaml
@@ -118,11 +126,22 @@ def slo_document(service: Service, slo: SLO) -> dict:
         "service": service.name,
         "indicator": indicator(service, slo),
         "timeWindow": [{"duration": shorthand(slo.window_seconds), "isRolling": True}],
-        "budgetingMethod": "Occurrences",
-        "objectives": [{"displayName": objective, "target": number(slo.objective)}],
+        "budgetingMethod": budgeting_method(slo),
+        "objectives": [slo_objective(slo, objective)],
         "alertPolicies": [{"alertPolicyRef": name} for name in policies],
     }
     return document("SLO", metadata, spec)
+
+
+def budgeting_method(slo: SLO) -> str:
+    return "Timeslices" if slo.sli.time_based else "Occurrences"
+
+
+def slo_objective(slo: SLO, display_name: str) -> dict:
+    objective = {"displayName": display_name, "target": number(slo.objective)}
+    if slo.sli.time_based:
+        objective |= {"timeSliceTarget": 1, "timeSliceWindow": c.TIME_SLICE}
+    return objective
 
 
 def indicator(service: Service, slo: SLO) -> dict:
@@ -134,8 +153,14 @@ def indicator(service: Service, slo: SLO) -> dict:
         queries = sli_queries(service, slo, format_duration(SHORT_WINDOW))
         ratio = {"counter": False, "bad": source(queries.errors), "total": source(queries.total)}
         description = "The descriptor's queries with {{window}} set to 5m, as in the rules' 5m recordings: values over 5m, not counters."
+    elif sli.time_based:
+        queries = sli_queries(service, slo, c.TIME_SLICE)
+        ratio = {"counter": False, "bad": source(queries.errors), "total": source(queries.total)}
+        description = (f"Minutes in which {bad_minute_text(sli)}, from the gauges the job pushes to the Pushgateway: "
+                       f"the rules' SLI over one {c.TIME_SLICE} time slice, bad 1 in a bad minute and 0 in a good one, "
+                       "total 1 in every minute with data (none before the job's first run).")
     else:
-        metric = c.REQUEST_METRICS[sli.interface]
+        metric = c.MESSAGE_AGE if sli.kind == "freshness" else c.REQUEST_METRICS[sli.interface]
         total = promql.sum_of(promql.selector(metric.count, service.selector))
         if sli.kind == "availability":
             failed = " or ".join(promql.selector(metric.count, service.selector, m) for m in metric.error_matchers)
@@ -147,6 +172,13 @@ def indicator(service: Service, slo: SLO) -> dict:
             description = f"Events of {metric.histogram} within {format_duration(sli.threshold_seconds)} over all its events."
         ratio["total"] = source(total)
     return {"metadata": {"name": indicator_name(service, slo)}, "spec": {"description": description, "ratioMetric": ratio}}
+
+
+def bad_minute_text(sli: SLI) -> str:
+    """What makes a minute bad (slo/sli.py: bad_minute), in words."""
+    if sli.kind == "job-on-time":
+        return f"the job's last success was older than {format_duration(sli.threshold_seconds)}"
+    return "the job's latest run had failed"
 
 
 def burn_rate_alerting(service: Service, slo: SLO, pair: WindowPair) -> list[dict]:

@@ -1,9 +1,15 @@
 """ops/runbooks/<name>/: an overview page, and one page per alert of the catalog (alerts.py).
 
-Python prepares values: links, budget and capacity figures, dashboard panel titles, and the PromQL
-of every alert, taken from the rules renderer so that a page shows exactly what Prometheus
+Python prepares values: links, budget, capacity and cost figures, dashboard panel titles, and the
+PromQL of every alert, taken from the rules renderer so that a page shows exactly what Prometheus
 evaluates. The prose is in templates/runbooks/. Each alert page ends with a keep-region for the
 team's notes, which `opgen sync` carries over (sync/regions.py).
+
+SLO pages follow the SLI's kind: requests, calls or messages that fail or are slow; messages that
+wait too long before pickup (freshness: backlog, consumers, poison messages, broker); minutes in
+which a cron job's latest run had failed or its last success was too old (time-based: the failed
+Job and its logs, reruns, suspended or blocked CronJobs, the Pushgateway). Cron jobs have no
+replicas and no autoscaler, so their pages never offer to scale out.
 """
 
 from __future__ import annotations
@@ -16,18 +22,19 @@ from fractions import Fraction
 from opgen import conventions as c
 from opgen import promql
 from opgen.alerts import SLO_ALERT, AlertInfo, service_alerts
-from opgen.capacity import plan_capacity, replicas_for, with_headroom
+from opgen.capacity import plan_backlog, plan_capacity, replicas_for, with_headroom
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
 from opgen.render import Artifact, RenderContext, generated_header
-from opgen.render import grafana_dashboard, prometheus_rules
+from opgen.render import grafana_dashboard, prometheus_rules, terraform_autoscaling
 from opgen.render.templating import md_fenced, md_path_target, md_url_target, render_template
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number, to_fraction
-from opgen.slo.sli import le_matcher, sli_queries
+from opgen.slo.sli import bad_minute, le_matcher, sli_queries
 from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
 
 BREAKDOWN_LABEL = {"http": "http_route", "grpc": "rpc_method", "queue-consumer": "messaging_destination_name"}
 EVENT_NOUNS = {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}
+TIME_SLICE_NOUN = "minutes"  # what time-based SLIs count
 DEPENDENCY_TEMPLATE = "runbooks/dependency.md.j2"
 PAGE_TEMPLATES = {
     c.ALERT_NO_DATA: "runbooks/no_data.md.j2",
@@ -55,6 +62,9 @@ def render(context: RenderContext) -> list[Artifact]:
         "dependencies": [dependency_view(service, d, rules) for d in service.dependencies],
         "capacity": capacity_view(service),
         "cost": cost_view(service),
+        "autoscaler": terraform_autoscaling.autoscaler(service),
+        "brokers": [d for d in service.dependencies if d.kind in terraform_autoscaling.QUEUE_BROKERS],
+        "job": job_view(service),
         "panel_rows": dashboard_rows(service),
         "dependency_rule": {
             "error_percent": format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD * 100),
@@ -162,6 +172,13 @@ class SLOView:
     total: str  # the SLI's rate of all events over 5m
     exported: str | None  # request SLIs: counts the series of the metric the SLI reads
     old_names: str | None  # request SLIs: counts series of the metric's older, millisecond-based names
+    processed: str | None = None  # freshness: messages processed per second, and failures by error type
+    failures: str | None = None
+    bad_minute: str | None = None  # time-based: 1 while the job is in a bad state, 0 otherwise
+
+
+def events_noun(slo: SLO) -> str:
+    return TIME_SLICE_NOUN if slo.sli.time_based else EVENT_NOUNS.get(slo.sli.interface, "events")
 
 
 def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
@@ -185,13 +202,19 @@ def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
         ))
     breakdown, label = slo_breakdown(service, slo)
     exported, old_names = metric_checks(service, slo)
+    processing = c.REQUEST_METRICS["queue-consumer"]
+    processed = failures = None
+    if slo.sli.kind == "freshness":
+        count = lambda *m: promql.rate(promql.selector(processing.count, service.selector, *m), "5m")  # noqa: E731
+        processed = f"sum({count()})"
+        failures = f"sum by (error_type) ({' or '.join(count(m) for m in processing.error_matchers)})"
     return SLOView(
         slo=slo,
         burn_alert=c.alert_budget_burn(slo.name),
         objective=format_number(slo.objective_percent),
         budget_percent=format_number(budget * 100),
         outage=minutes_text(budget * slo.window_seconds / 60),
-        events=EVENT_NOUNS.get(slo.sli.interface, "events"),
+        events=events_noun(slo),
         threshold=format_duration(slo.sli.threshold_seconds) if slo.sli.threshold_seconds is not None else None,
         baseline_rps=format_number(baseline) if baseline is not None else None,
         pairs=tuple(pairs),
@@ -206,6 +229,9 @@ def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
         total=sli_queries(service, slo, "5m").total,
         exported=exported,
         old_names=old_names,
+        processed=processed,
+        failures=failures,
+        bad_minute=bad_minute(service, slo) if slo.sli.time_based else None,
     )
 
 
@@ -225,6 +251,10 @@ def metric_checks(service: Service, slo: SLO) -> tuple[str | None, str | None]:
     """Queries that tell whether the service exports the SLI's metric, or an old name of it."""
     if slo.sli.kind == "events":
         return None, None
+    if slo.sli.time_based:
+        return f"count({promql.selector(c.JOB_LAST_COMPLETION, service.selector)})", None
+    if slo.sli.kind == "freshness":
+        return f"count({promql.selector(c.MESSAGE_AGE.count, service.selector)})", None
     exported = f"count({promql.selector(c.REQUEST_METRICS[slo.sli.interface].count, service.selector)})"
     old = OLD_METRIC_NAMES.get(slo.sli.interface)
     old_query = f"count by (__name__) ({{{promql.matcher('__name__', old, '=~')},{service.selector}}})" if old else None
@@ -236,7 +266,10 @@ def slo_breakdown(service: Service, slo: SLO) -> tuple[str, str | None]:
     sli = slo.sli
     if sli.kind == "events":
         return sli_queries(service, slo, "5m").errors, None
-    metric, label = c.REQUEST_METRICS[sli.interface], BREAKDOWN_LABEL[sli.interface]
+    if sli.time_based:  # one job, one state: the job view shows it
+        return bad_minute(service, slo), None
+    metric = c.MESSAGE_AGE if sli.kind == "freshness" else c.REQUEST_METRICS[sli.interface]
+    label = BREAKDOWN_LABEL[sli.interface]
     count = lambda *m: promql.rate(promql.selector(metric.count, service.selector, *m), "5m")  # noqa: E731
     if sli.kind == "availability":
         failed = " or ".join(count(m) for m in metric.error_matchers)
@@ -276,6 +309,7 @@ class CapacityView:
     max_replicas: int
     unit: str  # pod, task, ...
     target_utilization: int
+    target_gpu_utilization: int | None
     arithmetic: tuple[str, ...]  # capacity.py's steps, one sentence each
     peak_replicas: int | None  # what the declared peak needs at the target utilisation
     scale_to: int  # the figure for "scale out": the peak's replicas, else the maximum
@@ -284,12 +318,19 @@ class CapacityView:
     peak_rps: str | None
     per_instance_rps: str | None  # at full load
     per_replica_rps: str | None  # at the target utilisation
+    load: str  # what the declared traffic counts: requests, or messages for a queue consumer
+    backlog_per_replica: int | None  # queue consumers scaled on their broker's backlog
+    backlog_arithmetic: tuple[str, ...]
 
 
-def capacity_view(service: Service) -> CapacityView:
+def capacity_view(service: Service) -> CapacityView | None:
+    """None for cron jobs: one pod per run, nothing to scale."""
+    if service.is_cron_job:
+        return None
     plan = plan_capacity(service)
     traffic = service.traffic
     rps = lambda value: None if value is None else format_number(to_fraction(value))  # noqa: E731
+    backlog = plan_backlog(service, plan) if terraform_autoscaling.queue_brokers(service) else None
     peak = None
     if traffic.peak_rps is not None and traffic.per_instance_rps is not None:
         peak = replicas_for(to_fraction(traffic.peak_rps), to_fraction(traffic.per_instance_rps), plan.target_utilization_percent)
@@ -298,6 +339,7 @@ def capacity_view(service: Service) -> CapacityView:
         max_replicas=plan.max_replicas,
         unit=plan.unit,
         target_utilization=plan.target_utilization_percent,
+        target_gpu_utilization=plan.target_gpu_utilization_percent,
         arithmetic=plan.arithmetic,
         peak_replicas=peak,
         scale_to=max(peak or plan.max_replicas, plan.min_replicas),
@@ -306,6 +348,9 @@ def capacity_view(service: Service) -> CapacityView:
         peak_rps=rps(traffic.peak_rps),
         per_instance_rps=rps(traffic.per_instance_rps),
         per_replica_rps=rps(plan.per_replica_rps),
+        load=EVENT_NOUNS["queue-consumer"] if default_request_interface(service.interfaces) == "queue-consumer" else "requests",
+        backlog_per_replica=backlog.per_replica if backlog else None,
+        backlog_arithmetic=backlog.arithmetic if backlog else (),
     )
 
 
@@ -313,25 +358,68 @@ HOURS_PER_MONTH = 730  # 365 * 24 / 12
 
 
 @dataclass(frozen=True)
+class ReplicaCost:
+    replicas: int
+    hour: str  # USD
+    month: str
+    budget_percent: str | None  # of cost.monthly_budget_usd
+    over_budget: bool
+
+
+@dataclass(frozen=True)
 class CostView:
     monthly_budget: str | None
     gpu_hour: str | None = None  # one GPU
     replica_hour: str | None = None  # the GPUs of one replica
-    at_max_hour: str | None = None  # the GPUs of the maximum replicas
-    at_max_month: str | None = None
-    at_max_over_budget: bool = False
+    at_min: ReplicaCost | None = None  # the GPUs of the minimum replicas; None for cron jobs
+    at_max: ReplicaCost | None = None
 
 
 def cost_view(service: Service) -> CostView:
+    """GPU cost: hourly_cost_usd x GPUs per replica, per hour and per month (HOURS_PER_MONTH) at the
+    minimum and maximum replicas, against the monthly budget when there is one."""
     budget = to_fraction(service.monthly_budget_usd) if service.monthly_budget_usd is not None else None
     monthly = format_number(budget) if budget is not None else None
     gpu = service.gpu
     if gpu is None or gpu.hourly_cost_usd is None:
         return CostView(monthly)
-    hour = to_fraction(gpu.hourly_cost_usd)
-    at_max = hour * gpu.count * plan_capacity(service).max_replicas
-    return CostView(monthly, format_number(hour), format_number(hour * gpu.count), format_number(at_max),
-                    format_number(at_max * HOURS_PER_MONTH), budget is not None and at_max * HOURS_PER_MONTH > budget)
+    per_replica = to_fraction(gpu.hourly_cost_usd) * gpu.count
+
+    def at(replicas: int) -> ReplicaCost:
+        month = per_replica * replicas * HOURS_PER_MONTH
+        share = format_number(month / budget * 100) if budget else None
+        return ReplicaCost(replicas, format_number(per_replica * replicas), format_number(month), share,
+                           budget is not None and month > budget)
+
+    plan = None if service.is_cron_job else plan_capacity(service)
+    return CostView(monthly, format_number(to_fraction(gpu.hourly_cost_usd)), format_number(per_replica),
+                    at(plan.min_replicas) if plan else None, at(plan.max_replicas) if plan else None)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the cron job pushed to the Pushgateway, as queries for the job pages."""
+
+    last_success_age: str  # seconds since the last success
+    last_run_age: str  # seconds since the last run ended, whatever the outcome
+    latest_failed: str  # 1 when the latest run failed
+    duration: str  # seconds the latest run took
+    pushed: str  # seconds since the job's last push reached the Pushgateway
+    success_metric: str = c.JOB_LAST_SUCCESS
+
+
+def job_view(service: Service) -> JobView | None:
+    if not any(i.kind == "cron" for i in service.interfaces):
+        return None
+    success = f"max({promql.selector(c.JOB_LAST_SUCCESS, service.selector)})"
+    completion = f"max({promql.selector(c.JOB_LAST_COMPLETION, service.selector)})"
+    return JobView(
+        last_success_age=f"time() - {success}",
+        last_run_age=f"time() - {completion}",
+        latest_failed=f"{completion} > bool {promql.zero_when_absent(success, completion)}",
+        duration=f"max({promql.selector(c.JOB_LAST_DURATION, service.selector)})",
+        pushed=f"time() - max({promql.selector(c.JOB_PUSH_TIME, service.selector)})",
+    )
 
 
 def dashboard_rows(service: Service):
