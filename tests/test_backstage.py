@@ -4,8 +4,13 @@ and templates/backstage/template.yaml: a Software Template asking the cookiecutt
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,7 @@ from ruamel.yaml import YAML
 from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, run_opgen, service_folder
 from opgen import conventions as c
 from opgen.descriptor.load import load_service
+from opgen.sync.discover import find_descriptors
 
 CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
 DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [CHECKOUT]
@@ -66,8 +72,57 @@ COMPONENT_SCHEMA = {
     },
 }
 
-COOKIECUTTER_QUESTIONS = {"name", "team", "tier", "platform", "namespace", "blueprint", "baseline_rps", "peak_rps", "objectives"}
+COOKIECUTTER_QUESTIONS = {"name", "blueprint", "team", "tier", "platform", "namespace", "baseline_rps", "peak_rps",
+                          "per_instance_rps", "gpus", "gpu_model", "gpu_hourly_cost_usd", "monthly_budget_usd", "slack",
+                          "pagerduty_service_id", "dependencies", "objectives"}
 SCAFFOLDER_ACTIONS = {"fetch:cookiecutter", "fetch:template", "publish:github", "publish:gitlab", "catalog:register"}
+
+# Backstage's Template kind as its catalog validates it: plugins/scaffolder-common/src/
+# Template.v1beta3.schema.json, reduced to the fields a template writes (the Entity envelope's
+# metadata rules are COMPONENT_SCHEMA's). Unknown fields are refused here, so a typo shows.
+TEMPLATE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"enum": ["scaffolder.backstage.io/v1beta3"]},
+        "kind": {"enum": ["Template"]},
+        "metadata": {
+            "type": "object", "required": ["name"], "additionalProperties": False,
+            "properties": {"name": {"type": "string", "pattern": ENTITY_NAME}, "title": {"type": "string", "minLength": 1},
+                           "description": {"type": "string", "minLength": 1},
+                           "tags": {"type": "array", "items": {"type": "string", "pattern": TAG}}},
+        },
+        "spec": {
+            "type": "object",
+            "required": ["type", "steps"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "minLength": 1},
+                "owner": {"type": "string", "minLength": 1},
+                "parameters": {"type": "array", "items": {"type": "object"}},
+                "steps": {"type": "array", "items": {
+                    "type": "object", "required": ["action"], "additionalProperties": False,
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "action": {"type": "string"},
+                                   "input": {"type": "object"}, "if": {"type": ["string", "boolean"]}}}},
+                "output": {"type": "object", "properties": {"links": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {"if": {"type": ["string", "boolean"]}, "url": {"type": "string", "minLength": 1},
+                                   "entityRef": {"type": "string", "minLength": 1}, "title": {"type": "string", "minLength": 1},
+                                   "icon": {"type": "string", "minLength": 1}}}}}},
+            },
+        },
+    },
+}
+# fetch:cookiecutter's input, as the action declares it (plugins/scaffolder-backend-module-cookiecutter/
+# src/actions/fetch/cookiecutter.ts).
+FETCH_COOKIECUTTER_INPUT = {
+    "type": "object", "required": ["url"], "additionalProperties": False,
+    "properties": {"url": {"type": "string"}, "targetPath": {"type": "string"}, "values": {"type": "object"},
+                   "copyWithoutRender": {"type": "array", "items": {"type": "string"}},
+                   "extensions": {"type": "array", "items": {"type": "string"}}, "imageName": {"type": "string"}},
+}
 
 
 def ids(path: Path) -> str:
@@ -198,19 +253,32 @@ def template() -> dict:
     return load(TEMPLATE)
 
 
+def questions(template: dict) -> dict:
+    """Every question of the form: the properties of all pages but the last (the repository)."""
+    return {k: v for page in template["spec"]["parameters"][:-1] for k, v in page["properties"].items()}
+
+
+def form_schema(template: dict) -> dict:
+    """The form's pages as one JSON Schema, as the scaffolder checks the answers."""
+    pages = template["spec"]["parameters"][:-1]
+    return {"type": "object", "properties": questions(template), "required": [r for page in pages for r in page.get("required", [])]}
+
+
 def test_the_template_is_a_scaffolder_v1beta3_template(template):
-    assert template["apiVersion"] == "scaffolder.backstage.io/v1beta3"
-    assert template["kind"] == "Template"
-    assert re.fullmatch(ENTITY_NAME, template["metadata"]["name"])
+    Draft202012Validator.check_schema(TEMPLATE_SCHEMA)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in Draft202012Validator(TEMPLATE_SCHEMA).iter_errors(template)]
+    assert errors == []
+    fetch = template["spec"]["steps"][0]
+    assert list(Draft202012Validator(FETCH_COOKIECUTTER_INPUT).iter_errors(fetch["input"])) == []
 
 
-def test_the_first_page_asks_the_cookiecutter_questions(template):
+def test_the_form_asks_the_cookiecutter_questions(template):
     pages = template["spec"]["parameters"]
-    assert set(pages[0]["properties"]) == COOKIECUTTER_QUESTIONS
+    assert set(questions(template)) == COOKIECUTTER_QUESTIONS
     for page in pages:
         Draft202012Validator.check_schema({k: v for k, v in page.items() if k != "title"})
         assert set(page.get("required", [])) <= set(page["properties"])
-    assert pages[1]["properties"]["repoUrl"]["ui:field"] == "RepoUrlPicker"
+    assert set(pages[-1]["properties"]) == {"repoUrl"} and pages[-1]["properties"]["repoUrl"]["ui:field"] == "RepoUrlPicker"
 
 
 @pytest.mark.parametrize(("name", "valid"), [
@@ -218,36 +286,170 @@ def test_the_first_page_asks_the_cookiecutter_questions(template):
     ("Checkout", False), ("1checkout", False), ("checkout-", False), ("a" * 64, False), ("", False),
 ])
 def test_the_name_is_validated_as_the_descriptor_does(template, name, valid):
-    questions = {"type": "object", **{k: v for k, v in template["spec"]["parameters"][0].items() if k != "title"}}
     answers = {"name": name, "team": "payments", "tier": "2", "platform": "kubernetes", "blueprint": "http-api"}
-    assert Draft202012Validator(questions).is_valid(answers) is valid
+    assert Draft202012Validator(form_schema(template)).is_valid(answers) is valid
+
+
+# (question, answer): the form and opgen agree on each, accepting or refusing it.
+FORM_ANSWERS = [
+    ("team", "core-platform"), ("team", "Payments"), ("team", "pay_ments"),
+    ("namespace", "shop"), ("namespace", "-shop"),
+    ("baseline_rps", 0), ("baseline_rps", 2.5), ("baseline_rps", -1),
+    ("peak_rps", 900), ("peak_rps", -5),
+    ("per_instance_rps", 40), ("per_instance_rps", 0),
+    ("gpus", 1), ("gpus", 16), ("gpus", 0), ("gpus", 17), ("gpus", 1.5),
+    ("gpu_model", "nvidia-l4"), ("gpu_model", "NVIDIA A100 80GB"), ("gpu_model", "-l4"), ("gpu_model", "l4/80"),
+    ("gpu_hourly_cost_usd", 0.8), ("gpu_hourly_cost_usd", -1),
+    ("monthly_budget_usd", 3000), ("monthly_budget_usd", -1),
+    ("slack", "#payments-oncall"), ("slack", "payments"), ("slack", "#Payments"),
+    ("pagerduty_service_id", "PABC123"), ("pagerduty_service_id", "pabc123"), ("pagerduty_service_id", "P1"),
+    ("dependencies", "orders-db:postgres:critical,cache:redis"), ("dependencies", "orders-db:postgres:critical, cache:redis"),
+    ("dependencies", "none"), ("dependencies", "orders-db:postgress"), ("dependencies", "orders-db"),
+    ("dependencies", "db:postgres:optional"), ("dependencies", "Orders:postgres"),
+    ("objectives", "availability=99.95,latency=99"), ("objectives", "availability=99.95, latency=99"),
+    ("objectives", "availability"), ("objectives", "availability=99,"), ("objectives", "availability=99,,latency=99"),
+    ("dependencies", "cache:redis,"),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), FORM_ANSWERS)
+def test_the_form_accepts_what_opgen_accepts(template, question, answer):
+    from opgen.errors import DescriptorError
+    from opgen.scaffold import Answers, build_descriptor
+
+    given = {question: str(answer)} | ({"gpus": "1"} if question.startswith("gpu_") else {})
+    try:
+        build_descriptor(Answers("checkout", **({"team": "payments"} | given)))
+        opgen_accepts = True
+    except DescriptorError:
+        opgen_accepts = False
+    form = {"name": "checkout", "team": "payments", "tier": "2", "platform": "kubernetes", "blueprint": "http-api", question: answer}
+    assert Draft202012Validator(form_schema(template)).is_valid(form) is opgen_accepts
 
 
 def test_the_choices_are_those_of_the_descriptor(template):
-    properties = template["spec"]["parameters"][0]["properties"]
-    assert properties["tier"]["enum"] == ["1", "2", "3", "4"]  # text, as the cookiecutter's choices
+    properties = questions(template)
+    assert sorted(properties["tier"]["enum"]) == ["1", "2", "3", "4"]  # text, as the cookiecutter's choices
     assert properties["platform"]["enum"] == ["kubernetes", "ecs", "lambda"]
     blueprints = sorted(p.stem for p in (ROOT / "blueprints").glob("*.yaml"))
-    assert sorted(properties["blueprint"]["enum"]) == blueprints == ["http-api", "queue-worker"]
-    objectives = re.compile(properties["objectives"]["pattern"])
-    assert objectives.fullmatch("availability=99.95,latency=99") and objectives.fullmatch("")
-    assert not objectives.fullmatch("availability") and not objectives.fullmatch("availability=99,")
+    assert sorted(properties["blueprint"]["enum"]) == blueprints
+    assert (properties["gpus"]["minimum"], properties["gpus"]["maximum"]) == (1, 16)
 
 
-def test_the_steps_render_publish_and_register_the_generated_entity(template):
+def test_the_steps_create_publish_and_register_the_generated_entity(template):
     steps = template["spec"]["steps"]
     assert all(step["action"] in SCAFFOLDER_ACTIONS for step in steps)
     assert [s["action"].split(":")[0] for s in steps] == ["fetch", "publish", "catalog"]
-    assert set(steps[0]["input"]["values"]) == COOKIECUTTER_QUESTIONS
+    fetch = steps[0]["input"]
+    assert set(fetch["values"]) == COOKIECUTTER_QUESTIONS
+    assert (TEMPLATE.parent / fetch["url"]).resolve() == SKELETON  # relative: Backstage resolves it against this file
+    assert find_descriptors([ROOT / "templates"]) == []  # the skeleton's file becomes service.yaml only when rendered
+    for extension in fetch["extensions"]:
+        module, _, name = extension.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), extension
     assert steps[2]["input"]["catalogInfoPath"] == "/ops/" + c.catalog_info_path("${{ parameters.name }}")
     assert template["spec"]["output"]["links"]
 
 
 def test_the_questions_and_choices_are_those_of_the_cookiecutter_template(template):
     cookiecutter = json.loads((ROOT / "templates" / "cookiecutter-service" / "cookiecutter.json").read_text())
-    questions = {k for k in cookiecutter if not k.startswith("_")}
-    assert questions == COOKIECUTTER_QUESTIONS
-    properties = template["spec"]["parameters"][0]["properties"]
+    assert {k for k in cookiecutter if not k.startswith("_")} == COOKIECUTTER_QUESTIONS
+    properties = questions(template)
+    assert list(properties) == [k for k in cookiecutter if not k.startswith("_")]  # in the same order
     for question in ("tier", "platform", "blueprint"):
-        assert sorted(properties[question]["enum"]) == sorted(cookiecutter[question])
+        assert properties[question]["enum"] == cookiecutter[question]
         assert properties[question]["default"] == cookiecutter[question][0]
+
+
+# --- the template run as Backstage runs it -----------------------------------------------------
+
+SKELETON = ROOT / "templates" / "backstage" / "skeleton"
+EXPRESSION = re.compile(r"\$\{\{ parameters\.([a-z_]+)(?: or parameters\.([a-z_]+))? \}\}")
+
+FORMS = {
+    "http-api, every question answered": {
+        "name": "checkout-api", "blueprint": "http-api", "team": "payments", "tier": "1", "platform": "kubernetes",
+        "namespace": "shop", "baseline_rps": 40, "peak_rps": 250.5, "per_instance_rps": 30, "monthly_budget_usd": 4000,
+        "slack": "#payments-oncall", "pagerduty_service_id": "PABC123",
+        "dependencies": "orders-db:postgres:critical,cache:redis", "objectives": "availability=99.95,latency=99",
+    },
+    "queue-worker on ecs, the rest left empty": {
+        "name": "billing-worker", "blueprint": "queue-worker", "team": "billing", "tier": "3", "platform": "ecs",
+    },
+    "gpu-inference with its own GPUs": {
+        "name": "embedder", "blueprint": "gpu-inference", "team": "ml", "tier": "2", "platform": "kubernetes",
+        "baseline_rps": 8, "peak_rps": 60, "gpus": 2, "gpu_model": "nvidia-a10g", "gpu_hourly_cost_usd": 1.2,
+    },
+    "cron-job": {"name": "nightly-report", "blueprint": "cron-job", "team": "finance", "tier": "3", "platform": "kubernetes"},
+}
+
+
+def fetch_cookiecutter(tmp_path: Path, template: dict, form: dict) -> subprocess.CompletedProcess:
+    """What Backstage's fetch:cookiecutter does with a local cookiecutter (cookiecutter.ts): fetch
+    the url, relative to the template, into template/{{cookiecutter and 'contents'}}/; write the
+    fetched cookiecutter.json (if any) updated with the step's values to template/cookiecutter.json;
+    run `cookiecutter --no-input -o intermediate template`; the one folder made is the result."""
+    step = template["spec"]["steps"][0]["input"]
+    work = tmp_path / "work"
+    contents = work / "template" / "{{cookiecutter and 'contents'}}"
+    shutil.copytree((TEMPLATE.parent / step["url"]).resolve(), contents)
+    values = {}
+    for key, expression in step["values"].items():
+        match = EXPRESSION.fullmatch(expression)
+        assert match, f"the test renders only ${{{{ parameters.x }}}} and ${{{{ parameters.x or parameters.y }}}}, not {expression}"
+        first, second = match.groups()
+        value = form.get(first)
+        if second and not value:  # `or` as in JavaScript
+            value = form.get(second)
+        values[key] = "" if value is None else value  # undefined renders as ""
+    defaults = json.loads((contents / "cookiecutter.json").read_text()) if (contents / "cookiecutter.json").exists() else {}
+    values |= {"_copy_without_render": step.get("copyWithoutRender"), "_extensions": step.get("extensions")}
+    info = defaults | {k: v for k, v in values.items() if v is not None}  # JSON drops undefined values
+    (work / "template" / "cookiecutter.json").write_text(json.dumps(info))
+    (work / "intermediate").mkdir()
+    config = tmp_path / "cookiecutterrc.yaml"
+    config.write_text(json.dumps({"cookiecutters_dir": str(tmp_path / "cc"), "replay_dir": str(tmp_path / "cc-replay")}))
+    return subprocess.run([sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(work / "intermediate"),
+                           str(work / "template"), "--verbose"], capture_output=True, text=True,
+                          env={**os.environ, "COOKIECUTTER_CONFIG": str(config)})
+
+
+def new_service_args(form: dict) -> list[str]:
+    from opgen.scaffold import QUESTIONS
+
+    args = ["new-service", form["name"], "--no-input"]
+    for question in QUESTIONS:
+        if form.get(question.key) not in (None, ""):
+            args += [question.flag, str(form[question.key])]
+    return args
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
+def test_backstage_creates_exactly_what_new_service_creates(tmp_path, template, form):
+    result = fetch_cookiecutter(tmp_path, template, form)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [generated] = (tmp_path / "work" / "intermediate").iterdir()  # what Backstage publishes
+    assert sorted(p.name for p in generated.iterdir()) == ["ops", "service.yaml"]
+
+    (tmp_path / "cli").mkdir()
+    cli = run_opgen(*new_service_args(form), cwd=tmp_path / "cli")
+    assert cli.returncode == 0, cli.stderr
+    from_backstage, from_cli = tree(generated), tree(tmp_path / "cli" / form["name"])
+    assert sorted(from_backstage) == sorted(from_cli)
+    for path, content in from_cli.items():
+        assert from_backstage[path] == content, path
+    assert (generated / "ops" / c.catalog_info_path(form["name"])).is_file()  # what the register step reads
+    assert run_opgen("sync", "--check", generated.name, cwd=generated.parent).returncode == 0
+
+
+def test_a_bad_answer_fails_the_step_with_opgens_message(tmp_path, template):
+    form = FORMS["http-api, every question answered"] | {"peak_rps": 20}
+    result = fetch_cookiecutter(tmp_path, template, form)
+    assert result.returncode != 0
+    assert "--peak-rps: is 20, below the typical 40" in result.stderr
+    assert "opgen: 1 problem; nothing was created." in result.stderr and "Traceback" not in result.stderr
+    assert not any((tmp_path / "work" / "intermediate").rglob("service.yaml"))

@@ -10,6 +10,7 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
+import yaml_helpers
 from conftest import run_opgen
 from opgen import conventions as c
 from opgen.descriptor.blueprints import available_blueprints
@@ -17,24 +18,58 @@ from opgen.resources import data_path
 
 TEMPLATE = data_path("templates") / "cookiecutter-service"
 
-# cookiecutter answer -> `opgen new-service` flag; an empty answer is an omitted flag
+# cookiecutter answer -> `opgen new-service` flag; an empty answer is an omitted flag, and a
+# comma-separated answer to a repeatable flag is given as that flag repeated
 FLAGS = {"blueprint": "--blueprint", "team": "--team", "tier": "--tier", "platform": "--platform",
-         "namespace": "--namespace", "baseline_rps": "--baseline-rps", "peak_rps": "--peak-rps"}
+         "namespace": "--namespace", "baseline_rps": "--baseline-rps", "peak_rps": "--peak-rps",
+         "per_instance_rps": "--per-instance-rps", "gpus": "--gpus", "gpu_model": "--gpu-model",
+         "gpu_hourly_cost_usd": "--gpu-hourly-cost-usd", "monthly_budget_usd": "--monthly-budget-usd",
+         "slack": "--slack", "pagerduty_service_id": "--pagerduty-service-id"}
+REPEATABLE = {"dependencies": "--dependency", "objectives": "--objective"}
 
 ANSWER_SETS = {
-    "http-api on kubernetes with objectives": {
+    "http-api on kubernetes, every question answered": {
         "name": "checkout-api", "blueprint": "http-api", "team": "payments", "tier": "1", "platform": "kubernetes",
-        "namespace": "shop", "baseline_rps": "40", "peak_rps": "250.5", "objectives": "availability=99.95, latency=99",
+        "namespace": "shop", "baseline_rps": "40", "peak_rps": "250.5", "per_instance_rps": "30",
+        "monthly_budget_usd": "4000", "slack": "#payments-oncall", "pagerduty_service_id": "PABC123",
+        "dependencies": "orders-db:postgres:critical, cache:redis", "objectives": "availability=99.95, latency=99",
     },
     "queue-worker on ecs with defaults": {
         "name": "billing-worker", "blueprint": "queue-worker", "platform": "ecs", "tier": "3",
     },
     "queue-worker on kubernetes with defaults": {"name": "billing-worker", "blueprint": "queue-worker"},
-    "queue-worker on lambda": {
+    "queue-worker on lambda without dependencies": {
         "name": "mailer", "blueprint": "queue-worker", "platform": "lambda", "team": "growth", "tier": "4",
-        "baseline_rps": "2.5", "objectives": "processing-time=99.5",
+        "baseline_rps": "2.5", "dependencies": "none", "objectives": "processing-time=99.5",
+    },
+    "cron-job with on-call": {
+        "name": "nightly-report", "blueprint": "cron-job", "team": "finance", "slack": "#finance-oncall",
+        "objectives": "on-time=99.5", "monthly_budget_usd": "150",
+    },
+    "gpu-inference with its own GPUs and a budget": {
+        "name": "embedder", "blueprint": "gpu-inference", "team": "ml-platform", "baseline_rps": "8", "peak_rps": "60",
+        "per_instance_rps": "12", "gpus": "2", "gpu_model": "nvidia-a10g", "gpu_hourly_cost_usd": "1.2",
+        "monthly_budget_usd": "12000", "pagerduty_service_id": "PML42", "dependencies": "models:s3:critical",
+    },
+    "grpc-api that asks for a GPU": {
+        "name": "ranker", "blueprint": "grpc-api", "team": "search", "gpus": "1", "baseline_rps": "100",
     },
 }
+
+BAD_ANSWERS = {
+    "name not a DNS label": {"name": "Bad_Name"},
+    "objective of 120": {"name": "ok", "blueprint": "http-api", "objectives": "availability=120"},
+    "objective of an SLO the blueprint lacks": {"name": "ok", "blueprint": "queue-worker", "objectives": "availability=99.9"},
+    "objective not SLO=PERCENT": {"name": "ok", "objectives": "availability"},
+    "peak below typical": {"name": "ok", "baseline_rps": "100", "peak_rps": "20"},
+    "traffic for a cron job": {"name": "ok", "blueprint": "cron-job", "baseline_rps": "5"},
+    "GPU blueprint off kubernetes": {"name": "ok", "blueprint": "gpu-inference", "platform": "ecs"},
+    "GPU model without GPUs": {"name": "ok", "gpu_model": "nvidia-l4"},
+    "unknown dependency kind": {"name": "ok", "dependencies": "orders-db:postgress"},
+    "dependency without a kind": {"name": "ok", "dependencies": "orders-db"},
+    "Slack channel without #": {"name": "ok", "slack": "payments"},
+    "budget not a number": {"name": "ok", "monthly_budget_usd": "lots"},
+}  # cookiecutter itself refuses an answer outside a choice (blueprint, tier, platform) before any hook
 
 
 def run_template(tmp_path: Path, answers: dict[str, str], out: Path) -> Path:
@@ -49,8 +84,9 @@ def new_service_args(answers: dict[str, str]) -> list[str]:
     for key, flag in FLAGS.items():
         if answers.get(key):
             args += [flag, answers[key]]
-    for item in filter(None, (part.strip() for part in answers.get("objectives", "").split(","))):
-        args += ["--objective", item]
+    for key, flag in REPEATABLE.items():
+        for item in filter(None, (part.strip() for part in answers.get(key, "").split(","))):
+            args += [flag, item]
     return args
 
 
@@ -66,13 +102,19 @@ def test_the_template_is_found_where_opgen_keeps_its_templates():
     assert (TEMPLATE / "hooks" / "pre_gen_project.py").is_file() and (TEMPLATE / "hooks" / "post_gen_project.py").is_file()
 
 
-def test_the_questions_offer_what_opgen_accepts():
+def test_the_questions_are_new_services_and_offer_what_opgen_accepts():
+    from opgen.scaffold import QUESTIONS
+
     questions = json.loads((TEMPLATE / "cookiecutter.json").read_text())
-    assert questions["blueprint"] == list(available_blueprints())
+    asked = [k for k in questions if not k.startswith("_")]
+    assert asked == ["name", *(q.key for q in QUESTIONS)]  # the same questions, in new-service's order
+    assert set(FLAGS) | set(REPEATABLE) == {q.key for q in QUESTIONS}
+    assert {q.key: q.flag for q in QUESTIONS} == FLAGS | REPEATABLE
+    assert questions["blueprint"][0] == "http-api" and sorted(questions["blueprint"]) == sorted(available_blueprints())
     assert sorted(questions["tier"]) == ["1", "2", "3", "4"] and questions["tier"][0] == "2"
     assert questions["platform"] == ["kubernetes", "ecs", "lambda"]
     assert questions["namespace"] == "{{ cookiecutter.name }}"
-    assert set(questions["__prompts__"]) == {k for k in questions if not k.startswith("_")}
+    assert set(questions["__prompts__"]) == set(asked)
 
 
 def test_both_hooks_read_the_answers_the_same_way():
@@ -102,17 +144,24 @@ def test_the_template_creates_exactly_what_new_service_creates(tmp_path, answers
     assert run_opgen("sync", "--check", answers["name"], cwd=tmp_path / "portal").returncode == 0
 
 
-@pytest.mark.parametrize("answers", [
-    {"name": "Bad_Name"},
-    {"name": "ok", "blueprint": "http-api", "objectives": "availability=120"},
-    {"name": "ok", "blueprint": "queue-worker", "objectives": "availability=99.9"},
-    {"name": "ok", "objectives": "availability"},
-], ids=["name not a DNS label", "objective of 120", "objective of an SLO the blueprint lacks", "objective not SLO=PERCENT"])
-def test_a_bad_answer_prints_opgens_message_and_leaves_nothing(tmp_path, capfd, answers):
+def test_the_answers_reach_the_descriptor(tmp_path):
+    answers = ANSWER_SETS["http-api on kubernetes, every question answered"]
+    descriptor = yaml_helpers.load(run_template(tmp_path, answers, tmp_path / "portal") / "service.yaml")
+    assert descriptor["metadata"]["oncall"] == {"slack": "#payments-oncall", "pagerduty_service_id": "PABC123"}
+    assert descriptor["spec"]["traffic"] == {"baseline_rps": 40, "peak_rps": 250.5, "per_instance_rps": 30}
+    assert descriptor["spec"]["cost"] == {"monthly_budget_usd": 4000}
+    assert descriptor["spec"]["dependencies"] == [{"name": "orders-db", "kind": "postgres", "critical": True},
+                                                  {"name": "cache", "kind": "redis"}]
+    assert [s["objective"] for s in descriptor["spec"]["slos"]] == [99.95, 99]
+
+
+@pytest.mark.parametrize("answers", BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
+def test_a_bad_answer_prints_opgens_message_and_leaves_nothing(tmp_path, capfd, caplog, answers):
     out = tmp_path / "portal"
     out.mkdir()
     with pytest.raises(FailedHookException):
         run_template(tmp_path, answers, out)
+    assert "pre_gen_project hook script didn't exit successfully" in caplog.text
     stderr = capfd.readouterr().err
     assert list(out.iterdir()) == []
 
@@ -122,3 +171,4 @@ def test_a_bad_answer_prints_opgens_message_and_leaves_nothing(tmp_path, capfd, 
     problems = [line for line in result.stderr.splitlines() if not line.startswith("opgen: ")]
     assert problems and all(problem in stderr.splitlines() for problem in problems), (problems, stderr)
     assert "Traceback" not in stderr
+    assert list((tmp_path / "cli").iterdir()) == []

@@ -30,6 +30,14 @@ def _fail_on_problems(error) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _blueprints_option(command):
+    return click.option(
+        "--blueprints", "blueprint_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+        help="A folder of your own blueprints (repeatable); they shadow opgen's of the same name. "
+             "opgen-settings.yaml files in the descriptor's folder or above can list folders too.",
+    )(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="opgen")
 def main() -> None:
@@ -39,7 +47,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
+@_blueprints_option
+def validate(paths: tuple[Path, ...], blueprint_dirs: tuple[Path, ...]) -> None:
     """Check descriptors and print every problem as FILE:LINE:COL: message.
 
     PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
@@ -49,7 +58,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     from opgen.sync.run import load_services
 
     try:
-        loaded = load_services(list(paths) or [Path(".")])
+        loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs)
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)
@@ -66,8 +75,9 @@ def validate(paths: tuple[Path, ...]) -> None:
 @click.option("--diff/--no-diff", "show_diff", default=True, show_default=True, help="Show a unified diff for each conflict.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON, for portals and bots.")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for another sync of the same folder.")
+@_blueprints_option
 def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, force: bool, show_diff: bool,
-         as_json: bool, lock_timeout: float) -> None:
+         as_json: bool, lock_timeout: float, blueprint_dirs: tuple[Path, ...]) -> None:
     """Generate every artifact of each descriptor into ops/ beside it.
 
     PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
@@ -81,7 +91,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     from opgen.sync.write import OutsideOutputError
 
     try:
-        loaded = load_services(list(paths) or [Path(".")], out)
+        loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs)
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)
@@ -106,7 +116,8 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: ops/ beside each descriptor).")
-def diff(paths: tuple[Path, ...], out: Path | None) -> None:
+@_blueprints_option
+def diff(paths: tuple[Path, ...], out: Path | None, blueprint_dirs: tuple[Path, ...]) -> None:
     """Show, as a unified diff, what `opgen sync` would change; write nothing.
 
     Exit code 0 when sync would change nothing, 1 when it would.
@@ -115,7 +126,7 @@ def diff(paths: tuple[Path, ...], out: Path | None) -> None:
     from opgen.sync.run import load_services, plan, unified_diff
 
     try:
-        loaded = load_services(list(paths) or [Path(".")], out)
+        loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs)
     except DescriptorError as error:
         _fail_on_problems(error)
     from opgen.sync import plan as p
@@ -203,57 +214,92 @@ def schema() -> None:
 
 
 @main.command()
-def blueprints() -> None:
-    """List the blueprints a descriptor can name in spec.blueprint."""
-    from opgen.descriptor.blueprints import available_blueprints, load_blueprint
-    from opgen.errors import DescriptorError
+@_blueprints_option
+def blueprints(blueprint_dirs: tuple[Path, ...]) -> None:
+    """List the blueprints a descriptor in the current folder can name in spec.blueprint, and
+    where each comes from: opgen's own, or a folder of yours (given with --blueprints or listed in
+    an opgen-settings.yaml here or above), which shadows opgen's of the same name.
 
-    for name, path in available_blueprints().items():
+    Exit code 2 when a blueprint or settings file is invalid (its problems are printed).
+    """
+    from opgen.descriptor.blueprints import (
+        blueprint_folders, blueprint_name_problem, builtin_blueprint_dir, list_blueprints, load_blueprint,
+    )
+    from opgen.errors import DescriptorError, Position, Problem
+    from opgen.paths import display_path
+
+    try:
+        entries = list_blueprints(blueprint_folders(Path("."), blueprint_dirs))
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    problems: list = []
+    for entry in entries:
         try:
-            summary = load_blueprint(path).data["summary"]
+            summary = load_blueprint(entry.path).data["summary"]
         except DescriptorError as error:
-            summary = f"(invalid: {error.problems[0]})"
-        click.echo(f"{name:<16} {summary}")
+            summary, problems = "(invalid: see below)", problems + error.problems
+        name_problem = blueprint_name_problem(entry.name)
+        if name_problem:
+            problems.append(Problem(Position(display_path(entry.path), 0, 0), name_problem))
+        origin = "built-in" if entry.builtin else f"from {display_path(entry.path)}"
+        shadowed = ", ".join("the built-in" if path.parent == builtin_blueprint_dir() else display_path(path) for path in entry.shadows)
+        click.echo(f"{entry.name:<16} {summary} [{origin}{'; shadows ' + shadowed if shadowed else ''}]")
+    if problems:
+        _fail_on_problems(DescriptorError(problems))
+
+
+def _question_options(command):
+    """One option per new-service question (opgen.scaffold.QUESTIONS), all read as text by opgen."""
+    from opgen.scaffold import QUESTIONS
+
+    for question in reversed(QUESTIONS):
+        command = click.option(question.flag, question.key, metavar=question.metavar, help=question.help,
+                               multiple=question.repeatable)(command)
+    return command
 
 
 @main.command("new-service")
 @click.argument("name")
-@click.option("--blueprint", default="http-api", show_default=True, help="Preset to start from (see `opgen blueprints`).")
-@click.option("--team", help="Owning team, e.g. payments.")
-@click.option("--tier", type=int, help="Criticality, 1 (most critical) to 4.")
-@click.option("--platform", type=click.Choice(["kubernetes", "ecs", "lambda"]), help="Where it runs.")
-@click.option("--namespace", help="Kubernetes namespace or ECS cluster.")
-@click.option("--baseline-rps", type=float, help="Typical requests per second.")
-@click.option("--peak-rps", type=float, help="Highest expected requests per second.")
-@click.option("--objective", "objectives", multiple=True, metavar="SLO=PERCENT", help="Objective of a blueprint SLO, e.g. availability=99.95 (repeatable).")
-@click.option("--no-input", is_flag=True, help="Ask nothing; take flags and blueprint defaults.")
-def new_service(name: str, blueprint: str, team, tier, platform, namespace, baseline_rps, peak_rps, objectives, no_input: bool) -> None:
-    """Create NAME/service.yaml from a blueprint, then generate its ops/ folder."""
-    from opgen.errors import DescriptorError
-    from opgen.scaffold import Answers, parse_objectives, scaffold
+@_question_options
+@click.option("--no-input", is_flag=True, help="Ask nothing; take the flags, and the blueprint's defaults for the rest.")
+@_blueprints_option
+def new_service(name: str, no_input: bool, blueprint_dirs: tuple[Path, ...], **answers) -> None:
+    """Create NAME/service.yaml from a blueprint, then generate its ops/ folder.
 
-    answers = Answers(name=name, blueprint=blueprint, team=team, tier=tier, platform=platform, namespace=namespace,
-                      baseline_rps=baseline_rps, peak_rps=peak_rps)
+    Asks the operational questions (where it runs, traffic and spikiness, cost, GPUs, on-call,
+    dependencies, objectives) with the blueprint's defaults, and asks again on a bad answer;
+    each is also a flag, for --no-input. Refuses an existing NAME folder.
+    """
+    from opgen.errors import DescriptorError
+    from opgen.scaffold import answers_from_flags, create_service
+
     try:
-        answers.objectives = parse_objectives(objectives)
-        folder = scaffold(answers, Path("."), ask=None if no_input else _prompt)
+        created = create_service(answers_from_flags(name, answers), Path("."), None if no_input else _ClickPrompter(),
+                                 blueprint_dirs)
     except DescriptorError as error:
         _fail_on_problems(error)
-    click.echo(f"created {folder / 'service.yaml'}")
-    from opgen.sync.run import apply, load_services, plan
-
-    report = plan(load_services([folder / "service.yaml"]))
-    apply(report)
-    for out_dir, change in report.changes:
+    descriptor = created.folder / "service.yaml"
+    click.echo(f"created {descriptor}")
+    _print_warnings(created.loaded)
+    for out_dir, change in created.report.changes:
         click.echo(f"created {out_dir / change.path}")
-    click.echo(f"Next: edit {folder / 'service.yaml'}, then run `opgen sync {folder}`.")
+    flags = "".join(f" --blueprints {folder}" for folder in blueprint_dirs)
+    click.echo(f"Next: edit {descriptor}, then run `opgen sync{flags} {created.folder}`.")
 
 
-def _prompt(question: str, default, kind, check) -> object:
-    """Ask until the answer passes `check` (which returns a problem text or None)."""
-    while True:
-        answer = click.prompt(question, default=default, type=kind)
-        problem = check(answer)
-        if problem is None:
-            return answer
-        click.echo(f"  {problem}", err=True)
+class _ClickPrompter:
+    """Asks on the terminal until the answer passes its check (opgen.scaffold.Prompter)."""
+
+    def ask(self, question, default, read, choices=None):
+        from opgen.scaffold import BadAnswer
+
+        kind = click.Choice(choices) if choices else None
+        while True:
+            text = click.prompt(question, default=default, type=kind, show_default=bool(default), show_choices=bool(choices))
+            try:
+                return read(text)
+            except BadAnswer as problem:
+                click.echo(f"  {problem}", err=True)
+
+    def confirm(self, question, default):
+        return click.confirm(question, default=default)

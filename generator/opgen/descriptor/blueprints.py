@@ -2,32 +2,123 @@
 
 Mappings merge key by key; a list or scalar in the descriptor replaces the blueprint's
 (so a descriptor that lists `slos` states all of its SLOs).
+
+Where they come from, first match wins: folders given with `--blueprints`, then the folders
+listed in `opgen-settings.yaml` files (the descriptor's folder's, then each parent's, up to the
+repository root), then the blueprints opgen ships. So a user blueprint shadows a built-in one of
+the same name.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opgen import resources
 from opgen.paths import display_path
-from opgen.descriptor.fields import Context
+from opgen.descriptor.fields import INVALID, Context, Field, ListOf, Object, String
 from opgen.descriptor.source import PathKey, Source, read_yaml
-from opgen.errors import DescriptorError, Problem
+from opgen.errors import DescriptorError, Position, Problem
+
+# Not `*.opgen.yaml`: discovery takes those for descriptors (conventions.DESCRIPTOR_SUFFIX).
+SETTINGS_FILE = "opgen-settings.yaml"
+
+SETTINGS = Object(
+    (
+        Field("blueprints", ListOf(String(max_length=1000, type_label="folder"), max_items=50),
+              "Blueprint folders, relative to this file; earlier ones shadow later ones, and all shadow opgen's own.",
+              default=[], example=["platform/blueprints"]),
+    ),
+    doc=f"{SETTINGS_FILE}: settings for the descriptors in its folder and below.",
+)
+
+
+def builtin_blueprint_dir() -> Path:
+    return resources.data_path("blueprints")
 
 
 def blueprint_dirs(extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
     """Folders searched for `<name>.yaml`, users' first, then the ones opgen ships."""
-    return (*extra, resources.data_path("blueprints"))
+    return (*extra, builtin_blueprint_dir())
 
 
 def available_blueprints(extra: tuple[Path, ...] = ()) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for folder in reversed(blueprint_dirs(extra)):
+    """Each blueprint name with the file that wins (the first folder that has it), sorted by name."""
+    return {entry.name: entry.path for entry in list_blueprints(extra)}
+
+
+@dataclass(frozen=True)
+class BlueprintFile:
+    name: str
+    path: Path
+    builtin: bool
+    shadows: tuple[Path, ...]  # files of the same name in later folders, which this one hides
+
+
+def list_blueprints(extra: tuple[Path, ...] = ()) -> list[BlueprintFile]:
+    found: dict[str, list[tuple[Path, bool]]] = {}
+    builtin = builtin_blueprint_dir()
+    for folder in blueprint_dirs(extra):
         for path in sorted(folder.glob("*.yaml")):
-            found[path.stem] = path
-    return dict(sorted(found.items()))
+            found.setdefault(path.stem, []).append((path, folder == builtin))
+    return [BlueprintFile(name, paths[0][0], paths[0][1], tuple(p for p, _ in paths[1:]))
+            for name, paths in sorted(found.items())]
+
+
+def blueprint_folders(descriptor_folder: Path, given: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """The user blueprint folders that apply to descriptors in `descriptor_folder` (which need not
+    exist yet): the `given` ones (`--blueprints`), then those of the settings files found from
+    that folder up to the repository root, nearest first. DescriptorError for a missing folder
+    or a bad settings file."""
+    problems = [Problem(Position("--blueprints", 0, 0), f"{str(folder)!r} is not a folder")
+                for folder in given if not folder.is_dir()]
+    if problems:
+        raise DescriptorError(problems)
+    folders = list(given)
+    for settings in settings_files(descriptor_folder):
+        folders += read_settings(settings)
+    return tuple(dict.fromkeys(folders))
+
+
+def settings_files(folder: Path) -> list[Path]:
+    """`opgen-settings.yaml` in `folder` and each parent, nearest first, up to and including the
+    repository root (the first folder with `.git`), or the file system's root outside a repository."""
+    found = []
+    for current in (folder.absolute(), *folder.absolute().parents):
+        if (current / SETTINGS_FILE).is_file():
+            found.append(current / SETTINGS_FILE)
+        if (current / ".git").exists():
+            break
+    return found
+
+
+def read_settings(path: Path) -> tuple[Path, ...]:
+    """The blueprint folders a settings file lists, resolved against its own folder."""
+    source = read_yaml(path, display_name=display_path(path))
+    ctx = Context(source)
+    data = SETTINGS.validate(source.data, (), ctx)
+    folders: list[Path] = []
+    if data is not INVALID:
+        for index, entry in enumerate(data["blueprints"]):
+            folder = path.parent / entry
+            if not folder.is_dir():
+                ctx.error(("blueprints", index), f"blueprint folder {entry!r} does not exist (looked for {folder.absolute()})")
+            folders.append(folder)
+    if ctx.problems:
+        raise DescriptorError(ctx.problems)
+    return tuple(folders)
+
+
+def blueprint_name_problem(name: str) -> str | None:
+    """Why a file name cannot be a blueprint's (spec.blueprint could never name it), or None."""
+    from opgen.descriptor.spec import SLUG
+
+    if re.fullmatch(SLUG, name):
+        return None
+    return f"{name!r} cannot be a blueprint name (spec.blueprint takes lower-case words joined by '-'); rename the file"
 
 
 def load_blueprint(path: Path) -> Source:

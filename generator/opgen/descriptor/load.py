@@ -1,11 +1,15 @@
-"""load -> merge blueprint -> validate -> model, for one descriptor file."""
+"""load -> merge blueprint -> validate -> model, for one descriptor file.
+
+`blueprint_dirs` are the folders given with `--blueprints`; a descriptor on disk also gets the
+folders of the `opgen-settings.yaml` files above it (descriptor/blueprints.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from opgen.descriptor.blueprints import apply_blueprint
+from opgen.descriptor.blueprints import apply_blueprint, blueprint_folders
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
@@ -16,7 +20,8 @@ from opgen.errors import DescriptorError, Position, Problem
 
 def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
     """The validated service of one descriptor; DescriptorError lists every problem found."""
-    return validate_source(read_yaml(path, display_name or str(path)), blueprint_dirs)[0]
+    source = read_yaml(path, display_name or str(path))
+    return validate_source(source, blueprint_folders(path.parent, blueprint_dirs))[0]
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,13 @@ class Validated:
 
 def load_validated(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Validated:
     source = read_yaml(path, display_name)
-    service, warnings = validate_source(source, blueprint_dirs)
+    service, warnings = validate_source(source, blueprint_folders(path.parent, blueprint_dirs))
     return Validated(service, tuple(warnings), source.position(("metadata", "name")))
 
 
 def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
-    """Like load_service, for a descriptor not on disk yet."""
+    """Like load_service, for a descriptor not on disk yet: `blueprint_dirs` are all the user
+    blueprint folders it sees (no settings file is looked up)."""
     return validate_source(parse_yaml(text.encode("utf-8"), display_name), blueprint_dirs)[0]
 
 

@@ -67,7 +67,8 @@ class Report:
 
 
 def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> list[Loaded]:
-    """Every descriptor named by `paths`, validated; one DescriptorError with all problems of all files."""
+    """Every descriptor named by `paths`, validated; one DescriptorError with all problems of all files.
+    `blueprint_dirs` are the `--blueprints` folders; each descriptor also sees its settings files' folders."""
     descriptors = find_descriptors(paths)
     problems: list[Problem] = []
     if not descriptors:
@@ -96,7 +97,7 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
                                     f"service {item.service.name!r} is also described at {first}; one descriptor per service"))
         seen.setdefault(key, item)
     if problems:
-        raise DescriptorError(problems)
+        raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
     return loaded
 
 

@@ -1,8 +1,8 @@
 """Create service.yaml and ops/ with opgen itself: the code behind `opgen new-service` and `opgen sync`.
 
 Cookiecutter has created NAME/ with a placeholder; opgen never writes into an existing folder, so
-the placeholder folder goes and `opgen.scaffold` creates NAME/service.yaml from the same parent, as
-`opgen new-service NAME --no-input` does, then `opgen.sync.run` generates NAME/ops/.
+the placeholder folder goes and `opgen.scaffold.create_service` creates NAME/service.yaml and
+NAME/ops/ from the same parent, as `opgen new-service NAME --no-input` does.
 """
 
 import json
@@ -13,8 +13,7 @@ from pathlib import Path
 
 try:
     from opgen.errors import DescriptorError
-    from opgen.scaffold import answers_from_text, scaffold
-    from opgen.sync.run import apply, load_services, plan
+    from opgen.scaffold import answers_from_text, create_service
 except ImportError:
     sys.exit("opgen is not installed in the Python that runs cookiecutter (pip install opgen)")
 
@@ -34,10 +33,7 @@ def main() -> int:
     os.chdir(project.parent)  # the same relative paths as `opgen new-service` run from the parent
     shutil.rmtree(project)
     try:
-        folder = scaffold(answers_from_text(ANSWERS), Path("."))
-        print(f"created {folder / 'service.yaml'}")
-        report = plan(load_services([folder / "service.yaml"]))
-        apply(report)
+        created = create_service(answers_from_text(ANSWERS), Path("."))
     except BaseException as error:
         project.mkdir(exist_ok=True)  # cookiecutter removes the project folder after a failed hook
         if not isinstance(error, DescriptorError):
@@ -46,9 +42,14 @@ def main() -> int:
         count = len(error.problems)
         print(f"opgen: {count} problem{'s' if count != 1 else ''}; nothing was created.", file=sys.stderr)
         return 1
-    for out_dir, change in report.changes:
+    descriptor = created.folder / "service.yaml"
+    print(f"created {descriptor}")
+    for item in created.loaded:
+        for warning in item.warnings:
+            print(f"{warning.position}: warning: {warning.message}", file=sys.stderr)
+    for out_dir, change in created.report.changes:
         print(f"created {out_dir / change.path}")
-    print(f"Next: edit {folder / 'service.yaml'}, then run `opgen sync {folder}`.")
+    print(f"Next: edit {descriptor}, then run `opgen sync {created.folder}`.")
     return 0
 
 

@@ -6,6 +6,7 @@ stderr; exit 1 makes cookiecutter remove the project folder, so nothing is left 
 
 import json
 import sys
+from pathlib import Path
 
 try:
     from opgen.errors import DescriptorError
@@ -19,8 +20,9 @@ ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # a JSON string lite
 
 
 def main() -> int:
+    project = Path.cwd()  # NAME/, which cookiecutter has just created
     try:
-        check_answers(answers_from_text(ANSWERS))
+        check_answers(answers_from_text(ANSWERS), project.parent)
     except DescriptorError as error:
         print(error, file=sys.stderr)
         count = len(error.problems)
