@@ -25,7 +25,7 @@ from opgen.descriptor.load import load_service, load_service_text
 from opgen.render import RenderContext, openslo, prometheus_rules
 from opgen.render.openslo import NAME_LIMIT, object_name
 
-SCHEMA = json.loads((Path(__file__).parent / "schemas" / "openslo-v1.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "openslo-v1.schema.json").read_text())
 CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
 DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [CHECKOUT]
 

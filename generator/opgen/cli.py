@@ -204,6 +204,34 @@ def _report(report, as_json: bool, check: bool, force: bool = False, show_diff: 
 
 
 @main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def verify(paths: tuple[Path, ...]) -> None:
+    """Check a generated kit with the real tools that are installed: promtool (rules and their
+    tests), the PromQL parser (dashboard queries), jsonschema (OpenSLO), python-hcl2 (Terraform),
+    markdown-it-py (runbook links), a fresh interpreter (the instrumentation module) and amtool
+    (Alertmanager routes). PATH is an ops/ folder, or a service folder or descriptor beside one;
+    default: the current folder.
+
+    One line per check and file. Exit code 1 when a check fails, 2 when PATH holds no kit; a tool
+    that is not installed is reported as `skip` with how to install it.
+    """
+    from opgen import verify as checks
+
+    failed = False
+    for path in paths or (Path("."),):
+        kit = checks.find_kit(path)
+        if kit is None:
+            click.echo(f"opgen: no generated kit at {path} (an ops/ folder with .opgen/manifest.json); "
+                       f"run `opgen sync` first.", err=True)
+            sys.exit(2)
+        click.echo(f"verifying {kit}")
+        for result in checks.verify(kit):
+            click.echo(checks.format_result(result))
+            failed = failed or result.status == checks.FAIL
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
 def schema() -> None:
     """Print the descriptor's JSON Schema, for editors to validate and complete service.yaml."""
     import json

@@ -3,7 +3,7 @@
 # Hand-written code goes between the opgen:keep and opgen:end markers: sync keeps it.
 """OpenTelemetry metrics and traces, named exactly as this service's SLO rules read them.
 
-Call setup() once at start-up, then wrap the app and time what it calls:
+Call setup() once at start-up, then time what the service does:
 
     telemetry.setup()
     app = telemetry.WSGIMiddleware(app)      # or telemetry.ASGIMiddleware(app)
@@ -61,8 +61,8 @@ PEER_SERVICE = 'peer.service'
 
 _meter = metrics.get_meter(__name__)
 
-# The metric contract. Bucket boundaries are in seconds and hold every SLO latency threshold;
-# passed as advice, so they also apply when another MeterProvider records these instruments.
+# The metric contract. Bucket boundaries are in seconds and hold every SLO latency and freshness
+# threshold; passed as advice, so they also apply when another MeterProvider records them.
 HTTP_SERVER_REQUEST_DURATION = _meter.create_histogram(
     'http.server.request.duration',
     unit="s",

@@ -1,0 +1,283 @@
+"""`opgen verify PATH`: run the real tools and parsers that are installed over a generated kit.
+
+One result per check and file. A tool or parser that is not installed gives a `skip` with how to
+install it, never a pass. Nothing here writes into the kit: promtool and the stub import run on
+the files where they are, in a subprocess.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from opgen import conventions as c
+
+OK, FAIL, SKIP = "ok", "FAIL", "skip"
+INSTALL_PARSERS = "pip install 'opgen[verify]'"
+INSTALL_PROMTOOL = "apt-get install prometheus (Debian), or promtool from prometheus.io"
+INSTALL_AMTOOL = "apt-get install prometheus-alertmanager (Debian), or amtool from prometheus.io"
+TOOL_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str  # ok | FAIL | skip
+    check: str
+    subject: str  # a file relative to the kit, or what the check covers
+    detail: str = ""
+
+
+def find_kit(path: Path) -> Path | None:
+    """The ops/ folder at PATH: PATH itself, or PATH/ops, or the ops/ beside a descriptor file."""
+    for candidate in (path, path / c.OPS_DIR, path.parent / c.OPS_DIR):
+        if candidate.is_dir() and (candidate / c.MANIFEST_PATH).is_file():
+            return candidate
+    return None
+
+
+def verify(kit: Path) -> list[Result]:
+    results: list[Result] = []
+    for check in CHECKS:
+        results.extend(check(kit))
+    return results
+
+
+def _files(kit: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in kit.glob(pattern) if p.is_file())
+
+
+def _name(kit: Path, path: Path) -> str:
+    return path.relative_to(kit).as_posix()
+
+
+def _run(args: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[bool, str]:
+    try:
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=TOOL_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {TOOL_TIMEOUT_SECONDS}s"
+    output = (done.stdout + done.stderr).strip()
+    return done.returncode == 0, output
+
+
+def _first_lines(text: str, count: int = 6) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    shown = "\n        ".join(lines[:count])
+    return shown + (f"\n        ... ({len(lines) - count} more lines)" if len(lines) > count else "")
+
+
+def _missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:
+        return True
+
+
+# --- promtool ---------------------------------------------------------------------------------
+
+
+def check_rules(kit: Path) -> Iterator[Result]:
+    files = [p for p in _files(kit, "prometheus/*.yml") if not p.name.endswith(".test.yml")]
+    yield from _promtool(kit, "rules", files, ["check", "rules"])
+
+
+def check_rule_tests(kit: Path) -> Iterator[Result]:
+    yield from _promtool(kit, "rule tests", _files(kit, "prometheus/*.test.yml"), ["test", "rules"])
+
+
+def _promtool(kit: Path, check: str, files: list[Path], args: list[str]) -> Iterator[Result]:
+    if not files:
+        return
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        yield Result(SKIP, check, "prometheus/", f"promtool is not installed: {INSTALL_PROMTOOL}")
+        return
+    for path in files:
+        passed, output = _run([promtool, *args, path.name], cwd=path.parent)
+        yield Result(OK if passed else FAIL, check, _name(kit, path), "" if passed else _first_lines(output))
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+# Grafana's variables, replaced by what they stand for so the query parses as PromQL.
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+
+
+def check_dashboard_queries(kit: Path) -> Iterator[Result]:
+    import promql_parser
+
+    for path in _files(kit, "grafana/*.json"):
+        try:
+            dashboard = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            yield Result(FAIL, "dashboard", _name(kit, path), f"not JSON: {exc}")
+            continue
+        problems, count = [], 0
+        for title, expr in _dashboard_queries(dashboard):
+            count += 1
+            text = expr
+            for variable, value in GRAFANA_VARIABLES.items():
+                text = text.replace(variable, value)
+            try:
+                promql_parser.parse(text)
+            except ValueError as exc:
+                problems.append(f"panel {title!r}: {exc}")
+        detail = "; ".join(problems) if problems else f"{count} queries parse as PromQL"
+        yield Result(FAIL if problems else OK, "dashboard queries", _name(kit, path), detail)
+
+
+def _dashboard_queries(dashboard: dict) -> Iterator[tuple[str, str]]:
+    def panels(items):
+        for panel in items or []:
+            yield panel
+            yield from panels(panel.get("panels"))
+
+    for panel in panels(dashboard.get("panels")):
+        for target in panel.get("targets") or []:
+            if target.get("expr"):
+                yield panel.get("title", ""), target["expr"]
+
+
+# --- OpenSLO -----------------------------------------------------------------------------------
+
+
+def check_openslo(kit: Path) -> Iterator[Result]:
+    files = _files(kit, "slo/*.yaml")
+    if not files:
+        return
+    if _missing("jsonschema"):
+        yield Result(SKIP, "OpenSLO schema", "slo/", f"jsonschema is not installed: {INSTALL_PARSERS}")
+        return
+    from jsonschema import Draft202012Validator
+    from ruamel.yaml import YAML
+
+    from opgen.resources import data_path
+
+    schema = json.loads((data_path("schemas") / "openslo-v1.schema.json").read_text(encoding="utf-8"))
+    validator = Draft202012Validator(schema)
+    for path in files:
+        try:
+            documents = [d for d in YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8")) if d is not None]
+        except Exception as exc:  # ruamel raises many error types; all mean "not YAML"
+            yield Result(FAIL, "OpenSLO schema", _name(kit, path), f"not YAML: {exc}")
+            continue
+        problems = [f"{d.get('kind')} {d.get('metadata', {}).get('name')}: {e.message}"
+                    for d in documents for e in validator.iter_errors(d)]
+        detail = "; ".join(problems[:5]) if problems else f"{len(documents)} documents valid"
+        yield Result(FAIL if problems else OK, "OpenSLO schema", _name(kit, path), detail)
+
+
+# --- Terraform ------------------------------------------------------------------------------------
+
+
+def check_hcl(kit: Path) -> Iterator[Result]:
+    files = _files(kit, "terraform/*.tf")
+    if not files:
+        return
+    if _missing("hcl2"):
+        yield Result(SKIP, "HCL parse", "terraform/", f"python-hcl2 is not installed: {INSTALL_PARSERS}")
+        return
+    import hcl2
+
+    for path in files:
+        try:
+            with path.open(encoding="utf-8") as handle:
+                hcl2.load(handle)
+        except Exception as exc:  # lark raises its own error types
+            yield Result(FAIL, "HCL parse", _name(kit, path), _first_lines(str(exc), 3))
+        else:
+            yield Result(OK, "HCL parse", _name(kit, path))
+
+
+# --- runbooks --------------------------------------------------------------------------------------
+
+URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+
+
+def check_runbook_links(kit: Path) -> Iterator[Result]:
+    files = _files(kit, "runbooks/**/*.md")
+    if not files:
+        return
+    if _missing("markdown_it"):
+        yield Result(SKIP, "runbook links", "runbooks/", f"markdown-it-py is not installed: {INSTALL_PARSERS}")
+        return
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark")
+    links, failed = 0, False
+    for path in files:
+        broken = []
+        for href in _links(parser.parse(path.read_text(encoding="utf-8"))):
+            if URL_SCHEME.match(href) or href.startswith("#"):
+                continue
+            links += 1
+            if not (path.parent / href.split("#", 1)[0]).resolve().exists():
+                broken.append(href)
+        if broken:
+            failed = True
+            yield Result(FAIL, "runbook links", _name(kit, path), "broken: " + ", ".join(broken))
+    if not failed:
+        yield Result(OK, "runbook links", "runbooks/", f"{len(files)} pages, {links} relative links checked")
+
+
+def _links(tokens) -> Iterator[str]:
+    for token in tokens:
+        if token.type == "link_open":
+            yield token.attrs.get("href", "")
+        if token.children:
+            yield from _links(token.children)
+
+
+# --- instrumentation ------------------------------------------------------------------------------
+
+
+def check_stub_import(kit: Path) -> Iterator[Result]:
+    files = _files(kit, "otel/*.py")
+    if not files:
+        return
+    if _missing("opentelemetry.sdk") or _missing("opentelemetry.exporter.prometheus"):
+        yield Result(SKIP, "stub import", "otel/",
+                     f"opentelemetry-sdk and opentelemetry-exporter-prometheus are not installed: {INSTALL_PARSERS}")
+        return
+    for path in files:
+        # A fresh interpreter imports the module from a path (setup() is not called: no port opened).
+        code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('stub', sys.argv[1]); "
+                "spec.loader.exec_module(importlib.util.module_from_spec(spec))")
+        passed, output = _run([sys.executable, "-c", code, str(path)])
+        yield Result(OK if passed else FAIL, "stub import", _name(kit, path), "" if passed else _first_lines(output))
+
+
+# --- Alertmanager ---------------------------------------------------------------------------------
+
+
+def check_alertmanager(kit: Path) -> Iterator[Result]:
+    files = _files(kit, "alertmanager/*.yml")
+    if not files:
+        return
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        yield Result(SKIP, "alertmanager config", "alertmanager/", f"amtool is not installed: {INSTALL_AMTOOL}")
+        return
+    for path in files:
+        passed, output = _run([amtool, "check-config", str(path)])
+        yield Result(OK if passed else FAIL, "alertmanager config", _name(kit, path), "" if passed else _first_lines(output))
+
+
+CHECKS: tuple[Callable[[Path], Iterator[Result]], ...] = (
+    check_rules, check_rule_tests, check_dashboard_queries, check_openslo, check_hcl,
+    check_runbook_links, check_stub_import, check_alertmanager,
+)
+
+
+def format_result(result: Result) -> str:
+    line = f"{result.status:<4}  {result.check:<20} {result.subject}"
+    if result.detail:
+        separator = "\n        " if "\n" in result.detail else "  "
+        line += separator + result.detail
+    return line

@@ -1,0 +1,125 @@
+"""`opgen verify` runs the real tools over a generated kit: it passes a fresh kit, fails each
+artifact that is broken, skips a tool that is missing, and refuses a folder without a kit."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_DESCRIPTORS, run_opgen, service_folder
+
+CHECKS = ("rules", "rule tests", "dashboard queries", "OpenSLO schema", "HCL parse", "runbook links", "stub import")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> Path:
+    """A synced copy of a service with every artifact, made once; tests break copies of it."""
+    root = tmp_path_factory.mktemp("verify")
+    folder = service_folder(root, TEST_DESCRIPTORS / "http-28d.yaml")
+    result = run_opgen("sync", str(folder), cwd=root)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def copy_of(kit: Path, tmp_path: Path) -> Path:
+    target = tmp_path / kit.name
+    shutil.copytree(kit, target, symlinks=True)
+    return target
+
+
+def lines_by_check(stdout: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in stdout.splitlines():
+        match = re.match(r"(ok|FAIL|skip)\s+(.+?)\s{2,}", line)
+        if match:
+            found.setdefault(match.group(2).strip(), []).append(match.group(1))
+    return found
+
+
+def test_a_fresh_kit_passes_every_check(kit, promtool):
+    result = run_opgen("verify", str(kit), cwd=kit.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = lines_by_check(result.stdout)
+    assert set(CHECKS) <= set(found), result.stdout
+    assert all(status == "ok" for statuses in found.values() for status in statuses), result.stdout
+
+
+def _break_rules(ops: Path) -> None:
+    path = next((ops / "prometheus").glob("*.rules.yml"))
+    path.write_text(path.read_text().replace("sum(rate(", "sum(rat(", 1))
+
+
+def _break_rule_tests(ops: Path) -> None:
+    path = next((ops / "prometheus").glob("*.rules.test.yml"))
+    path.write_text(path.read_text().replace("severity: page", "severity: ticket", 1))
+
+
+def _break_dashboard(ops: Path) -> None:
+    path = next((ops / "grafana").glob("*.json"))
+    path.write_text(path.read_text().replace('"expr": "', '"expr": "sum((', 1))
+
+
+def _break_openslo(ops: Path) -> None:
+    path = next((ops / "slo").glob("*.yaml"))
+    path.write_text(path.read_text().replace("budgetingMethod: Occurrences", "budgetingMethod: Sometimes", 1))
+
+
+def _break_hcl(ops: Path) -> None:
+    path = next((ops / "terraform").glob("*.tf"))
+    path.write_text(path.read_text() + "\nresource \"x\" \"y\" {\n")
+
+
+def _break_runbook(ops: Path) -> None:
+    path = next((ops / "runbooks").glob("*/README.md"))
+    path.write_text(path.read_text() + "\nSee [the old page](Gone.md).\n")
+
+
+def _break_stub(ops: Path) -> None:
+    path = next((ops / "otel").glob("*.py"))
+    path.write_text(path.read_text() + "\nthis is not python\n")
+
+
+BREAKAGES = {
+    "rules": _break_rules, "rule tests": _break_rule_tests, "dashboard queries": _break_dashboard,
+    "OpenSLO schema": _break_openslo, "HCL parse": _break_hcl, "runbook links": _break_runbook,
+    "stub import": _break_stub,
+}
+
+
+@pytest.mark.parametrize("check", sorted(BREAKAGES))
+def test_each_broken_artifact_fails_its_check(kit, tmp_path, promtool, check):
+    folder = copy_of(kit, tmp_path)
+    BREAKAGES[check](folder / "ops")
+    result = run_opgen("verify", str(folder), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = lines_by_check(result.stdout)
+    assert "FAIL" in found[check], result.stdout
+    failing = {name for name, statuses in found.items() if "FAIL" in statuses}
+    # a broken rules file also breaks its unit tests, which load it; nothing else may fail
+    assert failing <= {check, "rule tests"} if check == "rules" else failing == {check}, result.stdout
+
+
+def test_a_missing_tool_is_skipped_with_how_to_install_it(kit, tmp_path):
+    """With promtool off the PATH, its two checks say skip (not ok), and the others still run."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir)}
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "opgen", "verify", str(kit)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = lines_by_check(result.stdout + "\n")
+    assert re.search(r"^skip\s+rules\s+prometheus/\s+promtool is not installed: apt-get install prometheus", result.stdout, re.M)
+    assert re.search(r"^skip\s+rule tests\s", result.stdout, re.M)
+    assert found["dashboard queries"] == ["ok"] and found["stub import"] == ["ok"]
+
+
+def test_a_folder_without_a_kit_is_refused(tmp_path):
+    result = run_opgen("verify", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "no generated kit" in result.stderr and "Traceback" not in result.stderr
