@@ -198,12 +198,12 @@ def test_freshness_panels_show_message_age_against_the_threshold_and_the_stale_s
     stale = traffic[titles.index("freshness: messages older than 90s")]
     assert [t["expr"].split(",")[0] for t in age["targets"]] == [
         "histogram_quantile(0.5", "histogram_quantile(0.9", "histogram_quantile(0.99"]
-    assert all(c.MESSAGE_AGE.bucket + '{job="thumbnailer"}' in t["expr"] for t in age["targets"])
+    assert all(c.MESSAGE_AGE.bucket + '{job="image-resizer"}' in t["expr"] for t in age["targets"])
     assert (age["fieldConfig"]["defaults"]["unit"], age["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"]) == ("s", 90)
     (share,) = stale["targets"]
     # bad = all minus those at or under 90s (either le spelling), as the SLI counts them
-    assert f'{c.MESSAGE_AGE.bucket}{{job="thumbnailer",le=~"90|90[.]0"}}' in share["expr"]
-    assert share["expr"].count(f'{c.MESSAGE_AGE.count}{{job="thumbnailer"}}') == 3
+    assert f'{c.MESSAGE_AGE.bucket}{{job="image-resizer",le=~"90|90[.]0"}}' in share["expr"]
+    assert share["expr"].count(f'{c.MESSAGE_AGE.count}{{job="image-resizer"}}') == 3
     assert stale["fieldConfig"]["defaults"]["unit"] == "percentunit"
     assert stale["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.01  # what a 99 % objective allows
 

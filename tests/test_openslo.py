@@ -182,13 +182,13 @@ def indicator_queries(doc: dict) -> dict[str, str]:
 
 def test_freshness_counts_messages_picked_up_within_the_threshold_from_the_message_age_histogram():
     service = load_service(TEST_DESCRIPTORS / "queue-fresh.yaml")
-    slo = by_kind(rendered(service), "SLO")["thumbnailer-freshness"]
+    slo = by_kind(rendered(service), "SLO")["image-resizer-freshness"]
     assert slo["spec"]["budgetingMethod"] == "Occurrences"
     assert slo["spec"]["indicator"]["spec"]["ratioMetric"]["counter"] is True
     assert indicator_queries(slo) == {
-        "good": '(sum(messaging_message_age_seconds_bucket{job="thumbnailer",le=~"90|90[.]0"})'
-                ' or 0 * sum(messaging_message_age_seconds_count{job="thumbnailer"}))',
-        "total": 'sum(messaging_message_age_seconds_count{job="thumbnailer"})',
+        "good": '(sum(messaging_message_age_seconds_bucket{job="image-resizer",le=~"90|90[.]0"})'
+                ' or 0 * sum(messaging_message_age_seconds_count{job="image-resizer"}))',
+        "total": 'sum(messaging_message_age_seconds_count{job="image-resizer"})',
     }
 
 

@@ -326,16 +326,16 @@ def test_freshness_page_checks_backlog_consumers_poison_messages_and_the_broker_
     parsed = tokens(alert_pages(ops, service)["FreshnessBudgetBurn"])
     diagnosis, mitigation = section(parsed, "Diagnosis"), section(parsed, "Mitigation")
     queries = fences(diagnosis, "promql")
-    assert 'messaging_message_age_seconds_bucket{job="thumbnailer",le=~"90|90[.]0"}' in queries  # the SLI's own histogram
-    assert 'sum by (error_type) (rate(messaging_process_duration_seconds_count{job="thumbnailer",error_type!=""}[5m]))' in queries
+    assert 'messaging_message_age_seconds_bucket{job="image-resizer",le=~"90|90[.]0"}' in queries  # the SLI's own histogram
+    assert 'sum by (error_type) (rate(messaging_process_duration_seconds_count{job="image-resizer",error_type!=""}[5m]))' in queries
     commands = fences(diagnosis, "sh")
     assert "rabbitmqctl -n <node> list_queues name messages_ready messages_unacknowledged consumers" in commands  # backlog
-    assert "kubectl -n thumbnailer get scaledobject thumbnailer" in commands  # consumers and their autoscaler
+    assert "kubectl -n image-resizer get scaledobject image-resizer" in commands  # consumers and their autoscaler
     assert "rabbitmq-diagnostics -n <node> alarms" in commands  # the broker
     assert "poison" in text_of(diagnosis)
     fix = fences(mitigation, "sh")
     # KEDA owns the HPA: scaling out changes the ScaledObject; 400 msg/s at 17.5 per pod -> 23 pods.
-    assert """kubectl -n thumbnailer patch scaledobject thumbnailer --type merge --patch '{"spec":{"minReplicaCount":23}}'""" in fix
+    assert """kubectl -n image-resizer patch scaledobject image-resizer --type merge --patch '{"spec":{"minReplicaCount":23}}'""" in fix
     assert "patch hpa" not in fix
     assert "dead-letter-exchange" in fix
 
