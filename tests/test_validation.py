@@ -59,7 +59,7 @@ def test_defaults_are_filled_in():
         ("name: checkout", "name: ../../etc", ["service.yaml:4:9: metadata.name '../../etc' is not valid"]),
         ("{kind: availability}", "{kind: latency, threshold: fast}", ["service.yaml:11:39: spec.slos[0].sli.threshold 'fast' is not a duration"]),
         ("objective: 99.9\n", "objective: 99.9\n      window: 2w3\n", ["service.yaml:11:15: spec.slos[0].window '2w3' is not a duration"]),
-        ("{kind: availability}", "{kind: availabilty}", ["service.yaml:11:19: spec.slos[0].sli.kind is 'availabilty'; expected one of availability, latency, events (did you mean 'availability'?)"]),
+        ("{kind: availability}", "{kind: availabilty}", ["service.yaml:11:19: spec.slos[0].sli.kind is 'availabilty'; expected one of availability, latency, freshness, job-success, job-on-time, events (did you mean 'availability'?)"]),
     ],
 )
 def test_each_problem_names_line_and_column(old, new, expected):
