@@ -81,10 +81,13 @@ def py(value: object) -> str:
 @cache
 def environment():
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
     from opgen import resources
 
-    env = jinja2.Environment(
+    # Descriptor and blueprint text is only ever data passed to these templates, never compiled
+    # as a template itself; the sandbox is a second wall should a template ever misuse a value.
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(resources.data_path("templates"))),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # each output language has its own filter, applied explicitly
