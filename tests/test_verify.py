@@ -123,3 +123,18 @@ def test_a_missing_tool_is_skipped_with_how_to_install_it(kit, tmp_path):
 def test_a_folder_without_a_kit_is_refused(tmp_path):
     result = run_opgen("verify", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "no generated kit" in result.stderr and "Traceback" not in result.stderr
+
+
+BLUEPRINTS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "blueprints").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("blueprint", BLUEPRINTS)
+def test_every_blueprint_gives_a_kit_that_passes_every_check(tmp_path, promtool, blueprint):
+    created = run_opgen("new-service", "svc", "--blueprint", blueprint, "--no-input", "--team", "t", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    result = run_opgen("verify", "svc", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = lines_by_check(result.stdout)
+    expected = set(CHECKS) - ({"HCL parse"} if blueprint == "cron-job" else set())  # a cron job has no autoscaler
+    assert expected <= set(found), result.stdout
+    assert all(status == "ok" for statuses in found.values() for status in statuses), result.stdout
