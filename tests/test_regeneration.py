@@ -406,7 +406,8 @@ def test_renaming_an_slo_moves_the_notes_of_its_pages_to_the_renamed_pages(kit, 
         fresh = generated(kit.read("service.yaml"))[new].decode()
         assert kit.read(new) == with_region(fresh, new, "notes", NOTES[old])
     assert not kit.path(ORPHANS).exists()
-    rewritten = {DASHBOARD, RULE_TESTS, OPENSLO, CATALOG, page("README"), page("SLONoData")}
+    rewritten = {DASHBOARD, RULE_TESTS, OPENSLO, CATALOG, page("README"), page("SLONoData"),
+                 page("DependencyErrorRatioHigh"), page("DependencyLatencyHigh")}  # they list the SLOs a failing dependency hits
     after = kit.tree()
     assert changed(before, after) == (set(moves) | set(moves.values()) | rewritten | {MANIFEST}
                                       | {base(p) for p in set(moves) | set(moves.values()) | rewritten})

@@ -474,3 +474,38 @@ def test_same_pages_from_separate_syncs(synced, tmp_path):
     again = folder / "ops"
     first = {p.name: p.read_bytes() for p in all_pages(ops, service)}
     assert first == {p.name: p.read_bytes() for p in all_pages(again, service)}
+
+
+# --- blast radius (docs/fleet.md; whole fleets are synced in test_fleet.py) ----------------------
+
+
+def blast_section(text: str) -> list:
+    """The tokens of the overview's blast-radius subsection, up to the next h2."""
+    parsed = MARKDOWN.parse(text)
+    start = next(i for i, t in enumerate(parsed) if t.type == "inline" and t.content == "Who depends on it (blast radius)")
+    end = next(i for i, t in enumerate(parsed[start:], start) if t.type == "heading_open" and t.tag == "h2")
+    return parsed[start:end]
+
+
+def test_a_service_rendered_alone_lists_no_dependents_and_says_how_to_get_them():
+    service = load_validated(CHECKOUT, "service.yaml").service
+    pages = {a.path: a.text for a in runbooks.render(RenderContext(service, "service.yaml"))}
+    section_text = text_of(blast_section(pages[c.runbook_overview_path(service.name)]))
+    assert "No service synced with checkout names it" in section_text
+    assert "Sync the folder that holds the whole fleet" in section_text
+
+
+def test_blast_radius_links_only_the_services_whose_pages_it_can_locate():
+    from opgen.fleet import build_fleet
+
+    shop = Path(__file__).parent / "fleets" / "shop"
+    services = [load_validated(p, p.name).service for p in sorted(shop.glob("*/service.yaml"))]
+    fleet = build_fleet(services, {"inventory": "/srv/shop/inventory/ops", "orders": "/srv/shop/orders/ops"})
+    inventory = next(s for s in services if s.name == "inventory")
+    pages = {a.path: a.text for a in runbooks.render(RenderContext(inventory, "service.yaml", fleet))}
+    section_tokens = blast_section(pages[c.runbook_overview_path("inventory")])
+    links = {t.children[i + 1].content: child.attrs["href"]
+             for t in section_tokens if t.type == "inline" for i, child in enumerate(t.children) if child.type == "link_open"}
+    assert links == {"orders": "../../../../orders/ops/runbooks/orders/README.md"}
+    cells = {t.content for t in section_tokens if t.type == "inline"}
+    assert "checkout" in cells and "admin-portal" in cells  # listed, in plain text

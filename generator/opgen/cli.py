@@ -96,19 +96,24 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
         _fail_on_problems(error)
     _print_warnings(loaded)
 
+    on_terminal = not as_json and _is_terminal()
     if check:
-        report = _plan_or_exit(plan, loaded)
+        with _progress(loaded, on_terminal) as rendered_one:
+            report = _plan_or_exit(plan, loaded, rendered_one)
         _report(report, as_json, check=True)
         sys.exit(EXIT_DRIFT if report.drifted else 0)
 
     try:
         with locked(output_folders(loaded), lock_timeout):
-            report = plan(loaded, merge=merge)
+            with _progress(loaded, on_terminal) as rendered_one:
+                report = plan(loaded, merge=merge, rendered_one=rendered_one)
             apply(report, force=force)
     except (LockTimeout, OutsideOutputError) as error:
         click.echo(f"opgen: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     _report(report, as_json, check=False, force=force, show_diff=show_diff)
+    if on_terminal and len(loaded) > 1:
+        click.echo(_service_table(report))
     if any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force:
         sys.exit(EXIT_CONFLICT)
 
@@ -140,11 +145,50 @@ def diff(paths: tuple[Path, ...], out: Path | None, blueprint_dirs: tuple[Path, 
     sys.exit(EXIT_DRIFT if shown else 0)
 
 
-def _plan_or_exit(plan, loaded):
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+class _progress:
+    """A progress bar on stderr while a fleet renders, when it is a terminal; nothing otherwise."""
+
+    def __init__(self, loaded, on_terminal: bool) -> None:
+        self.bar = click.progressbar(length=len(loaded), label="rendering", file=sys.stderr,
+                                     item_show_func=lambda name: name) if on_terminal and len(loaded) > 1 else None
+
+    def __enter__(self):
+        if self.bar is None:
+            return None
+        self.bar.__enter__()
+        return lambda name: self.bar.update(1, name)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _service_table(report) -> str:
+    """Per service: how many of its files were created, updated, left unchanged, or are in conflict."""
+    from opgen.sync import plan as p
+
+    columns = (("created", (p.CREATE,)), ("updated", (p.UPDATE, p.MERGED, p.DELETE)), ("unchanged", (p.UNCHANGED, p.KEPT)),
+               ("conflicts", (p.CONFLICT, p.ORPHANED)))
+    counts: dict[str, list[int]] = {}
+    for _, change in report.changes:
+        row = counts.setdefault(change.service, [0] * len(columns))
+        for i, (_, actions) in enumerate(columns):
+            row[i] += change.action in actions
+    width = max([len("service")] + [len(name) for name in counts])
+    lines = [f"{'service':<{width}}  " + "  ".join(f"{title:>9}" for title, _ in columns)]
+    lines += [f"{name:<{width}}  " + "  ".join(f"{n:>9}" for n in row) for name, row in sorted(counts.items())]
+    return "\n".join(lines)
+
+
+def _plan_or_exit(plan, loaded, rendered_one=None):
     from opgen.sync.write import OutsideOutputError
 
     try:
-        return plan(loaded)
+        return plan(loaded, rendered_one=rendered_one)
     except OutsideOutputError as error:
         click.echo(f"opgen: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -201,6 +245,30 @@ def _report(report, as_json: bool, check: bool, force: bool = False, show_diff: 
         click.echo("opgen: hand-edited files were left alone; move the edits into the descriptor or a keep-region, "
                    "merge them with `opgen sync --merge`, or overwrite them with `opgen sync --force` (keeps FILE.orig).",
                    err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True,
+              help="text for a terminal, dot for Graphviz, mermaid for Markdown that renders diagrams.")
+@_blueprints_option
+def graph(paths: tuple[Path, ...], fmt: str, blueprint_dirs: tuple[Path, ...]) -> None:
+    """Print the dependency graph of a fleet: an edge for each `dependencies[].service`.
+
+    PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml (default:
+    the current folder). Critical edges are solid, the others dashed. Unknown services and
+    cycles are warnings on stderr. Exit code 2 when a descriptor is invalid.
+    """
+    from opgen.errors import DescriptorError
+    from opgen.fleet import render_graph
+    from opgen.sync.run import fleet_of, load_services
+
+    try:
+        loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    _print_warnings(loaded)
+    click.echo(render_graph(fleet_of(loaded), fmt), nl=False)
 
 
 @main.command()

@@ -6,9 +6,12 @@ A new artifact kind is one module here and one line in RENDERERS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from opgen.descriptor.model import Service
+
+if TYPE_CHECKING:
+    from opgen.fleet import Fleet
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,13 @@ class Artifact:
 class RenderContext:
     service: Service
     descriptor_label: str  # the descriptor as seen from the output folder's parent, for headers
+    fleet: Fleet | None = None  # the services synced with it (opgen.fleet); None: the service alone
+
+    def the_fleet(self) -> Fleet:
+        """The fleet, or a fleet of this service alone: who depends on it is then unknown, and nobody is listed."""
+        from opgen.fleet import build_fleet
+
+        return self.fleet if self.fleet is not None else build_fleet([self.service])
 
 
 Renderer = Callable[[RenderContext], list[Artifact]]

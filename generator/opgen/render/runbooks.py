@@ -71,6 +71,7 @@ def render(context: RenderContext) -> list[Artifact]:
             "errors_for": prometheus_rules.DEPENDENCY_ERRORS_FOR,
             "latency_for": prometheus_rules.DEPENDENCY_LATENCY_FOR,
         },
+        "blast": blast_view(context),
         "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
         "fenced": md_fenced,
         "page": lambda alert_name: md_path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
@@ -276,6 +277,40 @@ def slo_breakdown(service: Service, slo: SLO) -> tuple[str, str | None]:
         return f"sum by ({label}) ({failed})\n/\nsum by ({label}) ({count()})", label
     fast = promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(sli.threshold_seconds)), "5m")
     return f"1 - (\n  sum by ({label}) ({fast})\n  /\n  sum by ({label}) ({count()})\n)", label
+
+
+@dataclass(frozen=True)
+class HitService:
+    """A service in the blast radius, as a runbook lists it."""
+
+    name: str
+    link: str | None  # to its runbook overview, relative to this service's runbook folder; None when unknown
+    fails: bool  # a path of critical edges: it fails when this service fails; else it degrades
+    path: tuple[str, ...]  # from it down to this service; two names when it depends on it directly
+    slos: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BlastView:
+    hit: tuple[HitService, ...]  # sorted: those that fail first, then by name
+    fails: int
+    degrades: int
+    links: dict[str, str]  # fleet services this one depends on -> their overview, when it can be located
+
+
+def blast_view(context: RenderContext) -> BlastView:
+    """Who depends on this service, directly and transitively, from the fleet it was synced with."""
+    fleet = context.the_fleet()
+    name = context.service.name
+    hit = tuple(sorted((HitService(d.name, _target(fleet.overview_link(name, d.name)), d.fails, d.path,
+                                   tuple(s.name for s in fleet.services[d.name].slos))
+                        for d in fleet.blast_radius(name)), key=lambda h: (not h.fails, h.name)))
+    links = {e.target: _target(fleet.overview_link(name, e.target)) for e in fleet.dependencies_of(name)}
+    return BlastView(hit, sum(h.fails for h in hit), sum(not h.fails for h in hit), {k: v for k, v in links.items() if v})
+
+
+def _target(link: str | None) -> str | None:
+    return md_path_target(link) if link is not None else None
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from opgen import conventions as c
 from opgen.descriptor.load import load_validated
 from opgen.descriptor.model import Service
 from opgen.errors import DescriptorError, Position, Problem
+from opgen.fleet import Fleet, build_fleet
 from opgen.paths import display_path
 from opgen.render import RenderContext, render_all
 from opgen.sync import plan as p
@@ -88,9 +90,9 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
                                     "opgen writes only below it (use --out to choose another folder)"))
             continue
         loaded.append(Loaded(descriptor, result.service, out_dir, result.warnings, result.name_position))
-    seen: dict[tuple[Path, str], Loaded] = {}
-    for item in loaded:
-        key = (item.out_dir.resolve(), item.service.name)
+    seen: dict[str, Loaded] = {}
+    for item in loaded:  # one fleet, one graph: a name must say which service, whatever folder it is in
+        key = item.service.name
         if key in seen:
             first = seen[key].name_position
             problems.append(Problem(item.name_position,
@@ -98,16 +100,47 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
         seen.setdefault(key, item)
     if problems:
         raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
-    return loaded
+    return with_graph_warnings(loaded)
 
 
-def plan(loaded: list[Loaded], merge: bool = False) -> Report:
+def fleet_of(loaded: list[Loaded]) -> Fleet:
+    """The graph of every loaded service, across output folders, with where each one's runbooks go."""
+    return build_fleet([i.service for i in loaded], {i.service.name: i.out_dir.resolve().as_posix() for i in loaded})
+
+
+def with_graph_warnings(loaded: list[Loaded]) -> list[Loaded]:
+    """Unknown dependency targets and cycles, as warnings on the descriptors they start from."""
+    fleet = fleet_of(loaded)
+    extra: dict[str, list[Problem]] = {}
+    # One descriptor alone is not a fleet: the services it names are simply not in this sync.
+    for edge in fleet.unknown_targets if len(loaded) > 1 else ():
+        item = next(i for i in loaded if i.service.name == edge.source)
+        names = ", ".join(repr(d) for d in edge.dependencies)
+        extra.setdefault(edge.source, []).append(Problem(item.name_position, (
+            f"dependency {names} is the service {edge.target!r}, which no descriptor synced with this one describes; "
+            "runbooks name it without a link, and its blast radius is not known")))
+    for cycle in fleet.cycles():
+        item = next(i for i in loaded if i.service.name == cycle[0])
+        extra.setdefault(cycle[0], []).append(Problem(item.name_position, (
+            f"dependency cycle: {' -> '.join(cycle)}; each of these services is in the blast radius of the others")))
+    return [replace(i, warnings=i.warnings + tuple(extra.get(i.service.name, ()))) for i in loaded]
+
+
+def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str], None] | None = None) -> Report:
+    """What sync would do. Every service renders with the fleet of all of `loaded`, so runbooks
+    show who depends on whom across output folders. `rendered_one(name)` is called after each
+    service, for a progress bar."""
     report = Report()
+    fleet = fleet_of(loaded)
     by_out: dict[Path, list[Loaded]] = {}
     for item in loaded:
         by_out.setdefault(item.out_dir, []).append(item)
     for out_dir, items in sorted(by_out.items()):
-        rendered = {i.service.name: render_all(RenderContext(i.service, descriptor_label(i.descriptor, out_dir))) for i in items}
+        rendered = {}
+        for i in items:
+            rendered[i.service.name] = render_all(RenderContext(i.service, descriptor_label(i.descriptor, out_dir), fleet))
+            if rendered_one:
+                rendered_one(i.service.name)
         for change in p.plan_output(out_dir, rendered, read_manifest(out_dir), merge):
             report.changes.append((out_dir, change))
     return report
