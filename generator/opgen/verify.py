@@ -79,6 +79,18 @@ def _missing(module: str) -> bool:
         return True
 
 
+def _parsers_missing(check: str, subject: str, *modules: str) -> Result | None:
+    """A skip naming the packages to install, when a parser the check needs is not installed."""
+    absent = [m for m in modules if _missing(m)]
+    if not absent:
+        return None
+    return Result(SKIP, check, subject, f"{', '.join(PACKAGES[m] for m in absent)} not installed: {INSTALL_PARSERS}")
+
+
+PACKAGES = {"jsonschema": "jsonschema", "hcl2": "python-hcl2", "markdown_it": "markdown-it-py",
+            "opentelemetry.sdk": "opentelemetry-sdk", "opentelemetry.exporter.prometheus": "opentelemetry-exporter-prometheus"}
+
+
 # --- promtool ---------------------------------------------------------------------------------
 
 
@@ -151,8 +163,9 @@ def check_openslo(kit: Path) -> Iterator[Result]:
     files = _files(kit, "slo/*.yaml")
     if not files:
         return
-    if _missing("jsonschema"):
-        yield Result(SKIP, "OpenSLO schema", "slo/", f"jsonschema is not installed: {INSTALL_PARSERS}")
+    skip = _parsers_missing("OpenSLO schema", "slo/", "jsonschema")
+    if skip:
+        yield skip
         return
     from jsonschema import Draft202012Validator
     from ruamel.yaml import YAML
@@ -180,8 +193,9 @@ def check_hcl(kit: Path) -> Iterator[Result]:
     files = _files(kit, "terraform/*.tf")
     if not files:
         return
-    if _missing("hcl2"):
-        yield Result(SKIP, "HCL parse", "terraform/", f"python-hcl2 is not installed: {INSTALL_PARSERS}")
+    skip = _parsers_missing("HCL parse", "terraform/", "hcl2")
+    if skip:
+        yield skip
         return
     import hcl2
 
@@ -204,8 +218,9 @@ def check_runbook_links(kit: Path) -> Iterator[Result]:
     files = _files(kit, "runbooks/**/*.md")
     if not files:
         return
-    if _missing("markdown_it"):
-        yield Result(SKIP, "runbook links", "runbooks/", f"markdown-it-py is not installed: {INSTALL_PARSERS}")
+    skip = _parsers_missing("runbook links", "runbooks/", "markdown_it")
+    if skip:
+        yield skip
         return
     from markdown_it import MarkdownIt
 
@@ -241,9 +256,9 @@ def check_stub_import(kit: Path) -> Iterator[Result]:
     files = _files(kit, "otel/*.py")
     if not files:
         return
-    if _missing("opentelemetry.sdk") or _missing("opentelemetry.exporter.prometheus"):
-        yield Result(SKIP, "stub import", "otel/",
-                     f"opentelemetry-sdk and opentelemetry-exporter-prometheus are not installed: {INSTALL_PARSERS}")
+    skip = _parsers_missing("stub import", "otel/", "opentelemetry.sdk", "opentelemetry.exporter.prometheus")
+    if skip:
+        yield skip
         return
     for path in files:
         # A fresh interpreter imports the module from a path (setup() is not called: no port opened).

@@ -109,6 +109,10 @@ def _sli(kind: str, doc: str, *extra: Field) -> Object:
     return Object((Field("kind", Choice((kind,)), doc, required=True, example=kind), *extra), doc=doc)
 
 
+def _threshold(doc: str, example: str) -> Field:
+    return Field("threshold", String(check=check_duration, type_label="duration"), doc, required=True, example=example)
+
+
 INTERFACE_FIELD = Field(
     "interface", Choice(INTERFACE_KINDS[:3]),
     "Which declared interface's requests count; defaults to the first http, grpc or queue-consumer interface.",
@@ -120,23 +124,20 @@ SLI = Variants(
         ("availability", _sli("availability", "Share of requests that did not fail with a server error.", INTERFACE_FIELD)),
         ("latency", _sli(
             "latency", "Share of requests served faster than the threshold.",
-            Field("threshold", String(check=check_duration, type_label="duration"), "Latency threshold; becomes a histogram bucket boundary.",
-                  required=True, example="500ms"),
+            _threshold("Latency threshold; becomes a histogram bucket boundary.", "500ms"),
             INTERFACE_FIELD,
         )),
         ("freshness", _sli(
             "freshness", "Share of messages picked up within the threshold of being enqueued (queue consumers).",
-            Field("threshold", String(check=check_duration, type_label="duration"),
-                  "Largest acceptable message age at processing; becomes a bucket boundary of the message-age histogram.",
-                  required=True, example="60s"),
+            _threshold("Largest acceptable message age at processing; becomes a bucket boundary of the message-age histogram.",
+                       "60s"),
         )),
         ("job-success", _sli(
             "job-success", "Share of time the latest run of the cron job had succeeded (time-based, per minute).")),
         ("job-on-time", _sli(
             "job-on-time", "Share of time the cron job's last success is more recent than the threshold (time-based, per minute).",
-            Field("threshold", String(check=check_duration, type_label="duration"),
-                  "Oldest acceptable last success: the schedule's interval plus the longest normal run and some slack.",
-                  required=True, example="26h"),
+            _threshold("Oldest acceptable last success: the schedule's interval plus the longest normal run and some slack.",
+                       "26h"),
         )),
         ("events", _sli(
             "events", "Any ratio of bad to total events, as PromQL with {{window}} for the range.",
