@@ -30,6 +30,16 @@ def _fail_on_problems(error) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _format_option(command):
+    from opgen.conventions import RULES_FORMATS
+
+    return click.option(
+        "--format", "rules_format", type=click.Choice(RULES_FORMATS), default=None,
+        help="How rules are wrapped, overriding rules_format in opgen-settings.yaml (default: prometheus). "
+             "CI's `sync --check` must see the same choice.",
+    )(command)
+
+
 def _blueprints_option(command):
     return click.option(
         "--blueprints", "blueprint_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
@@ -75,9 +85,10 @@ def validate(paths: tuple[Path, ...], blueprint_dirs: tuple[Path, ...]) -> None:
 @click.option("--diff/--no-diff", "show_diff", default=True, show_default=True, help="Show a unified diff for each conflict.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON, for portals and bots.")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for another sync of the same folder.")
+@_format_option
 @_blueprints_option
 def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, force: bool, show_diff: bool,
-         as_json: bool, lock_timeout: float, blueprint_dirs: tuple[Path, ...]) -> None:
+         as_json: bool, lock_timeout: float, rules_format: str | None, blueprint_dirs: tuple[Path, ...]) -> None:
     """Generate every artifact of each descriptor into ops/ beside it.
 
     PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
@@ -91,7 +102,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     from opgen.sync.write import OutsideOutputError
 
     try:
-        loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs)
+        loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs, rules_format)
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)
@@ -121,8 +132,9 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: ops/ beside each descriptor).")
+@_format_option
 @_blueprints_option
-def diff(paths: tuple[Path, ...], out: Path | None, blueprint_dirs: tuple[Path, ...]) -> None:
+def diff(paths: tuple[Path, ...], out: Path | None, rules_format: str | None, blueprint_dirs: tuple[Path, ...]) -> None:
     """Show, as a unified diff, what `opgen sync` would change; write nothing.
 
     Exit code 0 when sync would change nothing, 1 when it would.
@@ -131,7 +143,7 @@ def diff(paths: tuple[Path, ...], out: Path | None, blueprint_dirs: tuple[Path, 
     from opgen.sync.run import load_services, plan, unified_diff
 
     try:
-        loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs)
+        loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs, rules_format)
     except DescriptorError as error:
         _fail_on_problems(error)
     from opgen.sync import plan as p
@@ -174,7 +186,11 @@ def _service_table(report) -> str:
     columns = (("created", (p.CREATE,)), ("updated", (p.UPDATE, p.MERGED, p.DELETE)), ("unchanged", (p.UNCHANGED, p.KEPT)),
                ("conflicts", (p.CONFLICT, p.ORPHANED)))
     counts: dict[str, list[int]] = {}
+    from opgen.conventions import FLEET_OWNER
+
     for _, change in report.changes:
+        if change.service == FLEET_OWNER:  # the fleet's own files: the summary line counts them
+            continue
         row = counts.setdefault(change.service, [0] * len(columns))
         for i, (_, actions) in enumerate(columns):
             row[i] += change.action in actions

@@ -374,3 +374,35 @@ def dashboard_url(grafana_url: str, service: str) -> str:
 def catalog_info_path(service: str) -> str:
     """The Backstage entity: under ops/ like every artifact, so a Location must point at it."""
     return f"backstage/{service}.catalog-info.yaml"
+
+
+# --- fleet artifacts: one per sync, built from all of its services ------------------------------
+
+# The manifest owner of fleet files. Service names are DNS labels, which never hold parentheses.
+FLEET_OWNER = "(fleet)"
+RULES_FORMATS = ("prometheus", "prometheus-operator", "mimir")
+DEFAULT_RULES_FORMAT = "prometheus"
+ALERTMANAGER_CONFIG_PATH = "alertmanager/routes.yml"
+# Secrets are never in the config: each receiver points at a file the deployment mounts here.
+ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+DEFAULT_RECEIVER = "opgen-default"  # alerts of teams without on-call data, and of no known team
+DEFAULT_ALERT_CHANNEL = "#alerts"
+# prometheus-operator: the labels of every generated PrometheusRule, for a Prometheus ruleSelector.
+PROMETHEUSRULE_LABELS = {"app.kubernetes.io/managed-by": "opgen", "role": "alert-rules"}
+
+
+def prometheusrule_path(service: str) -> str:
+    return f"kubernetes/{service}.prometheusrule.yaml"
+
+
+def ruler_namespace_path(team: str) -> str:
+    """A Mimir / Cortex ruler namespace (`mimirtool rules load`): one per team, in the fleet folder."""
+    return f"mimir/{team}.rules.yaml"
+
+
+def pager_receiver(team: str, pagerduty_service_id: str | None = None) -> str:
+    return f"{team}-pager" + (f"-{pagerduty_service_id.lower()}" if pagerduty_service_id else "")
+
+
+def chat_receiver(team: str, channel: str | None = None) -> str:
+    return f"{team}-chat" + (f"-{channel.lstrip('#')}" if channel else "")

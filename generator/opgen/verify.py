@@ -115,6 +115,36 @@ def _promtool(kit: Path, check: str, files: list[Path], args: list[str]) -> Iter
         yield Result(OK if passed else FAIL, check, _name(kit, path), "" if passed else _first_lines(output))
 
 
+def check_wrapped_rules(kit: Path) -> Iterator[Result]:
+    """PrometheusRule objects (spec.groups) and Mimir / Cortex ruler namespaces (namespace + groups),
+    unwrapped into a plain rule file in a temporary folder, then `promtool check rules`."""
+    import tempfile
+
+    from ruamel.yaml import YAML
+
+    from opgen.render.yaml_output import dump_yaml
+
+    wrapped = [(p, "PrometheusRule", lambda d: d["spec"]["groups"]) for p in _files(kit, "kubernetes/*.prometheusrule.yaml")]
+    wrapped += [(p, "ruler namespace", lambda d: d["groups"]) for p in _files(kit, "mimir/*.rules.yaml")]
+    if not wrapped:
+        return
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        yield Result(SKIP, "rules (wrapped)", "kubernetes/, mimir/", f"promtool is not installed: {INSTALL_PROMTOOL}")
+        return
+    with tempfile.TemporaryDirectory(prefix="opgen-verify-") as scratch:
+        for path, kind, unwrap in wrapped:
+            try:
+                groups = unwrap(YAML(typ="safe").load(path.read_text(encoding="utf-8")))
+            except Exception as exc:  # not YAML, or not the wrapper's shape
+                yield Result(FAIL, f"rules ({kind})", _name(kit, path), f"cannot unwrap: {exc!r}")
+                continue
+            plain = Path(scratch) / path.name
+            plain.write_text(dump_yaml({"groups": groups}), encoding="utf-8")
+            passed, output = _run([promtool, "check", "rules", str(plain)])
+            yield Result(OK if passed else FAIL, f"rules ({kind})", _name(kit, path), "" if passed else _first_lines(output))
+
+
 # --- dashboards ---------------------------------------------------------------------------------
 
 # Grafana's variables, replaced by what they stand for so the query parses as PromQL.
@@ -285,7 +315,7 @@ def check_alertmanager(kit: Path) -> Iterator[Result]:
 
 
 CHECKS: tuple[Callable[[Path], Iterator[Result]], ...] = (
-    check_rules, check_rule_tests, check_dashboard_queries, check_openslo, check_hcl,
+    check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
     check_runbook_links, check_stub_import, check_alertmanager,
 )
 

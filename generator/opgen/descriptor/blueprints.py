@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from opgen import resources
+from opgen.conventions import RULES_FORMATS
 from opgen.paths import display_path
-from opgen.descriptor.fields import INVALID, Context, Field, ListOf, Object, String
+from opgen.descriptor.fields import INVALID, Choice, Context, Field, ListOf, Object, String
 from opgen.descriptor.source import PathKey, Source, read_yaml
 from opgen.errors import DescriptorError, Position, Problem
 
@@ -31,6 +32,10 @@ SETTINGS = Object(
         Field("blueprints", ListOf(String(max_length=1000, type_label="folder"), max_items=50),
               "Blueprint folders, relative to this file; earlier ones shadow later ones, and all shadow opgen's own.",
               default=[], example=["platform/blueprints"]),
+        Field("rules_format", Choice(RULES_FORMATS),
+              "How rule files are wrapped: plain Prometheus rule files (also for Thanos ruler), plus a PrometheusRule per "
+              "service, or plus Mimir / Cortex ruler namespaces per team. The nearest settings file that sets it wins; "
+              "`--format` overrides it.", example="prometheus-operator"),
     ),
     doc=f"{SETTINGS_FILE}: settings for the descriptors in its folder and below.",
 )
@@ -110,6 +115,19 @@ def read_settings(path: Path) -> tuple[Path, ...]:
     if ctx.problems:
         raise DescriptorError(ctx.problems)
     return tuple(folders)
+
+
+def rules_format_setting(descriptor_folder: Path) -> str | None:
+    """`rules_format` of the nearest settings file that sets it, or None. DescriptorError for a bad value."""
+    for path in settings_files(descriptor_folder):
+        source = read_yaml(path, display_name=display_path(path))
+        ctx = Context(source)
+        data = SETTINGS.validate(source.data, (), ctx)
+        if ctx.problems:
+            raise DescriptorError(ctx.problems)
+        if data is not INVALID and data.get("rules_format"):
+            return data["rules_format"]
+    return None
 
 
 def blueprint_name_problem(name: str) -> str | None:

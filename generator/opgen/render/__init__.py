@@ -25,6 +25,7 @@ class RenderContext:
     service: Service
     descriptor_label: str  # the descriptor as seen from the output folder's parent, for headers
     fleet: Fleet | None = None  # the services synced with it (opgen.fleet); None: the service alone
+    rules_format: str = "prometheus"  # conventions.RULES_FORMATS; prometheus-operator adds a PrometheusRule
 
     def the_fleet(self) -> Fleet:
         """The fleet, or a fleet of this service alone: who depends on it is then unknown, and nobody is listed."""
@@ -62,6 +63,10 @@ def renderers() -> tuple[Renderer, ...]:
 
 def render_all(context: RenderContext) -> list[Artifact]:
     artifacts = [a for render in renderers() for a in render(context)]
+    if context.rules_format == "prometheus-operator":
+        from opgen.render.rule_formats import prometheusrule
+
+        artifacts.append(prometheusrule(context))
     return sorted(artifacts, key=lambda a: a.path)
 
 

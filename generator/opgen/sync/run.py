@@ -40,6 +40,8 @@ class Loaded:
     out_dir: Path
     warnings: tuple[Problem, ...] = ()
     name_position: Position | None = None
+    rules_format: str = c.DEFAULT_RULES_FORMAT
+    fleet_dir: Path | None = None  # where the fleet's own files go (the same for every service of a sync)
 
 
 @dataclass
@@ -68,9 +70,13 @@ class Report:
         return result
 
 
-def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> list[Loaded]:
+def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = (),
+                  rules_format: str | None = None) -> list[Loaded]:
     """Every descriptor named by `paths`, validated; one DescriptorError with all problems of all files.
-    `blueprint_dirs` are the `--blueprints` folders; each descriptor also sees its settings files' folders."""
+    `blueprint_dirs` are the `--blueprints` folders; each descriptor also sees its settings files' folders.
+    `rules_format` (`--format`) overrides the `rules_format` of the settings files."""
+    from opgen.descriptor.blueprints import rules_format_setting
+
     descriptors = find_descriptors(paths)
     problems: list[Problem] = []
     if not descriptors:
@@ -89,7 +95,12 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
                                     f"leads outside the descriptor's folder (to {out_dir.resolve()}); "
                                     "opgen writes only below it (use --out to choose another folder)"))
             continue
-        loaded.append(Loaded(descriptor, result.service, out_dir, result.warnings, result.name_position))
+        try:
+            chosen = rules_format or rules_format_setting(descriptor.parent) or c.DEFAULT_RULES_FORMAT
+        except DescriptorError as exc:
+            problems += exc.problems
+            continue
+        loaded.append(Loaded(descriptor, result.service, out_dir, result.warnings, result.name_position, chosen))
     seen: dict[str, Loaded] = {}
     for item in loaded:  # one fleet, one graph: a name must say which service, whatever folder it is in
         key = item.service.name
@@ -98,9 +109,28 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
             problems.append(Problem(item.name_position,
                                     f"service {item.service.name!r} is also described at {first}; one descriptor per service"))
         seen.setdefault(key, item)
+    fleet_dir = fleet_folder(paths, out)
+    # One folder, one spelling: the fleet folder is often a service's own ops/ (one descriptor, or --out).
+    fleet_dir = next((i.out_dir for i in loaded if i.out_dir.resolve() == fleet_dir.resolve()), fleet_dir)
+    if out is None and not fleet_dir.resolve().is_relative_to(fleet_dir.parent.resolve()):
+        problems.append(Problem(Position(display_path(fleet_dir), 0, 0),
+                                f"leads outside its folder (to {fleet_dir.resolve()}); opgen writes the fleet's files only below it"))
     if problems:
         raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
-    return with_graph_warnings(loaded)
+    return with_graph_warnings([replace(i, fleet_dir=fleet_dir) for i in loaded])
+
+
+def fleet_folder(paths: list[Path], out: Path | None) -> Path:
+    """Where a sync writes its fleet files: `--out`, else ops/ in the folder given (a descriptor
+    file: its folder; several paths: the nearest folder holding them all)."""
+    if out is not None:
+        return out
+    folders = [p if p.is_dir() else p.parent for p in paths]
+    if len(folders) == 1:
+        return folders[0] / c.OPS_DIR
+    common = Path(os.path.commonpath([str(f.absolute()) for f in folders]))
+    relative = os.path.relpath(common)
+    return (Path(relative) if not relative.startswith("..") else common) / c.OPS_DIR
 
 
 def fleet_of(loaded: list[Loaded]) -> Fleet:
@@ -135,19 +165,41 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
     by_out: dict[Path, list[Loaded]] = {}
     for item in loaded:
         by_out.setdefault(item.out_dir, []).append(item)
+    fleet_dir = loaded[0].fleet_dir if loaded else None
+    if fleet_dir is not None:
+        by_out.setdefault(fleet_dir, [])
     for out_dir, items in sorted(by_out.items()):
         rendered = {}
         for i in items:
-            rendered[i.service.name] = render_all(RenderContext(i.service, descriptor_label(i.descriptor, out_dir), fleet))
+            context = RenderContext(i.service, descriptor_label(i.descriptor, out_dir), fleet, i.rules_format)
+            rendered[i.service.name] = render_all(context)
             if rendered_one:
                 rendered_one(i.service.name)
+        if out_dir == fleet_dir:
+            rendered[c.FLEET_OWNER] = fleet_artifacts(loaded, fleet)
         for change in p.plan_output(out_dir, rendered, read_manifest(out_dir), merge):
             report.changes.append((out_dir, change))
     return report
 
 
+def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
+    """The files of the whole sync: the Alertmanager config, and the ruler namespaces of the
+    services whose rules format is mimir."""
+    from opgen.render import alertmanager_routes, rule_formats
+
+    count = len(loaded)
+    header = (f"# Generated by opgen from the {count} service descriptor{'s' if count != 1 else ''} synced with this folder. "
+              "Do not edit by hand:\n# change the descriptors and run `opgen sync` on the folder that holds them all.\n")
+    fleet_dir = loaded[0].fleet_dir
+    artifacts = [alertmanager_routes.render(fleet, header)]
+    ruled = [RenderContext(i.service, descriptor_label(i.descriptor, fleet_dir), fleet, i.rules_format)
+             for i in loaded if i.rules_format == "mimir"]
+    artifacts += rule_formats.ruler_namespaces(ruled, header)
+    return sorted(artifacts, key=lambda a: a.path)
+
+
 def output_folders(loaded: list[Loaded]) -> list[Path]:
-    return sorted({item.out_dir for item in loaded})
+    return sorted({item.out_dir for item in loaded} | ({loaded[0].fleet_dir} if loaded and loaded[0].fleet_dir else set()))
 
 
 @contextmanager
