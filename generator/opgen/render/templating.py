@@ -78,6 +78,58 @@ def py(value: object) -> str:
     return repr(str(value))
 
 
+def _bytecode_cache(environment_kind: str):
+    """Templates compiled by an earlier run, kept per user: compiling them costs more than a whole
+    service's render (about 0.5 s per process), and a pre-commit hook starts a process per commit.
+
+    Output does not change: Jinja2 recompiles a template whose source checksum differs. The folder
+    name hashes everything else the compiled code depends on (opgen, Jinja2 and Python versions, the
+    environment's class and options). Only a folder of our own, closed to others, is used, since the
+    cache is unpickled; `OPGEN_CACHE_DIR=` (empty) turns it off, and any I/O error just skips it."""
+    import hashlib
+    import os
+    import sys
+
+    import jinja2
+    from jinja2.bccache import FileSystemBytecodeCache
+
+    from opgen import __version__
+
+    root = os.environ.get("OPGEN_CACHE_DIR")
+    if root == "":
+        return None
+    if root is None:
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "opgen")
+    identity = repr((__version__, jinja2.__version__, sys.version_info[:3], environment_kind, _OPTIONS, sorted(_FILTERS)))
+    folder = os.path.join(root, "jinja-" + hashlib.sha256(identity.encode()).hexdigest()[:16])
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+        if (hasattr(os, "getuid") and info.st_uid != os.getuid()) or info.st_mode & 0o022:
+            return None
+    except OSError:
+        return None
+
+    class QuietBytecodeCache(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket):
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # unreadable or corrupt: compile as if there were no cache
+                bucket.reset()
+
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    return QuietBytecodeCache(folder)
+
+
+_OPTIONS = dict(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line)
+
+
 @cache
 def environment():
     import jinja2
@@ -88,14 +140,12 @@ def environment():
     # Descriptor and blueprint text is only ever data passed to these templates, never compiled
     # as a template itself; the sandbox is a second wall should a template ever misuse a value.
     env = SandboxedEnvironment(
+        bytecode_cache=_bytecode_cache(SandboxedEnvironment.__name__),
         loader=jinja2.FileSystemLoader(str(resources.data_path("templates"))),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # each output language has its own filter, applied explicitly
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **_OPTIONS,  # autoescape off: each output language has its own filter, applied explicitly
     )
-    env.filters.update(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line)
+    env.filters.update(_FILTERS)
     return env
 
 
