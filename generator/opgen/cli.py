@@ -361,8 +361,8 @@ def blueprints(blueprint_dirs: tuple[Path, ...]) -> None:
 
 
 def _question_options(command):
-    """One option per new-service question (opgen.scaffold.QUESTIONS), all read as text by opgen."""
-    from opgen.scaffold import QUESTIONS
+    """One option per new-service question (opgen.questions.QUESTIONS), all read as text by opgen."""
+    from opgen.questions import QUESTIONS
 
     for question in reversed(QUESTIONS):
         command = click.option(question.flag, question.key, metavar=question.metavar, help=question.help,

@@ -25,58 +25,18 @@ from opgen.descriptor.blueprints import available_blueprints, blueprint_folders,
 from opgen.descriptor.fields import Kind, Number, check_value
 from opgen.descriptor.load import load_service_text
 from opgen.errors import DescriptorError, Position, Problem
+from opgen.questions import (  # re-exported: the hooks and tests read them here
+    DEFAULT_BASELINE_RPS, DEFAULT_BLUEPRINT, DEFAULT_SPIKINESS, DEFAULT_TEAM, DEFAULT_TIER, FLAGS, QUESTIONS, Question,
+)
 from opgen.slo.numbers import format_number, to_fraction
 from opgen.sync.write import atomic_write
 
-DEFAULT_BLUEPRINT = "http-api"
-DEFAULT_TEAM = "unassigned"
-DEFAULT_TIER = "2"
-DEFAULT_BASELINE_RPS = 10
-DEFAULT_SPIKINESS = 5  # peak / typical when only the typical load is known
 NO_DEPENDENCIES = "none"
 HOURS_PER_MONTH = 730  # 365 * 24 / 12
 COMMENT_COLUMN = 30
 TIERS = ("1", "2", "3", "4")
 UNITS = {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}
 REPLICA_WORDS = {"kubernetes": "pod", "ecs": "task", "lambda": "execution environment"}
-
-
-@dataclass(frozen=True)
-class Question:
-    """One question: the Answers field, cookiecutter variable and Backstage parameter `key`, the
-    `opgen new-service` option `flag`, and the help both show."""
-
-    key: str
-    flag: str
-    help: str
-    metavar: str
-    repeatable: bool = False
-
-
-QUESTIONS = (
-    Question("blueprint", "--blueprint", f"Preset to start from (`opgen blueprints` lists them; default {DEFAULT_BLUEPRINT}).", "NAME"),
-    Question("team", "--team", "Owning team, e.g. payments: the team label, alert routing, the catalog owner.", "TEAM"),
-    Question("tier", "--tier", "Criticality, 1 (most critical) to 4 (default 2).", "1-4"),
-    Question("platform", "--platform", "Where it runs: kubernetes, ecs or lambda (default: the blueprint's).", "PLATFORM"),
-    Question("namespace", "--namespace", "Kubernetes namespace or ECS cluster (default: the service name).", "NAME"),
-    Question("baseline_rps", "--baseline-rps", "Typical requests (or messages) per second.", "RPS"),
-    Question("peak_rps", "--peak-rps", "Highest expected requests per second; peak / typical is the spikiness "
-             f"(default {DEFAULT_SPIKINESS} x typical).", "RPS"),
-    Question("per_instance_rps", "--per-instance-rps", "Requests per second one instance sustains at full load, "
-             "from a load test; sizes the replicas.", "RPS"),
-    Question("gpus", "--gpus", "GPUs per replica, kubernetes only (default: the blueprint's, else none).", "COUNT"),
-    Question("gpu_model", "--gpu-model", "GPU model, e.g. nvidia-l4.", "MODEL"),
-    Question("gpu_hourly_cost_usd", "--gpu-hourly-cost-usd", "What one GPU costs per hour, in US dollars.", "USD"),
-    Question("monthly_budget_usd", "--monthly-budget-usd", "What the service may cost per month, in US dollars.", "USD"),
-    Question("slack", "--slack", "Slack channel for tickets and questions, e.g. '#payments-oncall'.", "CHANNEL"),
-    Question("pagerduty_service_id", "--pagerduty-service-id", "PagerDuty service that pages go to, e.g. PABC123.", "ID"),
-    Question("dependencies", "--dependency", "What it calls, as NAME:KIND or NAME:KIND:critical, e.g. "
-             "orders-db:postgres:critical (repeatable or comma-separated; 'none' for none; default: the blueprint's).",
-             "NAME:KIND[:critical]", repeatable=True),
-    Question("objectives", "--objective", "Objective of a blueprint SLO, e.g. availability=99.95 "
-             "(repeatable or comma-separated; default: the blueprint's).", "SLO=PERCENT", repeatable=True),
-)
-FLAGS = {q.key: q.flag for q in QUESTIONS} | {"name": "NAME"}
 
 
 @dataclass
