@@ -43,25 +43,33 @@ class Fleet:
     edges: tuple[Edge, ...]  # sorted by (source, target); unknown targets included
     overview_dirs: dict[str, PurePosixPath] = field(default_factory=dict)  # name -> absolute folder of its overview page
     _dependents: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
+    _dependencies: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
+    _blast_radius: dict[str, list[Dependent]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for edge in self.edges:
             self._dependents.setdefault(edge.target, []).append(edge)
+            self._dependencies.setdefault(edge.source, []).append(edge)
+        for edges in self._dependents.values():
+            edges.sort(key=lambda e: e.source)
 
     @property
     def unknown_targets(self) -> list[Edge]:
         return [e for e in self.edges if e.target not in self.services]
 
     def dependencies_of(self, name: str) -> list[Edge]:
-        return [e for e in self.edges if e.source == name]
+        return list(self._dependencies.get(name, []))
 
     def blast_radius(self, name: str) -> list[Dependent]:
         """Every service that depends on `name`, directly or through others, sorted by name.
         Each comes with the shortest all-critical path when there is one (it fails), else the
-        shortest path (it degrades)."""
-        critical = self._shortest_paths(name, critical_only=True)
-        every = self._shortest_paths(name, critical_only=False)
-        return [Dependent(other, other in critical, critical.get(other) or every[other]) for other in sorted(every)]
+        shortest path (it degrades). Computed once per name: runbooks and routes ask often."""
+        if name not in self._blast_radius:
+            critical = self._shortest_paths(name, critical_only=True)
+            every = self._shortest_paths(name, critical_only=False)
+            self._blast_radius[name] = [Dependent(other, other in critical, critical.get(other) or every[other])
+                                        for other in sorted(every)]
+        return list(self._blast_radius[name])
 
     def _shortest_paths(self, name: str, critical_only: bool) -> dict[str, tuple[str, ...]]:
         """Breadth-first over reversed edges: dependent -> path from it down to `name`."""
@@ -69,7 +77,7 @@ class Fleet:
         queue = deque([name])
         while queue:
             current = queue.popleft()
-            for edge in sorted(self._dependents.get(current, []), key=lambda e: e.source):
+            for edge in self._dependents.get(current, []):  # sorted by source
                 if (critical_only and not edge.critical) or edge.source in paths:
                     continue
                 paths[edge.source] = (edge.source, *paths[current])
