@@ -18,13 +18,28 @@ def run_opgen(*args: str, cwd: Path, input: str | None = None) -> subprocess.Com
     return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input)
 
 
+def real_tool(command: str, package: str) -> str:
+    """The path of a real tool the tests run; its absence is a failure, not a skip (.ci/run installs it)."""
+    path = shutil.which(command)
+    if not path:
+        pytest.fail(f"{command} is not installed: run `bash .ci/run`, or `apt-get install {package}`")
+    return path
+
+
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    """The real promtool; its absence is a failure, not a skip (.ci/run installs it)."""
-    path = shutil.which("promtool")
-    if not path:
-        pytest.fail("promtool is not installed: run `bash .ci/run`, or `apt-get install prometheus`")
-    return path
+    return real_tool("promtool", "prometheus")
+
+
+@pytest.fixture(scope="session")
+def amtool() -> str:
+    return real_tool("amtool", "prometheus-alertmanager")
+
+
+@pytest.fixture(scope="session")
+def prometheus_binary() -> str:
+    """The Prometheus server (Debian's prometheus package, which also has promtool)."""
+    return real_tool("prometheus", "prometheus")
 
 
 def service_folder(tmp_path: Path, descriptor: Path) -> Path:

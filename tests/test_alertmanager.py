@@ -31,15 +31,6 @@ ONCALL = {
 }
 
 
-@pytest.fixture(scope="session")
-def amtool() -> str:
-    """The real amtool; its absence is a failure (.ci/run installs prometheus-alertmanager)."""
-    path = shutil.which("amtool")
-    if not path:
-        pytest.fail("amtool is not installed: run `bash .ci/run`, or `apt-get install prometheus-alertmanager`")
-    return path
-
-
 def with_oncall(root: Path) -> None:
     for name, fields in ONCALL.items():
         path = root / name / "service.yaml"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -54,15 +53,6 @@ FAILING_PATH = "/fail"  # e2e_app answers 503 there, 200 elsewhere
 REQUEST_CYCLE = (FAILING_PATH, "/", "/", "/")  # a quarter fail: an SLI that counted successes would read 0.75
 RATIO_TOLERANCE = 0.05  # a scrape can land inside a cycle; rate() extrapolates
 ACTIVE = ("pending", "firing")
-
-
-@pytest.fixture(scope="session")
-def prometheus_binary() -> str:
-    """The real Prometheus server; its absence is a failure, not a skip (.ci/run installs it)."""
-    path = shutil.which("prometheus")
-    if not path:
-        pytest.fail("the prometheus server is not installed: run `bash .ci/run`, or `apt-get install prometheus`")
-    return path
 
 
 def free_port() -> int:

@@ -15,7 +15,6 @@ import json
 import os
 import pkgutil
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import pytest
 import yaml_helpers
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, TEST_DESCRIPTORS, real_tool, run_opgen, service_folder
 from opgen import conventions as c
 from opgen.descriptor.checks import WINDOW_PLACEHOLDER
 from opgen.descriptor.load import load_service
@@ -310,9 +309,7 @@ def test_the_resource_names_the_service_its_team_and_tier(played):
 def pushgateway(tmp_path_factory) -> Iterator[str]:
     """A real Pushgateway on a free loopback port, in memory; its absence is a failure, not a skip
     (.ci/run installs it)."""
-    binary = shutil.which(PUSHGATEWAY)
-    if not binary:
-        pytest.fail(f"{PUSHGATEWAY} is not installed: run `bash .ci/run`, or `apt-get install {PUSHGATEWAY}`")
+    binary = real_tool(PUSHGATEWAY, PUSHGATEWAY)
     address = f"127.0.0.1:{free_port()}"
     log = tmp_path_factory.mktemp("pushgateway") / "log"
     with log.open("w") as stderr:
