@@ -30,6 +30,13 @@ from opgen.slo.windows import (
 
 def render(context: RenderContext) -> list[Artifact]:
     service = context.service
+    text = dump_yaml({"groups": rule_groups(service)}, generated_header(context))
+    return [Artifact(c.rules_path(service.name), text)]
+
+
+def rule_groups(service: Service) -> list[dict]:
+    """The service's rule groups as data: the plain rule file's content, and what the other rule
+    formats (render/rule_formats.py) wrap."""
     groups = []
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
@@ -40,8 +47,7 @@ def render(context: RenderContext) -> list[Artifact]:
     if has_dependency_alerts(service):
         groups.append({"name": c.rule_group(service.name, None, "dependencies"), "rules": dependency_alerts(service)})
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
-    text = dump_yaml({"groups": groups}, generated_header(context))
-    return [Artifact(c.rules_path(service.name), text)]
+    return groups
 
 
 def slo_labels(service: Service, slo: SLO) -> dict[str, str]:

@@ -6,7 +6,7 @@
   team (`namespace:` + `groups:`), as `mimirtool rules load` and `cortextool rules load` read it.
 - Thanos ruler reads plain Prometheus rule files: `prometheus`, the default.
 
-The groups are those of render/prometheus_rules.py, read back from its output: one source of truth.
+The groups are those of render/prometheus_rules.py (its `rule_groups`): one source of truth.
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ from opgen.render.yaml_output import dump_yaml
 
 def rule_groups(context: RenderContext) -> list[dict]:
     """The groups of the service's plain rule file, as data."""
-    from ruamel.yaml import YAML
-
     from opgen.render import prometheus_rules
 
-    (artifact,) = prometheus_rules.render(context)
-    return YAML(typ="safe").load(artifact.text)["groups"]  # plain dicts and lists, in file order
+    return prometheus_rules.rule_groups(context.service)
 
 
 def prometheusrule_labels(service: Service) -> dict[str, str]:
