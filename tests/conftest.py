@@ -13,6 +13,18 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 TEST_DESCRIPTORS = Path(__file__).parent / "descriptors"
 
+# A cron job whose time-based SLIs hand-written promtool tests follow minute by minute (a 1h
+# on-time threshold keeps those tests short). Not in descriptors/, which every kit test runs.
+LEDGER_EXPORT_JOB = """apiVersion: opgen/v1
+kind: Service
+metadata: {name: ledger-export, team: finance}
+spec:
+  interfaces: [{kind: cron}]
+  slos:
+    - {name: runs-succeed, objective: 99, sli: {kind: job-success}}
+    - {name: on-time, objective: 99, sli: {kind: job-on-time, threshold: 1h}}
+"""
+
 
 def run_opgen(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input)

@@ -19,7 +19,7 @@ import yaml_helpers
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, LEDGER_EXPORT_JOB, TEST_DESCRIPTORS, run_opgen, service_folder
 from opgen import conventions as c
 from opgen.descriptor.load import load_service, load_service_text
 from opgen.render import RenderContext, openslo, prometheus_rules
@@ -214,15 +214,7 @@ def test_time_based_indicators_are_the_rules_sli_over_one_time_slice():
 # A daily job (threshold 1h for the test): success at 0m, a failed run at 120m, success at 240m.
 # Gauges hold Unix seconds and promtool's clock starts at the epoch. Evaluated per time slice,
 # a minute is bad (1) while the latest run is failed or the last success is over an hour old.
-JOB = """apiVersion: opgen/v1
-kind: Service
-metadata: {name: ledger-export, team: finance}
-spec:
-  interfaces: [{kind: cron}]
-  slos:
-    - {name: runs-succeed, objective: 99, sli: {kind: job-success}}
-    - {name: on-time, objective: 99, sli: {kind: job-on-time, threshold: 1h}}
-"""
+JOB = LEDGER_EXPORT_JOB
 JOB_SERIES = [
     {"series": 'cronjob_last_completion_timestamp_seconds{job="ledger-export"}', "values": "_x9 0x110 7200x119 14400x60"},
     {"series": 'cronjob_last_success_timestamp_seconds{job="ledger-export"}', "values": "_x9 0x230 14400x60"},

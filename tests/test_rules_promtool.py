@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml_helpers
 
-from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, LEDGER_EXPORT_JOB, ROOT, TEST_DESCRIPTORS, run_opgen, service_folder
 
 DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [EXAMPLES / "checkout" / "service.yaml"]
 
@@ -133,16 +133,7 @@ def test_the_rules_hold_exactly_the_alerts_of_the_catalog(tmp_path, descriptor):
 # Time-based SLIs, by hand: a job that succeeds at 0m, fails at 120m and succeeds again at 240m
 # (its pushed gauges hold Unix seconds; promtool's clock starts at the epoch). The latest run is
 # failed for 120 of the 301 minutes the 6h window holds at 300m.
-JOB_DESCRIPTOR = """
-apiVersion: opgen/v1
-kind: Service
-metadata: {name: ledger-export, team: finance}
-spec:
-  interfaces: [{kind: cron}]
-  slos:
-    - {name: runs-succeed, objective: 99, sli: {kind: job-success}}
-    - {name: on-time, objective: 99, sli: {kind: job-on-time, threshold: 1h}}
-"""
+JOB_DESCRIPTOR = LEDGER_EXPORT_JOB
 JOB_TEST = """
 rule_files: [ledger-export.rules.yml]
 evaluation_interval: 1m
