@@ -502,7 +502,7 @@ def test_blast_radius_links_only_the_services_whose_pages_it_can_locate():
     services = [load_validated(p, p.name).service for p in sorted(shop.glob("*/service.yaml"))]
     fleet = build_fleet(services, {"inventory": "/srv/shop/inventory/ops", "orders": "/srv/shop/orders/ops"})
     inventory = next(s for s in services if s.name == "inventory")
-    pages = {a.path: a.text for a in runbooks.render(RenderContext(inventory, "service.yaml", fleet))}
+    pages = {a.path: a.text for a in runbooks.render(RenderContext(inventory, "service.yaml", fleet.neighbourhood("inventory")))}
     section_tokens = blast_section(pages[c.runbook_overview_path("inventory")])
     links = {t.children[i + 1].content: child.attrs["href"]
              for t in section_tokens if t.type == "inline" for i, child in enumerate(t.children) if child.type == "link_open"}

@@ -17,7 +17,67 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from opgen import conventions as c
-from opgen.descriptor.model import Service
+from opgen.descriptor.model import Dependency, Service
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What the fleet knows of each service: the graph, and the on-call fields alert routing
+    reads. Plain values, so a sync can keep them in its manifest and build the fleet again
+    without reading the descriptors that did not change."""
+
+    name: str
+    team: str
+    tier: int
+    slack: str | None
+    pagerduty_service_id: str | None
+    slos: tuple[str, ...]  # SLO names
+    dependencies: tuple[Dependency, ...]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "team": self.team, "tier": self.tier, "slack": self.slack,
+                "pagerduty_service_id": self.pagerduty_service_id, "slos": list(self.slos),
+                "dependencies": [[d.name, d.kind, d.critical, d.service] for d in self.dependencies]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ServiceFacts:
+        """The facts `to_json` wrote; KeyError, TypeError or ValueError when they are not."""
+        facts = cls(str(data["name"]), str(data["team"]), int(data["tier"]), _optional(data["slack"]),
+                    _optional(data["pagerduty_service_id"]), tuple(str(s) for s in data["slos"]),
+                    tuple(Dependency(str(n), str(k), bool(cr), _optional(sv)) for n, k, cr, sv in data["dependencies"]))
+        return facts
+
+
+def _optional(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def facts_of(service: Service) -> ServiceFacts:
+    return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,
+                        tuple(slo.name for slo in service.slos), service.dependencies)
+
+
+@dataclass(frozen=True)
+class HitService:
+    """A service in another's blast radius, as its runbooks list it."""
+
+    name: str
+    link: str | None  # to its runbook overview, relative to the other's runbook folder; None when unknown
+    fails: bool  # a path of critical edges: it fails when the other fails; else it degrades
+    path: tuple[str, ...]  # from it down to the other service; two names when it depends on it directly
+    slos: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """All a service's own files read from the fleet: who is hit when it fails, and where the
+    pages of the services it depends on are. Equal neighbourhoods, equal files."""
+
+    hit: tuple[HitService, ...] = ()  # sorted: those that fail first, then by name
+    links: tuple[tuple[str, str], ...] = ()  # (fleet service it depends on, relative link to its overview), sorted
+
+
+ALONE = Neighbourhood()  # a service synced without its fleet: nobody is known to depend on it
 
 
 @dataclass(frozen=True)
@@ -39,7 +99,7 @@ class Dependent:
 
 @dataclass
 class Fleet:
-    services: dict[str, Service]  # by name
+    services: dict[str, ServiceFacts]  # by name
     edges: tuple[Edge, ...]  # sorted by (source, target); unknown targets included
     overview_dirs: dict[str, PurePosixPath] = field(default_factory=dict)  # name -> absolute folder of its overview page
     _dependents: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
@@ -85,6 +145,13 @@ class Fleet:
         del paths[name]
         return paths
 
+    def neighbourhood(self, name: str) -> Neighbourhood:
+        """What `name`'s own files need to know of the fleet."""
+        hit = tuple(sorted((HitService(d.name, self.overview_link(name, d.name), d.fails, d.path, self.services[d.name].slos)
+                            for d in self.blast_radius(name)), key=lambda h: (not h.fails, h.name)))
+        links = ((e.target, self.overview_link(name, e.target)) for e in self.dependencies_of(name))
+        return Neighbourhood(hit, tuple(sorted((target, link) for target, link in links if link)))
+
     def cycles(self) -> list[tuple[str, ...]]:
         """One cycle per strongly connected component that has one, from its first name back to it."""
         found = []
@@ -117,10 +184,11 @@ class Fleet:
         return posixpath.relpath(str(target), str(self.overview_dirs[from_service]))
 
 
-def build_fleet(services: list[Service], out_dirs: dict[str, str] | None = None) -> Fleet:
-    """The fleet of `services`. `out_dirs` (name -> absolute ops/ folder, forward slashes) lets
+def build_fleet(services: list[ServiceFacts | Service], out_dirs: dict[str, str] | None = None) -> Fleet:
+    """The fleet of `services` (their facts, or the services themselves). `out_dirs` (name -> absolute ops/ folder, forward slashes) lets
     runbooks link to each other; without it they name other services in plain text."""
-    by_name = {s.name: s for s in sorted(services, key=lambda s: s.name)}
+    facts = [s if isinstance(s, ServiceFacts) else facts_of(s) for s in services]
+    by_name = {s.name: s for s in sorted(facts, key=lambda s: s.name)}
     merged: dict[tuple[str, str], list] = {}
     for service in by_name.values():
         for dependency in service.dependencies:
@@ -133,7 +201,7 @@ def build_fleet(services: list[Service], out_dirs: dict[str, str] | None = None)
     return Fleet(by_name, edges, overview_dirs)
 
 
-def _components(services: dict[str, Service], edges: tuple[Edge, ...]) -> list[set[str]]:
+def _components(services: dict[str, ServiceFacts], edges: tuple[Edge, ...]) -> list[set[str]]:
     """Strongly connected components with a cycle in them (Tarjan's algorithm, iterative)."""
     graph: dict[str, list[str]] = {name: [] for name in services}
     for edge in edges:

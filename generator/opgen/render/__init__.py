@@ -1,17 +1,18 @@
 """Renderers: pure functions from the model to files. They never touch the disk or the clock.
 
+A service's files depend on its RenderContext alone (the fleet only through its neighbourhood):
+the sync's cache relies on it (opgen.sync.inputs).
+
 A new artifact kind is one module here and one line in RENDERERS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from opgen.descriptor.model import Service
-
-if TYPE_CHECKING:
-    from opgen.fleet import Fleet
+from opgen.fleet import ALONE, Neighbourhood
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,8 @@ class Artifact:
 class RenderContext:
     service: Service
     descriptor_label: str  # the descriptor as seen from the output folder's parent, for headers
-    fleet: Fleet | None = None  # the services synced with it (opgen.fleet); None: the service alone
+    neighbourhood: Neighbourhood = ALONE  # what it needs of the services synced with it (opgen.fleet)
     rules_format: str = "prometheus"  # conventions.RULES_FORMATS; prometheus-operator adds a PrometheusRule
-
-    def the_fleet(self) -> Fleet:
-        """The fleet, or a fleet of this service alone: who depends on it is then unknown, and nobody is listed."""
-        from opgen.fleet import build_fleet
-
-        return self.fleet if self.fleet is not None else build_fleet([self.service])
 
 
 Renderer = Callable[[RenderContext], list[Artifact]]

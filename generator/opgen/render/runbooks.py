@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from opgen import conventions as c
@@ -24,6 +24,7 @@ from opgen import promql
 from opgen.alerts import SLO_ALERT, AlertInfo, service_alerts
 from opgen.capacity import plan_backlog, plan_capacity, replicas_for, with_headroom
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
+from opgen.fleet import HitService
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render import grafana_dashboard, prometheus_rules, terraform_autoscaling
 from opgen.render.templating import md_fenced, md_path_target, md_url_target, render_template
@@ -280,19 +281,8 @@ def slo_breakdown(service: Service, slo: SLO) -> tuple[str, str | None]:
 
 
 @dataclass(frozen=True)
-class HitService:
-    """A service in the blast radius, as a runbook lists it."""
-
-    name: str
-    link: str | None  # to its runbook overview, relative to this service's runbook folder; None when unknown
-    fails: bool  # a path of critical edges: it fails when this service fails; else it degrades
-    path: tuple[str, ...]  # from it down to this service; two names when it depends on it directly
-    slos: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class BlastView:
-    hit: tuple[HitService, ...]  # sorted: those that fail first, then by name
+    hit: tuple[HitService, ...]  # sorted: those that fail first, then by name; links as Markdown targets
     fails: int
     degrades: int
     links: dict[str, str]  # fleet services this one depends on -> their overview, when it can be located
@@ -300,13 +290,10 @@ class BlastView:
 
 def blast_view(context: RenderContext) -> BlastView:
     """Who depends on this service, directly and transitively, from the fleet it was synced with."""
-    fleet = context.the_fleet()
-    name = context.service.name
-    hit = tuple(sorted((HitService(d.name, _target(fleet.overview_link(name, d.name)), d.fails, d.path,
-                                   tuple(s.name for s in fleet.services[d.name].slos))
-                        for d in fleet.blast_radius(name)), key=lambda h: (not h.fails, h.name)))
-    links = {e.target: _target(fleet.overview_link(name, e.target)) for e in fleet.dependencies_of(name)}
-    return BlastView(hit, sum(h.fails for h in hit), sum(not h.fails for h in hit), {k: v for k, v in links.items() if v})
+    hood = context.neighbourhood
+    hit = tuple(replace(h, link=_target(h.link)) for h in hood.hit)
+    return BlastView(hit, sum(h.fails for h in hit), sum(not h.fails for h in hit),
+                     {target: _target(link) for target, link in hood.links})
 
 
 def _target(link: str | None) -> str | None:

@@ -171,7 +171,7 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
     for out_dir, items in sorted(by_out.items()):
         rendered = {}
         for i in items:
-            context = RenderContext(i.service, descriptor_label(i.descriptor, out_dir), fleet, i.rules_format)
+            context = RenderContext(i.service, descriptor_label(i.descriptor, out_dir), fleet.neighbourhood(i.service.name), i.rules_format)
             rendered[i.service.name] = render_all(context)
             if rendered_one:
                 rendered_one(i.service.name)
@@ -192,7 +192,7 @@ def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
               "Do not edit by hand:\n# change the descriptors and run `opgen sync` on the folder that holds them all.\n")
     fleet_dir = loaded[0].fleet_dir
     artifacts = [alertmanager_routes.render(fleet, header)]
-    ruled = [RenderContext(i.service, descriptor_label(i.descriptor, fleet_dir), fleet, i.rules_format)
+    ruled = [RenderContext(i.service, descriptor_label(i.descriptor, fleet_dir), fleet.neighbourhood(i.service.name), i.rules_format)
              for i in loaded if i.rules_format == "mimir"]
     artifacts += rule_formats.ruler_namespaces(ruled, header)
     return sorted(artifacts, key=lambda a: a.path)
