@@ -67,8 +67,41 @@ def service_name(index: int) -> str:
     return f"svc-{index:05d}"
 
 
-def descriptor(index: int, rng: random.Random) -> dict:
-    """A realistic descriptor: dependencies on other services only point to lower indexes (a DAG)."""
+# Layers, as real service graphs have them: edge services call domain services, which call
+# platform services, which call core ones. Shares of the fleet, from the bottom.
+LAYERS = (0.10, 0.20, 0.30, 0.40)  # core, platform, domain, edge
+NEIGHBOURS = 40  # a service calls services near it in the layer below (its domain), not anywhere
+
+
+def layer_bounds(count: int) -> list[tuple[int, int]]:
+    """[start, end) indexes of each layer, bottom first."""
+    bounds, start = [], 0
+    for share in LAYERS:
+        end = start + max(1, round(share * count))
+        bounds.append((start, min(end, count)))
+        start = min(end, count)
+    bounds[-1] = (bounds[-1][0], count)
+    return bounds
+
+
+def pick_dependency(index: int, count: int, rng: random.Random) -> int | None:
+    """A service of a lower layer, near this one's relative position in its own layer (or None
+    for a core service): dependencies always point to lower indexes, so the graph is a DAG."""
+    bounds = layer_bounds(count)
+    layer = next(k for k, (start, end) in enumerate(bounds) if start <= index < end)
+    if layer == 0:
+        return None
+    below = layer - 1 if rng.random() < 0.8 else rng.randrange(layer)
+    start, end = bounds[layer]
+    low, high = bounds[below]
+    if high <= low:
+        return None
+    centre = low + (index - start) * (high - low) // max(1, end - start)
+    return rng.randrange(max(low, centre - NEIGHBOURS // 2), min(high, centre + NEIGHBOURS // 2 + 1))
+
+
+def descriptor(index: int, count: int, rng: random.Random) -> dict:
+    """A realistic descriptor: dependencies on other services point to a lower layer (a DAG)."""
     name = service_name(index)
     blueprint = rng.choices(list(BLUEPRINT_WEIGHTS), weights=list(BLUEPRINT_WEIGHTS.values()))[0]
     interface, candidates = BLUEPRINTS[blueprint]
@@ -79,8 +112,9 @@ def descriptor(index: int, rng: random.Random) -> dict:
         slos.append({**slo, "window": window, "description": f"{slo['name']} of {name}.", "sli": sli})
     dependencies = []
     for d in range(rng.randint(0, 6)):
-        if index > 0 and rng.random() < 0.5:
-            target = service_name(rng.randrange(max(0, index - 200), index))
+        target_index = pick_dependency(index, count, rng) if rng.random() < 0.5 else None
+        if target_index is not None:
+            target = service_name(target_index)
             if any(dep.get("service") == target for dep in dependencies):
                 continue
             dependencies.append({"name": target, "kind": rng.choice(["http", "grpc"]), "service": target,
@@ -120,7 +154,7 @@ def write_fleet(folder: Path, count: int, seed: int = 6) -> list[Path]:
         path = folder / service_name(index) / "service.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.StringIO()
-        yaml.dump(descriptor(index, rng), buffer)
+        yaml.dump(descriptor(index, count, rng), buffer)
         path.write_text(buffer.getvalue())
         paths.append(path)
     return paths

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from opgen import conventions as c
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 TEST_DESCRIPTORS = Path(__file__).parent / "descriptors"
@@ -60,3 +62,9 @@ def service_folder(tmp_path: Path, descriptor: Path) -> Path:
     folder.mkdir()
     shutil.copy(descriptor, folder / "service.yaml")
     return folder
+
+
+def is_stat_cache(path: Path) -> bool:
+    """sync's stat cache (ops/.opgen/stat-cache.json): per machine, it holds inodes and times, so
+    trees compared byte for byte leave it out."""
+    return path.as_posix().endswith("/" + c.STAT_CACHE_PATH)

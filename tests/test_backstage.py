@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, is_stat_cache, run_opgen, service_folder
 from opgen import conventions as c
 from opgen.descriptor.load import load_service
 from opgen.sync.discover import find_descriptors
@@ -425,7 +425,7 @@ def new_service_args(form: dict) -> list[str]:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not is_stat_cache(p)}
 
 
 @pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())

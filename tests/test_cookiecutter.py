@@ -11,7 +11,7 @@ from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
 import yaml_helpers
-from conftest import run_opgen
+from conftest import is_stat_cache, run_opgen
 from opgen import conventions as c
 from opgen.descriptor.blueprints import available_blueprints
 from opgen.resources import data_path
@@ -91,10 +91,10 @@ def new_service_args(answers: dict[str, str]) -> list[str]:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    """Every file below `folder` by relative path, except sync's lock file (an artifact of running)."""
+    """Every file below `folder` by relative path, except sync's lock file and stat cache (artifacts of running)."""
     lock = Path(c.OPS_DIR) / c.LOCK_PATH
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.relative_to(folder) != lock}
+            if p.is_file() and p.relative_to(folder) != lock and not is_stat_cache(p)}
 
 
 def test_the_template_is_found_where_opgen_keeps_its_templates():

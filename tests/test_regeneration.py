@@ -34,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import TEST_DESCRIPTORS, run_opgen
+from conftest import TEST_DESCRIPTORS, is_stat_cache, run_opgen
 from opgen import conventions as c
 
 DESCRIPTOR = TEST_DESCRIPTORS / "ecs-all-deps.yaml"
@@ -183,7 +183,8 @@ class Kit:
         self.write(relative, with_region(self.read(relative), relative, name, content))
 
     def tree(self) -> dict[str, bytes]:
-        return {p.relative_to(self.folder).as_posix(): p.read_bytes() for p in sorted(self.folder.rglob("*")) if p.is_file()}
+        return {p.relative_to(self.folder).as_posix(): p.read_bytes() for p in sorted(self.folder.rglob("*"))
+                if p.is_file() and not is_stat_cache(p)}
 
 
 def new_kit(root: Path, descriptor: str) -> Kit:
@@ -779,25 +780,31 @@ class Killed(BaseException):
 
 
 class CrashAt:
-    """Sync's writes and deletes, with a crash instead of the `step`-th (from 0): that one and every
-    later one never happen. Atomic writes make write boundaries the only states a kill can leave
+    """Sync's writes, renames of staged files and deletes, with a crash instead of the `step`-th
+    (from 0): that one and every later one never happen. Atomic writes make write boundaries the only states a kill can leave
     (the SIGKILL test above checks that), so every state a killed sync can leave is one of these."""
 
     def __init__(self, step: int):
         import opgen.sync.run as run
+        import opgen.sync.write as write_module
 
         self.step, self.count = step, 0
-        real_write, real_unlink = run.atomic_write, Path.unlink
+        real_write, real_rename, real_unlink = run.atomic_write, write_module._rename, Path.unlink
 
-        def write(path, text):
+        def write(path, text, **options):
             self.tick()
-            real_write(path, text)
+            real_write(path, text, **options)
+
+        def rename(temp, path):  # a batch's staged file put in place
+            self.tick()
+            real_rename(temp, path)
 
         def unlink(path, missing_ok=False):
             self.tick()
             real_unlink(path, missing_ok=missing_ok)
 
-        self.patches = [mock.patch.object(run, "atomic_write", write), mock.patch.object(Path, "unlink", unlink)]
+        self.patches = [mock.patch.object(run, "atomic_write", write), mock.patch.object(write_module, "_rename", rename),
+                        mock.patch.object(Path, "unlink", unlink)]
 
     def tick(self) -> None:
         if self.count == self.step:
@@ -898,7 +905,7 @@ def fleet(root: Path) -> Path:
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not is_stat_cache(p)}
 
 
 def test_two_syncs_of_one_tree_at_once_give_the_result_of_one(tmp_path):

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, TEST_DESCRIPTORS, is_stat_cache, run_opgen, service_folder
 
 RULES = Path("ops/prometheus/search.rules.yml")
 
@@ -20,7 +20,7 @@ def synced(tmp_path: Path) -> Path:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not is_stat_cache(p)}
 
 
 def test_same_descriptor_same_bytes_from_anywhere(tmp_path):

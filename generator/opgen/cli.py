@@ -18,7 +18,7 @@ EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT = 1, 2, 3
 
 def _print_warnings(loaded) -> None:
     for item in loaded:
-        for warning in item.warnings:
+        for warning in item.warnings + item.graph_warnings:
             click.echo(f"{warning.position}: warning: {warning.message}", err=True)
 
 
@@ -68,7 +68,7 @@ def validate(paths: tuple[Path, ...], blueprint_dirs: tuple[Path, ...]) -> None:
     from opgen.sync.run import load_services
 
     try:
-        loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs)
+        loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs, reuse=False)
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)

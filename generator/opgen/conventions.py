@@ -302,6 +302,7 @@ BASE_DIR = ".opgen/base"  # what opgen last wrote, file by file
 ORPHANS_DIR = ".opgen/orphans"  # keep-region content whose place disappeared
 LOCK_PATH = ".opgen/lock"
 PENDING_PATH = ".opgen/pending.json"  # the write-ahead journal of a sync in progress
+STAT_CACHE_PATH = ".opgen/stat-cache.json"  # per machine, not committed: sync/stat_cache.py
 STATE_GITIGNORE = ".opgen/.gitignore"
 DESCRIPTOR_FILENAMES = ("service.yaml",)
 DESCRIPTOR_SUFFIX = ".opgen.yaml"

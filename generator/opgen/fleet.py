@@ -101,7 +101,7 @@ class Dependent:
 class Fleet:
     services: dict[str, ServiceFacts]  # by name
     edges: tuple[Edge, ...]  # sorted by (source, target); unknown targets included
-    overview_dirs: dict[str, PurePosixPath] = field(default_factory=dict)  # name -> absolute folder of its overview page
+    overview_dirs: dict[str, str] = field(default_factory=dict)  # name -> absolute folder of its overview page, normalised
     _dependents: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _dependencies: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _blast_radius: dict[str, list[Dependent]] = field(default_factory=dict, init=False, repr=False)
@@ -180,8 +180,19 @@ class Fleet:
         """A relative path from `from_service`'s runbook folder to `to_service`'s overview page, when both are known."""
         if from_service not in self.overview_dirs or to_service not in self.overview_dirs:
             return None
-        target = self.overview_dirs[to_service] / posixpath.basename(c.runbook_overview_path(to_service))
-        return posixpath.relpath(str(target), str(self.overview_dirs[from_service]))
+        target = f"{self.overview_dirs[to_service]}/{posixpath.basename(c.runbook_overview_path(to_service))}"
+        return _relative(target, self.overview_dirs[from_service])
+
+
+def _relative(path: str, start: str) -> str:
+    """posixpath.relpath for two normalised absolute paths, without its normalising (a fleet asks thousands of times)."""
+    to, frm = path.split("/"), start.split("/")
+    common = 0
+    for a, b in zip(to, frm):
+        if a != b:
+            break
+        common += 1
+    return "/".join([".."] * (len(frm) - common) + to[common:]) or "."
 
 
 def build_fleet(services: list[ServiceFacts | Service], out_dirs: dict[str, str] | None = None) -> Fleet:
@@ -196,7 +207,7 @@ def build_fleet(services: list[ServiceFacts | Service], out_dirs: dict[str, str]
                 merged.setdefault((service.name, dependency.service), []).append(dependency)
     edges = tuple(Edge(source, target, any(d.critical for d in deps), tuple(sorted(d.name for d in deps)))
                   for (source, target), deps in sorted(merged.items()))
-    overview_dirs = {name: PurePosixPath(folder) / posixpath.dirname(c.runbook_overview_path(name))
+    overview_dirs = {name: str(PurePosixPath(folder) / posixpath.dirname(c.runbook_overview_path(name)))
                      for name, folder in (out_dirs or {}).items() if name in by_name}
     return Fleet(by_name, edges, overview_dirs)
 

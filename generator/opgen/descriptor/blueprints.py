@@ -11,6 +11,7 @@ the same name.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from dataclasses import dataclass
@@ -73,18 +74,25 @@ def list_blueprints(extra: tuple[Path, ...] = ()) -> list[BlueprintFile]:
             for name, paths in sorted(found.items())]
 
 
-def blueprint_folders(descriptor_folder: Path, given: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+@dataclass(frozen=True)
+class Settings:
+    blueprint_folders: tuple[Path, ...]  # resolved against the settings file's folder
+    rules_format: str | None
+
+
+def blueprint_folders(descriptor_folder: Path, given: tuple[Path, ...] = (), read=None, files=None) -> tuple[Path, ...]:
     """The user blueprint folders that apply to descriptors in `descriptor_folder` (which need not
     exist yet): the `given` ones (`--blueprints`), then those of the settings files found from
     that folder up to the repository root, nearest first. DescriptorError for a missing folder
-    or a bad settings file."""
+    or a bad settings file. `read` reads one settings file (default: read_settings); `files` are
+    the settings files when the caller has found them (settings_files)."""
     problems = [Problem(Position("--blueprints", 0, 0), f"{str(folder)!r} is not a folder")
                 for folder in given if not folder.is_dir()]
     if problems:
         raise DescriptorError(problems)
     folders = list(given)
-    for settings in settings_files(descriptor_folder):
-        folders += read_settings(settings)
+    for settings in settings_files(descriptor_folder) if files is None else files:
+        folders += (read or read_settings)(settings).blueprint_folders
     return tuple(dict.fromkeys(folders))
 
 
@@ -100,8 +108,8 @@ def settings_files(folder: Path) -> list[Path]:
     return found
 
 
-def read_settings(path: Path) -> tuple[Path, ...]:
-    """The blueprint folders a settings file lists, resolved against its own folder."""
+def read_settings(path: Path) -> Settings:
+    """One settings file, validated; blueprint folders must exist."""
     source = read_yaml(path, display_name=display_path(path))
     ctx = Context(source)
     data = SETTINGS.validate(source.data, (), ctx)
@@ -114,19 +122,15 @@ def read_settings(path: Path) -> tuple[Path, ...]:
             folders.append(folder)
     if ctx.problems:
         raise DescriptorError(ctx.problems)
-    return tuple(folders)
+    return Settings(tuple(folders), data.get("rules_format") or None)
 
 
-def rules_format_setting(descriptor_folder: Path) -> str | None:
-    """`rules_format` of the nearest settings file that sets it, or None. DescriptorError for a bad value."""
-    for path in settings_files(descriptor_folder):
-        source = read_yaml(path, display_name=display_path(path))
-        ctx = Context(source)
-        data = SETTINGS.validate(source.data, (), ctx)
-        if ctx.problems:
-            raise DescriptorError(ctx.problems)
-        if data is not INVALID and data.get("rules_format"):
-            return data["rules_format"]
+def rules_format_setting(descriptor_folder: Path, read=None, files=None) -> str | None:
+    """`rules_format` of the nearest settings file that sets it, or None. DescriptorError for a bad settings file."""
+    for path in settings_files(descriptor_folder) if files is None else files:
+        chosen = (read or read_settings)(path).rules_format
+        if chosen:
+            return chosen
     return None
 
 
@@ -151,20 +155,85 @@ def load_blueprint(path: Path) -> Source:
     return source
 
 
-def apply_blueprint(descriptor: Source, extra_dirs: tuple[Path, ...] = ()) -> Source:
+class Blueprints:
+    """Blueprint and settings files, each read once: one run over a fleet of a thousand
+    descriptors reads five blueprints and a few settings files, not a thousand of each.
+    Make one per run; files edited during the run are not seen again."""
+
+    def __init__(self) -> None:
+        self._available: dict[tuple[Path, ...], dict[str, Path]] = {}
+        self._sources: dict[Path, Source] = {}
+        self._folders: dict[tuple[Path, tuple[Path, ...]], tuple[Path, ...]] = {}
+        self._formats: dict[Path, str | None] = {}
+        self._settings: dict[Path, Settings] = {}
+        self._bytes: dict[Path, bytes] = {}
+        self._chains: dict[Path, list[Path]] = {}
+
+    def settings(self, path: Path) -> Settings:
+        if path not in self._settings:
+            self._settings[path] = read_settings(path)
+        return self._settings[path]
+
+    def available(self, extra_dirs: tuple[Path, ...]) -> dict[str, Path]:
+        if extra_dirs not in self._available:
+            self._available[extra_dirs] = available_blueprints(extra_dirs)
+        return self._available[extra_dirs]
+
+    def load(self, path: Path) -> Source:
+        """The blueprint file, validated; its data is the caller's own copy."""
+        if path not in self._sources:
+            self._sources[path] = load_blueprint(path)
+        source = self._sources[path]
+        return Source(source.file, copy.deepcopy(source.data), source.positions, source.key_positions)
+
+    def file_bytes(self, folders: tuple[Path, ...], name: str | None) -> bytes | None:
+        """The bytes of the file that blueprint `name` comes from for `folders`; None without one."""
+        path = self.available(folders).get(name) if name else None
+        if path is None:
+            return None
+        if path not in self._bytes:
+            try:
+                self._bytes[path] = path.read_bytes()
+            except OSError:
+                return None
+        return self._bytes[path]
+
+    def folders(self, descriptor_folder: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
+        key = (descriptor_folder.absolute(), given)
+        if key not in self._folders:
+            self._folders[key] = blueprint_folders(descriptor_folder, given, self.settings, self.settings_files(key[0]))
+        return self._folders[key]
+
+    def rules_format(self, descriptor_folder: Path) -> str | None:
+        key = descriptor_folder.absolute()
+        if key not in self._formats:
+            self._formats[key] = rules_format_setting(descriptor_folder, self.settings, self.settings_files(key))
+        return self._formats[key]
+
+    def settings_files(self, folder: Path) -> list[Path]:
+        """settings_files(folder), sharing the walk up with the folders already seen (`folder` absolute)."""
+        if folder not in self._chains:
+            here = [folder / SETTINGS_FILE] if (folder / SETTINGS_FILE).is_file() else []
+            top = (folder / ".git").exists() or folder.parent == folder
+            self._chains[folder] = here + ([] if top else self.settings_files(folder.parent))
+        return self._chains[folder]
+
+
+def apply_blueprint(descriptor: Source, extra_dirs: tuple[Path, ...] = (), blueprints: Blueprints | None = None) -> Source:
     """The descriptor with its blueprint's spec merged under it; positions keep their own files."""
     spec = descriptor.data.get("spec") if isinstance(descriptor.data, dict) else None
     name = spec.get("blueprint") if isinstance(spec, dict) else None
     if not isinstance(name, str):
         return descriptor
-    options = available_blueprints(extra_dirs)
+    blueprints = blueprints or Blueprints()
+    options = blueprints.available(extra_dirs)
     if name not in options:
         close = difflib.get_close_matches(name, list(options), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = ", ".join(options) or "none"
         raise DescriptorError([Problem(descriptor.position(("spec", "blueprint")),
                                        f"unknown blueprint {name!r}{hint}; known: {known}")])
-    blueprint = load_blueprint(options[name])
+    blueprint = blueprints.load(options[name])
     merged = Source(descriptor.file, None)
     merged.data = dict(descriptor.data)
     merged.positions = {k: v for k, v in blueprint.positions.items() if k[:1] == ("spec",)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from opgen.descriptor.blueprints import apply_blueprint, blueprint_folders
+from opgen.descriptor.blueprints import Blueprints, apply_blueprint, blueprint_folders
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
@@ -31,9 +31,13 @@ class Validated:
     name_position: Position  # where metadata.name is written, for problems between descriptors
 
 
-def load_validated(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = ()) -> Validated:
-    source = read_yaml(path, display_name)
-    service, warnings = validate_source(source, blueprint_folders(path.parent, blueprint_dirs))
+def load_validated(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = (),
+                   blueprints: Blueprints | None = None, raw: bytes | None = None) -> Validated:
+    """`blueprints` shares blueprint and settings files between the descriptors of one run;
+    `raw` is the descriptor's bytes when the caller has read them already."""
+    blueprints = blueprints or Blueprints()
+    source = parse_yaml(raw, display_name) if raw is not None else read_yaml(path, display_name)
+    service, warnings = validate_source(source, blueprints.folders(path.parent, blueprint_dirs), blueprints)
     return Validated(service, tuple(warnings), source.position(("metadata", "name")))
 
 
@@ -43,9 +47,10 @@ def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, 
     return validate_source(parse_yaml(text.encode("utf-8"), display_name), blueprint_dirs)[0]
 
 
-def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = ()) -> tuple[Service, list[Problem]]:
+def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (),
+                    blueprints: Blueprints | None = None) -> tuple[Service, list[Problem]]:
     """The service and the warnings about it; DescriptorError when anything is wrong."""
-    source = apply_blueprint(source, blueprint_dirs)
+    source = apply_blueprint(source, blueprint_dirs, blueprints)
     ctx = Context(source)
     data = DESCRIPTOR.validate(source.data, (), ctx)
     if data is not INVALID and not ctx.problems:

@@ -18,8 +18,13 @@ _START = re.compile(r"^\s*(?:<!--\s*opgen:keep\s+([A-Za-z0-9_.-]+)\s*-->|#\s*opg
 _END = re.compile(r"^\s*(?:<!--\s*opgen:end\s*-->|#\s*opgen:end)\s*$")
 
 
+MARKER = "opgen:keep"  # every start marker holds it: a text without it has no region
+
+
 def regions(text: str) -> dict[str, str]:
     """Region name -> its content (the lines between the markers), in file order."""
+    if MARKER not in text:
+        return {}
     found: dict[str, str] = {}
     name, lines = None, []
     for line in text.splitlines(keepends=True):
@@ -37,6 +42,8 @@ def regions(text: str) -> dict[str, str]:
 
 def fill(text: str, contents: dict[str, str]) -> tuple[str, dict[str, str]]:
     """`text` with its regions holding `contents`; also the non-empty contents it has no place for."""
+    if MARKER not in text:
+        return text, {k: v for k, v in contents.items() if v.strip()}
     out, name = [], None
     placed = set()
     for line in text.splitlines(keepends=True):

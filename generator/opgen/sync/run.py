@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Callable
 
 from opgen import conventions as c
+from opgen.descriptor.blueprints import Blueprints, builtin_blueprint_dir
 from opgen.descriptor.load import load_validated
 from opgen.descriptor.model import Service
 from opgen.errors import DescriptorError, Position, Problem
-from opgen.fleet import Fleet, build_fleet
+from opgen.fleet import Fleet, ServiceFacts, build_fleet, facts_of
 from opgen.paths import display_path
 from opgen.render import RenderContext, render_all
 from opgen.sync import plan as p
 from opgen.sync import regions
 from opgen.sync.discover import find_descriptors
+from opgen.sync.inputs import fleet_key, inputs_key, neighbourhood_key
 from opgen.sync.manifest import (
     Entry,
+    Manifest,
+    Record,
     base_file,
     content_hash,
     manifest_file,
@@ -30,18 +34,42 @@ from opgen.sync.manifest import (
     read_base,
     read_manifest,
 )
-from opgen.sync.write import atomic_write, confined, remove_leftover_temp_files
+from opgen.sync.stat_cache import StatCache
+from opgen.sync.write import Batch, atomic_write, confined, remove_leftover_temp_files
 
 
 @dataclass(frozen=True)
 class Loaded:
+    """One descriptor of a sync. `service` is None when the manifest's record showed that the
+    descriptor is as last synced (same inputs): the facts come from the record, and the service
+    is parsed only if it must be rendered after all (`with_service`)."""
+
     descriptor: Path
-    service: Service
+    service: Service | None
     out_dir: Path
+    facts: ServiceFacts
+    inputs: str  # inputs.inputs_key
+    label: str  # the descriptor as its output folder sees it (descriptor_label)
+    out_real: str  # out_dir resolved, with forward slashes
     warnings: tuple[Problem, ...] = ()
     name_position: Position | None = None
     rules_format: str = c.DEFAULT_RULES_FORMAT
     fleet_dir: Path | None = None  # where the fleet's own files go (the same for every service of a sync)
+    blueprint_dirs: tuple[Path, ...] = ()  # --blueprints, to parse it again
+    blueprint: str | None = None  # spec.blueprint
+    record: Record | None = None  # the manifest's record it was known from (service is None)
+    graph_warnings: tuple[Problem, ...] = ()  # about its edges in this sync's fleet (unknown targets, cycles)
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    def with_service(self) -> Loaded:
+        if self.service is not None:
+            return self
+        shown = self.name_position.file if self.name_position else display_path(self.descriptor)
+        result = load_validated(self.descriptor, shown, self.blueprint_dirs)
+        return replace(self, service=result.service)
 
 
 @dataclass
@@ -49,6 +77,8 @@ class Report:
     changes: list[tuple[Path, p.FileChange]] = field(default_factory=list)  # (output folder, change)
     backups: list[Path] = field(default_factory=list)
     orphans: list[Path] = field(default_factory=list)
+    records: dict[Path, dict[str, Record]] = field(default_factory=dict)  # output folder -> what its services were made from
+    stat_cache: StatCache | None = None
 
     def count(self, action: str) -> int:
         return sum(1 for _, ch in self.changes if ch.action == action)
@@ -71,53 +101,132 @@ class Report:
 
 
 def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = (),
-                  rules_format: str | None = None) -> list[Loaded]:
+                  rules_format: str | None = None, reuse: bool = True) -> list[Loaded]:
     """Every descriptor named by `paths`, validated; one DescriptorError with all problems of all files.
     `blueprint_dirs` are the `--blueprints` folders; each descriptor also sees its settings files' folders.
-    `rules_format` (`--format`) overrides the `rules_format` of the settings files."""
-    from opgen.descriptor.blueprints import rules_format_setting
-
+    `rules_format` (`--format`) overrides the `rules_format` of the settings files. With `reuse`, a
+    descriptor whose inputs hash as its manifest record says is not parsed (it was valid then)."""
     descriptors = find_descriptors(paths)
     problems: list[Problem] = []
     if not descriptors:
         names = ", ".join(str(x) for x in paths)
         raise DescriptorError([Problem(Position(names), "no descriptor found (looked for service.yaml and *.opgen.yaml)")])
+    blueprints = Blueprints()
+    records: dict[Path, dict[str, Record]] = {}  # output folder -> records by descriptor label
     loaded: list[Loaded] = []
+    out_real = out.resolve() if out is not None else None
+    real_folder = _RealFolders()
     for descriptor in descriptors:
-        try:
-            result = load_validated(descriptor, display_path(descriptor), blueprint_dirs)
-        except DescriptorError as exc:
-            problems += exc.problems
-            continue
         out_dir = out if out is not None else descriptor.parent / c.OPS_DIR
-        if out is None and not out_dir.resolve().is_relative_to(descriptor.parent.resolve()):
-            problems.append(Problem(Position(display_path(out_dir), 0, 0),
-                                    f"leads outside the descriptor's folder (to {out_dir.resolve()}); "
-                                    "opgen writes only below it (use --out to choose another folder)"))
-            continue
+        folder_real = real_folder(descriptor.parent)
+        real = descriptor.resolve() if os.path.islink(descriptor) else folder_real / descriptor.name
+        shown = display_path(descriptor, real)
+        if out is None:
+            out_real = out_dir.resolve() if os.path.islink(out_dir) else folder_real / c.OPS_DIR
+            if not out_real.is_relative_to(folder_real):
+                problems.append(Problem(Position(display_path(out_dir), 0, 0),
+                                        f"leads outside the descriptor's folder (to {out_real}); "
+                                        "opgen writes only below it (use --out to choose another folder)"))
+                continue
         try:
-            chosen = rules_format or rules_format_setting(descriptor.parent) or c.DEFAULT_RULES_FORMAT
+            chosen = rules_format or blueprints.rules_format(descriptor.parent) or c.DEFAULT_RULES_FORMAT
+            folders = blueprints.folders(descriptor.parent, blueprint_dirs)
+            raw = descriptor.read_bytes()
         except DescriptorError as exc:
             problems += exc.problems
             continue
-        loaded.append(Loaded(descriptor, result.service, out_dir, result.warnings, result.name_position, chosen))
+        except OSError as exc:
+            problems.append(Problem(Position(shown), f"cannot read: {exc.strerror or exc}"))
+            continue
+        label = Path(os.path.relpath(real, out_real.parent)).as_posix()
+        if reuse and out_dir not in records:
+            records[out_dir] = {r.descriptor: r for r in read_manifest(out_dir).services.values()}
+        record = records.get(out_dir, {}).get(label)
+        item = _from_record(record, descriptor, shown, out_dir, raw, label, chosen, blueprints, folders) if record else None
+        if item is None:
+            try:
+                result = load_validated(descriptor, shown, blueprint_dirs, blueprints, raw)
+            except DescriptorError as exc:
+                problems += exc.problems
+                continue
+            key = inputs_key(raw, label, chosen, result.service.blueprint,
+                             blueprints.file_bytes(folders, result.service.blueprint))
+            item = Loaded(descriptor, result.service, out_dir, facts_of(result.service), key, label, "", result.warnings,
+                          result.name_position, chosen, blueprint=result.service.blueprint)
+        loaded.append(replace(item, blueprint_dirs=blueprint_dirs, out_real=out_real.as_posix()))
     seen: dict[str, Loaded] = {}
     for item in loaded:  # one fleet, one graph: a name must say which service, whatever folder it is in
-        key = item.service.name
+        key = item.name
         if key in seen:
             first = seen[key].name_position
             problems.append(Problem(item.name_position,
-                                    f"service {item.service.name!r} is also described at {first}; one descriptor per service"))
+                                    f"service {item.name!r} is also described at {first}; one descriptor per service"))
         seen.setdefault(key, item)
     fleet_dir = fleet_folder(paths, out)
     # One folder, one spelling: the fleet folder is often a service's own ops/ (one descriptor, or --out).
-    fleet_dir = next((i.out_dir for i in loaded if i.out_dir.resolve() == fleet_dir.resolve()), fleet_dir)
+    fleet_real = fleet_dir.resolve().as_posix()
+    fleet_dir = next((i.out_dir for i in loaded if i.out_real == fleet_real), fleet_dir)
     if out is None and not fleet_dir.resolve().is_relative_to(fleet_dir.parent.resolve()):
         problems.append(Problem(Position(display_path(fleet_dir), 0, 0),
                                 f"leads outside its folder (to {fleet_dir.resolve()}); opgen writes the fleet's files only below it"))
     if problems:
         raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
     return with_graph_warnings([replace(i, fleet_dir=fleet_dir) for i in loaded])
+
+
+class _RealFolders:
+    """Path.resolve() for the folders of a fleet, sharing each parent's: one lstat per folder."""
+
+    def __init__(self) -> None:
+        self.known: dict[Path, Path] = {}
+
+    def __call__(self, folder: Path) -> Path:
+        if folder not in self.known:
+            simple = folder.name not in ("", ".", "..") and folder.parent != folder and not os.path.islink(folder)
+            self.known[folder] = self(folder.parent) / folder.name if simple else folder.resolve()
+        return self.known[folder]
+
+
+def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, raw: bytes, label: str, rules_format: str,
+                 blueprints: Blueprints, folders: tuple[Path, ...]) -> Loaded | None:
+    """The descriptor as its record knows it, when its inputs are what they were; else None."""
+    key = inputs_key(raw, label, rules_format, record.blueprint, blueprints.file_bytes(folders, record.blueprint))
+    if key != record.inputs:
+        return None
+    try:
+        facts = ServiceFacts.from_json(record.facts)
+    except (KeyError, TypeError, ValueError):
+        return None
+    def where(file: str) -> str:
+        if not file:
+            return shown
+        folder = builtin_blueprint_dir().resolve() if file.startswith(BUILTIN) else descriptor.parent.resolve()
+        path = Path(os.path.normpath(os.path.join(folder, file.removeprefix(BUILTIN))))
+        return display_path(path, path)
+
+    warnings = tuple(Problem(Position(where(f), line, col), message) for f, line, col, message in record.warnings)
+    return Loaded(descriptor, None, out_dir, facts, key, label, "", warnings, Position(shown, *record.name_line), rules_format,
+                  blueprint=record.blueprint, record=record)
+
+
+BUILTIN = "opgen:"  # a file of opgen's own blueprints, in a record: wherever opgen is installed
+
+
+def _recorded_file(path: Path, descriptor_folder: Path) -> str:
+    """Where a warning points, as a record keeps it: the same on every machine."""
+    real, builtin = path.resolve(), builtin_blueprint_dir().resolve()
+    if real.is_relative_to(builtin):
+        return BUILTIN + real.relative_to(builtin).as_posix()
+    return Path(os.path.relpath(real, descriptor_folder.resolve())).as_posix()
+
+
+def _record(item: Loaded, neighbourhood: str, graph: str) -> Record:
+    """What `item`'s files are made from, for the manifest."""
+    shown = item.name_position.file if item.name_position else display_path(item.descriptor)
+    warnings = tuple(("" if w.position.file == shown else _recorded_file(Path(w.position.file), item.descriptor.parent),
+                      w.position.line, w.position.column, w.message) for w in item.warnings)
+    name_line = (item.name_position.line, item.name_position.column) if item.name_position else (1, 1)
+    return Record(item.label, item.inputs, neighbourhood, graph, item.blueprint, item.facts.to_json(), warnings, name_line)
 
 
 def fleet_folder(paths: list[Path], out: Path | None) -> Path:
@@ -135,7 +244,7 @@ def fleet_folder(paths: list[Path], out: Path | None) -> Path:
 
 def fleet_of(loaded: list[Loaded]) -> Fleet:
     """The graph of every loaded service, across output folders, with where each one's runbooks go."""
-    return build_fleet([i.service for i in loaded], {i.service.name: i.out_dir.resolve().as_posix() for i in loaded})
+    return build_fleet([i.facts for i in loaded], {i.name: i.out_real or i.out_dir.resolve().as_posix() for i in loaded})
 
 
 def with_graph_warnings(loaded: list[Loaded]) -> list[Loaded]:
@@ -144,42 +253,90 @@ def with_graph_warnings(loaded: list[Loaded]) -> list[Loaded]:
     extra: dict[str, list[Problem]] = {}
     # One descriptor alone is not a fleet: the services it names are simply not in this sync.
     for edge in fleet.unknown_targets if len(loaded) > 1 else ():
-        item = next(i for i in loaded if i.service.name == edge.source)
+        item = next(i for i in loaded if i.name == edge.source)
         names = ", ".join(repr(d) for d in edge.dependencies)
         extra.setdefault(edge.source, []).append(Problem(item.name_position, (
             f"dependency {names} is the service {edge.target!r}, which no descriptor synced with this one describes; "
             "runbooks name it without a link, and its blast radius is not known")))
     for cycle in fleet.cycles():
-        item = next(i for i in loaded if i.service.name == cycle[0])
+        item = next(i for i in loaded if i.name == cycle[0])
         extra.setdefault(cycle[0], []).append(Problem(item.name_position, (
             f"dependency cycle: {' -> '.join(cycle)}; each of these services is in the blast radius of the others")))
-    return [replace(i, warnings=i.warnings + tuple(extra.get(i.service.name, ()))) for i in loaded]
+    return [replace(i, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
 
 
 def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str], None] | None = None) -> Report:
     """What sync would do. Every service renders with the fleet of all of `loaded`, so runbooks
-    show who depends on whom across output folders. `rendered_one(name)` is called after each
-    service, for a progress bar."""
+    show who depends on whom across output folders. A service whose record in the manifest shows
+    the same inputs and neighbourhood, and whose files are all as opgen wrote them, is unchanged
+    without rendering it. `rendered_one(name)` is called after each service, for a progress bar."""
     report = Report()
     fleet = fleet_of(loaded)
+    graph = graph_key(loaded)
     by_out: dict[Path, list[Loaded]] = {}
     for item in loaded:
         by_out.setdefault(item.out_dir, []).append(item)
     fleet_dir = loaded[0].fleet_dir if loaded else None
     if fleet_dir is not None:
         by_out.setdefault(fleet_dir, [])
+    stats = report.stat_cache = StatCache((fleet_dir or loaded[0].out_dir) / c.STAT_CACHE_PATH)
     for out_dir, items in sorted(by_out.items()):
-        rendered = {}
+        manifest = read_manifest(out_dir)
+        root = items[0].out_real if items else out_dir.resolve().as_posix()
+        owned: dict[str, list[str]] = {}
+        for path, entry in manifest.files.items():
+            owned.setdefault(entry.service, []).append(path)
+        rendered, unchanged, records = {}, [], {}
         for i in items:
-            context = RenderContext(i.service, descriptor_label(i.descriptor, out_dir), fleet.neighbourhood(i.service.name), i.rules_format)
-            rendered[i.service.name] = render_all(context)
+            if i.record is not None and i.record.fleet == graph:
+                neighbourhood, records[i.name] = None, i.record  # same inputs, same graph: as recorded
+            else:
+                neighbourhood = fleet.neighbourhood(i.name)
+                records[i.name] = _record(i, neighbourhood_key(neighbourhood), graph)
+            if _as_recorded(manifest, records[i.name], i.name, owned, stats, root):
+                unchanged += [p.FileChange(path, p.UNCHANGED, i.name) for path in owned[i.name]]
+            else:
+                service = i.with_service().service
+                neighbourhood = neighbourhood or fleet.neighbourhood(i.name)
+                rendered[i.name] = render_all(RenderContext(service, i.label, neighbourhood, i.rules_format))
             if rendered_one:
-                rendered_one(i.service.name)
+                rendered_one(i.name)
         if out_dir == fleet_dir:
-            rendered[c.FLEET_OWNER] = fleet_artifacts(loaded, fleet)
-        for change in p.plan_output(out_dir, rendered, read_manifest(out_dir), merge):
-            report.changes.append((out_dir, change))
+            records[c.FLEET_OWNER] = Record("", fleet_artifacts_key(loaded), "")
+            if _as_recorded(manifest, records[c.FLEET_OWNER], c.FLEET_OWNER, owned, stats, root):
+                unchanged += [p.FileChange(path, p.UNCHANGED, c.FLEET_OWNER) for path in owned[c.FLEET_OWNER]]
+            else:
+                rendered[c.FLEET_OWNER] = fleet_artifacts(loaded, fleet)
+        changes = unchanged + p.plan_output(out_dir, rendered, manifest, merge)
+        report.changes += [(out_dir, change) for change in sorted(changes, key=lambda ch: ch.path)]
+        report.records[out_dir] = records
     return report
+
+
+def graph_key(loaded: list[Loaded]) -> str:
+    """What every neighbourhood in the sync is made from: the facts of each service, and where its
+    files go relative to the others (not where the repository is: a clone elsewhere has the same key)."""
+    root = Path(os.path.commonpath([i.out_real for i in loaded])) if loaded else Path("/")
+    return fleet_key([[i.facts.to_json(), os.path.relpath(i.out_real, root)] for i in sorted(loaded, key=lambda i: i.name)])
+
+
+def _as_recorded(manifest: Manifest, record: Record, owner: str, owned: dict[str, list[str]], stats: StatCache, root: str) -> bool:
+    """Whether `owner`'s files need no rendering: made from the same inputs as recorded, and each
+    one still as opgen wrote it (no sync killed halfway, nothing edited, nothing missing).
+    `root` is the output folder, resolved."""
+    recorded = manifest.services.get(owner)
+    # The graph key only spares computing the neighbourhood: a new graph may leave it as it was.
+    if manifest.pending or recorded is None or replace(recorded, fleet=record.fleet) != record or not owned.get(owner):
+        return False
+    return all(stats.matches(f"{root}/{path}", manifest.files[path].sha256) for path in owned[owner])
+
+
+def fleet_artifacts_key(loaded: list[Loaded]) -> str:
+    """What the fleet files are made from: every service's facts, and the inputs of those whose
+    rules they carry (mimir)."""
+    fleet_dir = loaded[0].fleet_dir
+    return fleet_key([[i.facts.to_json() for i in sorted(loaded, key=lambda i: i.name)],
+                      [[i.name, i.inputs, descriptor_label(i.descriptor, fleet_dir)] for i in loaded if i.rules_format == "mimir"]])
 
 
 def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
@@ -192,7 +349,7 @@ def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
               "Do not edit by hand:\n# change the descriptors and run `opgen sync` on the folder that holds them all.\n")
     fleet_dir = loaded[0].fleet_dir
     artifacts = [alertmanager_routes.render(fleet, header)]
-    ruled = [RenderContext(i.service, descriptor_label(i.descriptor, fleet_dir), fleet.neighbourhood(i.service.name), i.rules_format)
+    ruled = [RenderContext(i.with_service().service, descriptor_label(i.descriptor, fleet_dir), fleet.neighbourhood(i.name), i.rules_format)
              for i in loaded if i.rules_format == "mimir"]
     artifacts += rule_formats.ruler_namespaces(ruled, header)
     return sorted(artifacts, key=lambda a: a.path)
@@ -229,53 +386,92 @@ class LockTimeout(Exception):
     pass
 
 
+STATE_GITIGNORE_TEXT = ("# opgen: the lock and the stat cache are per machine; the manifest and base/ belong in version control\n"
+                        "lock\nstat-cache.json\n")
+
+
 def apply(report: Report, force: bool = False) -> None:
-    """Write the plan: for each folder, files first (each atomically, its base and any orphaned
-    regions before it), the manifest last. A sync killed on the way leaves every file old or new,
-    and the next sync finishes the job."""
+    """Write the plan. In each folder: the write-ahead journal, then the files (each atomically,
+    its base and any orphaned regions with it), then deletes, the manifest last; all of them
+    through one Batch, so the whole sync flushes to disk twice rather than once per file. A sync
+    killed on the way leaves every file old or new, and the next sync finishes the job. A folder
+    where nothing changed is not written to (but for its stat cache)."""
     by_out: dict[Path, list[p.FileChange]] = {}
     for out_dir, change in report.changes:
         by_out.setdefault(out_dir, []).append(change)
-    for out_dir, changes in by_out.items():
-        remove_leftover_temp_files(out_dir)
-        manifest = read_manifest(out_dir)
-        journal = {ch.path: content_hash(ch.generated) for ch in changes if ch.generated is not None}
-        atomic_write(pending_file(out_dir), pending_json({**manifest.pending, **journal}))
-        # Deletes last: a renamed page's regions are in their new page before the old page goes.
-        for change in sorted(changes, key=lambda ch: ch.action in (p.DELETE, p.ORPHANED)):
-            _apply_change(out_dir, change, manifest, force, report)
-        ignore = out_dir / c.STATE_GITIGNORE
-        if not ignore.exists():
-            atomic_write(ignore, "# opgen: the lock is per machine; the manifest and base/ belong in version control\nlock\n")
-        atomic_write(manifest_file(out_dir), manifest.to_json())
+    batch = Batch()
+    written: list[tuple[str, str]] = []  # (file, content hash): recorded in the stat cache once renamed
+    touched: list[Path] = []
+    try:
+        for out_dir, changes in by_out.items():
+            root = out_dir.resolve().as_posix()
+            manifest = read_manifest(out_dir)
+            records = report.records.get(out_dir, {})
+            ignore = out_dir / c.STATE_GITIGNORE
+            if (all(ch.action == p.UNCHANGED and ch.generated is None for ch in changes) and not manifest.pending
+                    and all(manifest.services.get(name) == record for name, record in records.items())
+                    and _reads(ignore) == STATE_GITIGNORE_TEXT):
+                continue
+            touched.append(out_dir)
+            remove_leftover_temp_files(out_dir)
+            journal = {ch.path: content_hash(ch.generated) for ch in changes if ch.generated is not None}
+            atomic_write(pending_file(out_dir), pending_json({**manifest.pending, **journal}), durable=not batch.durable)
+            # Deletes last: a renamed page's regions are in their new page before the old page goes.
+            for change in sorted(changes, key=lambda ch: ch.action in (p.DELETE, p.ORPHANED)):
+                _apply_change(out_dir, change, manifest, force, report, batch,
+                              lambda path, digest, root=root: written.append((f"{root}/{path}", digest)))
+            if _reads(ignore) != STATE_GITIGNORE_TEXT:
+                batch.stage(ignore, STATE_GITIGNORE_TEXT)
+            manifest.services.update(records)
+            batch.stage(manifest_file(out_dir), manifest.to_json(), last=True)
+        batch.commit()
+    finally:
+        batch.abort()
+    for out_dir in touched:
         pending_file(out_dir).unlink(missing_ok=True)
+    if report.stat_cache is not None:
+        for path, digest in written:
+            report.stat_cache.record(path, digest)
+        report.stat_cache.save()  # last: each file it describes was changed before it
 
 
-def _apply_change(out_dir: Path, change: p.FileChange, manifest, force: bool, report: Report) -> None:
+def _reads(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _apply_change(out_dir: Path, change: p.FileChange, manifest: Manifest, force: bool, report: Report,
+                  batch: Batch, wrote: Callable[[str, str], None]) -> None:
     target = confined(out_dir, change.path)
     for region, content in sorted(change.orphans.items()):
         saved = confined(out_dir, orphans_file(out_dir, change.path, region).relative_to(out_dir).as_posix())
         previous = saved.read_text(encoding="utf-8") if saved.exists() else ""
-        atomic_write(saved, previous + content)
+        batch.stage(saved, previous + content)
         report.orphans.append(saved)
     forced = force and change.action in (p.CONFLICT, p.KEPT, p.ORPHANED)
     if forced:
         backup = target.with_name(target.name + ".orig")
-        atomic_write(backup, change.old_text or "")
+        batch.stage(backup, change.old_text or "")
         report.backups.append(backup)
     if change.action in p.WRITES or (change.action in (p.CONFLICT, p.KEPT) and force) or change.merged_text:
         text = change.merged_text if change.merged_text and not force else change.new_text
-        atomic_write(target, text)
-        atomic_write(base_file(out_dir, change.path), change.generated)  # after the file: a stale base hides nothing
+        batch.stage(target, text)
+        wrote(change.path, content_hash(text))
+        batch.stage(base_file(out_dir, change.path), change.generated)  # after the file: a stale base hides nothing
         manifest.files[change.path] = Entry(change.service, content_hash(change.generated))
     elif change.action == p.DELETE or (change.action == p.ORPHANED and force):
-        target.unlink()
-        base_file(out_dir, change.path).unlink(missing_ok=True)
+        batch.remove(target)
+        batch.remove(base_file(out_dir, change.path))
         manifest.files.pop(change.path, None)
+    elif change.action == p.UNCHANGED and change.generated is None:
+        pass  # known unchanged from the manifest's record: its entry and base are as they were
     elif change.action == p.UNCHANGED:
+        wrote(change.path, content_hash(change.new_text))
         base = read_base(out_dir, change.path)
         if base is None or regions.blank(base) != regions.blank(change.generated):  # missing, or stale after a kill
-            atomic_write(base_file(out_dir, change.path), change.generated)
+            batch.stage(base_file(out_dir, change.path), change.generated)
         manifest.files[change.path] = Entry(change.service, content_hash(change.generated))
 
 

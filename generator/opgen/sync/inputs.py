@@ -1,0 +1,82 @@
+"""What a service's files are made from, as hashes: the key of the sync's cache.
+
+A service's files are a pure function of its RenderContext (opgen.render): the validated
+service, its descriptor's label, its rules format, and its neighbourhood in the fleet. The
+service comes from the descriptor's bytes, its blueprint's bytes and the settings files above
+it, read by this opgen. `inputs_key` hashes all of that; the neighbourhood is hashed apart
+(`neighbourhood_key`), since it needs the whole fleet. The manifest records both keys for each
+service with the facts the fleet needs of it (sync/manifest.py), so a later sync can tell, from
+hashes alone, that a service would come out the same, and neither parse nor render it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from functools import cache
+from pathlib import Path
+
+from opgen import __version__
+from opgen.fleet import Neighbourhood
+
+
+@cache
+def opgen_fingerprint() -> str:
+    """opgen's own code, templates and blueprints, and the versions of Python and of the libraries
+    whose output can reach a file: a new opgen, even an unreleased edit of it, misses the cache."""
+    from opgen import resources
+
+    digest = hashlib.sha256(f"opgen {__version__}; python {sys.version_info[:2]}".encode())
+    for module, distribution in (("jinja2", "jinja2"), ("ruamel.yaml", "ruamel.yaml")):
+        digest.update(f"; {distribution} {_installed_version(module, distribution)}".encode())
+    roots = (Path(__file__).resolve().parents[1], resources.data_path("templates"), resources.data_path("blueprints"))
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(b"\0" + path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _installed_version(module: str, distribution: str) -> str:
+    """The version in the dist-info folder beside the module, without importing it (importlib.metadata
+    scans every installed distribution: 50 ms, a tenth of a no-op check's budget)."""
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except ImportError:
+        return "?"
+    if spec is None or spec.origin is None:
+        return "?"
+    site = Path(spec.origin).parents[module.count(".") + 1]
+    prefix = distribution.replace("-", "_").replace(".", "_").lower() + "-"
+    try:
+        names = sorted(n for n in os.listdir(site) if n.endswith(".dist-info") and n.replace(".", "_").lower().startswith(prefix))
+    except OSError:
+        return "?"
+    return ",".join(n[len(prefix):-len(".dist-info")] for n in names) or "?"
+
+
+def inputs_key(descriptor: bytes, label: str, rules_format: str, blueprint: str | None, blueprint_file: bytes | None) -> str:
+    """Everything a service's files are made from but the fleet. Settings files count through what
+    they decide: which blueprint file wins (its bytes) and the rules format."""
+    digest = hashlib.sha256(opgen_fingerprint().encode())
+    for part in (label.encode(), rules_format.encode(), (blueprint or "").encode(), blueprint_file or b"", descriptor):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    digest.update(b"blueprint file" if blueprint_file is not None else b"no blueprint file")
+    return digest.hexdigest()
+
+
+def neighbourhood_key(neighbourhood: Neighbourhood) -> str:
+    """Its repr: frozen dataclasses of tuples, strings, booleans and None print the same way every time."""
+    return hashlib.sha256(repr(neighbourhood).encode()).hexdigest()
+
+
+def fleet_key(parts: list) -> str:
+    """The fleet files' key: `parts` is plain data (the facts of every service, and the inputs of
+    those whose rules the fleet files carry)."""
+    digest = hashlib.sha256(opgen_fingerprint().encode())
+    digest.update(json.dumps(parts, sort_keys=True).encode())
+    return digest.hexdigest()
