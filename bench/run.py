@@ -132,7 +132,10 @@ def descriptor(index: int, count: int, rng: random.Random) -> dict:
     }
     if interface in ("http", "grpc"):
         peak = rng.choice([50, 200, 1000, 5000])
-        spec["traffic"] = {"baseline_rps": peak // 10, "peak_rps": peak, "per_instance_rps": rng.choice([25, 50, 100])}
+        per_instance = rng.choice([25, 50, 100])
+        spec["traffic"] = {"baseline_rps": peak // 10, "peak_rps": peak, "per_instance_rps": per_instance}
+        # Sized for the peak, as a team that read opgen's warning would: 50 % CPU target, 25 % headroom.
+        spec["scaling"] = {"min_replicas": 2, "max_replicas": max(4, -(-peak * 5 // (per_instance * 2)))}
     return {
         "apiVersion": "opgen/v1",
         "kind": "Service",

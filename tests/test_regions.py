@@ -53,3 +53,26 @@ def test_notes_whose_region_disappeared_go_to_the_orphans(tmp_path):
     without_region = "# Alert\n\nStep 1.\nStep 2.\n"
     change = plan_one(tmp_path, on_disk=with_notes(PAGE_V1), written_by_opgen=PAGE_V1, new=without_region)
     assert change.action == p.UPDATE and change.orphans == {"notes": NOTES}
+
+
+# --- the fast path agrees with the line-by-line reference ---------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from opgen.sync import regions as r  # noqa: E402
+
+LINES = st.sampled_from([
+    "<!-- opgen:keep notes -->", "<!-- opgen:keep other -->", "<!-- opgen:end -->", "# opgen:keep imports",
+    "# opgen:end", "  #   opgen:keep  notes  ", "<!--opgen:end-->", "text opgen:keep notes", "opgen:endless",
+    "# opgen:keep bad name!", "", "plain", "x = 1", " ", "<!-- opgen:keep notes --> trailing",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LINES, max_size=14), st.booleans(),
+       st.dictionaries(st.sampled_from(["notes", "other", "imports", "gone"]), st.sampled_from(["", "mine\n", " \n", "a\nb\n"])))
+def test_regions_and_fill_find_the_markers_as_the_line_by_line_reference_does(lines, final_newline, contents):
+    text = "\n".join(lines) + ("\n" if final_newline and lines else "")
+    assert r.regions(text) == r._regions_by_line(text)
+    assert r.fill(text, contents) == r._fill_by_line(text, contents)

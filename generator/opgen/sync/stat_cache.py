@@ -17,21 +17,22 @@ from pathlib import Path
 from opgen.sync.manifest import content_hash
 
 
-def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+def _stat_key(stat: os.stat_result) -> str:
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
 class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, tuple[tuple[int, ...], str]] = {}
+        self.entries: dict[str, list[str]] = {}  # path -> [stat key, content hash]
         self.changed = False
         self._written_ns = -1
         try:
             self._written_ns = path.stat().st_mtime_ns
             data = json.loads(path.read_text(encoding="utf-8"))
-            self.entries = {str(p): (tuple(int(x) for x in key), str(digest)) for p, (key, digest) in data.items()}
-        except (OSError, ValueError, TypeError, AttributeError):
+            if isinstance(data, dict) and all(isinstance(v, list) and len(v) == 2 for v in data.values()):
+                self.entries = data
+        except (OSError, ValueError):
             self.entries = {}
 
     def matches(self, path: str, sha256: str) -> bool:
@@ -57,8 +58,15 @@ class StatCache:
             stat = stat or os.stat(path)
         except OSError:
             return
-        self.entries[path] = (_stat_key(stat), digest)
+        self.entries[path] = [_stat_key(stat), digest]
         self.changed = True
+
+    def remove_leftovers(self) -> None:
+        """The temporary file of a save that was killed (a sync holds the lock: nobody else saves)."""
+        from opgen.sync.write import TEMP_SUFFIX
+
+        for leftover in self.path.parent.glob(f".{self.path.name}.*{TEMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
 
     def save(self) -> None:
         """Best effort, after every file it describes was written: a cache that cannot be written
@@ -67,8 +75,7 @@ class StatCache:
 
         if not self.changed:
             return
-        data = {p: [list(key), digest] for p, (key, digest) in sorted(self.entries.items()) if os.path.exists(p)}
-        try:
-            atomic_write(self.path, json.dumps(data, separators=(",", ":")) + "\n", durable=False)
+        try:  # entries of files since deleted stay: a stat that fails matches nothing
+            atomic_write(self.path, json.dumps(self.entries, separators=(",", ":"), sort_keys=True) + "\n", durable=False)
         except OSError:
             pass
