@@ -7,10 +7,8 @@ starting workers costs more than a few services take.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -36,6 +34,9 @@ def in_order(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
     if len(items) < MIN_ITEMS or count < 2:
         yield from map(function, items)
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # fork: the workers start with opgen already imported (spawn would import it again in each)
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:

@@ -248,9 +248,16 @@ def fleet_folder(paths: list[Path], out: Path | None) -> Path:
     return (Path(relative) if not relative.startswith("..") else common) / c.OPS_DIR
 
 
+_last_fleet: list = [None, None]  # (what it was built from, the fleet): load and plan ask for the same one
+
+
 def fleet_of(loaded: list[Loaded]) -> Fleet:
     """The graph of every loaded service, across output folders, with where each one's runbooks go."""
-    return build_fleet([i.facts for i in loaded], {i.name: i.out_real or i.out_dir.resolve().as_posix() for i in loaded})
+    key = tuple((i.facts, i.out_real) for i in loaded)
+    if _last_fleet[0] != key:
+        fleet = build_fleet([i.facts for i in loaded], {i.name: i.out_real or i.out_dir.resolve().as_posix() for i in loaded})
+        _last_fleet[:] = [key, fleet]
+    return _last_fleet[1]
 
 
 def with_graph_warnings(loaded: list[Loaded]) -> list[Loaded]:
