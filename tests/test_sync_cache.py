@@ -260,3 +260,19 @@ def test_a_clone_elsewhere_needs_no_rendering_and_warns_the_same(shop, monkeypat
     code, check = sync(clone, "--check")
     assert (code, counting.parsed, counting.rendered) == (0, [], []), check
     assert [line for line in check.splitlines() if "warning" in line] == [line for line in first.splitlines() if "warning" in line]
+
+
+def test_a_checkout_and_a_wheel_of_the_same_opgen_have_the_same_fingerprint(tmp_path):
+    """Records written by a developer's editable install hold in CI, which installs the wheel."""
+    from opgen import resources
+    from opgen.sync.inputs import fingerprint_of, opgen_fingerprint
+
+    package = Path(__file__).resolve().parents[1] / "generator" / "opgen"
+    wheel = tmp_path / "site-packages" / "opgen"  # the wheel's layout: data inside the package
+    shutil.copytree(package, wheel, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("templates", "blueprints", "schemas"):
+        shutil.copytree(resources.data_path(name), wheel / "_data" / name)
+    installed = fingerprint_of(wheel, wheel / "_data" / "templates", wheel / "_data" / "blueprints")
+    assert installed == opgen_fingerprint()
+    (wheel / "_data" / "templates" / "runbooks" / "README.md.j2").write_text("changed\n")
+    assert fingerprint_of(wheel, wheel / "_data" / "templates", wheel / "_data" / "blueprints") != installed

@@ -27,14 +27,23 @@ def opgen_fingerprint() -> str:
     whose output can reach a file: a new opgen, even an unreleased edit of it, misses the cache."""
     from opgen import resources
 
+    return fingerprint_of(Path(__file__).resolve().parents[1], resources.data_path("templates"),
+                          resources.data_path("blueprints"))
+
+
+def fingerprint_of(package: Path, templates: Path, blueprints: Path) -> str:
+    """The same for a checkout (templates/ and blueprints/ beside the package) and a wheel (inside
+    it, under _data/): each file counts by its path in its own folder."""
     digest = hashlib.sha256(f"opgen {__version__}; python {sys.version_info[:2]}".encode())
     for module, distribution in (("jinja2", "jinja2"), ("ruamel.yaml", "ruamel.yaml")):
         digest.update(f"; {distribution} {_installed_version(module, distribution)}".encode())
-    roots = (Path(__file__).resolve().parents[1], resources.data_path("templates"), resources.data_path("blueprints"))
-    for root in roots:
+    for name, root in (("code", package), ("templates", templates), ("blueprints", blueprints)):
         for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                digest.update(b"\0" + path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+            relative = path.relative_to(root)
+            if (not path.is_file() or relative.parts[0] == "_data" or "__pycache__" in relative.parts
+                    or path.suffix == ".pyc"):
+                continue
+            digest.update(f"\0{name}/{relative.as_posix()}\0".encode() + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -203,6 +203,7 @@ def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, ra
         facts = ServiceFacts.from_json(record.facts)
     except (KeyError, TypeError, ValueError):
         return None
+
     def where(file: str) -> str:
         if not file:
             return shown
