@@ -276,3 +276,44 @@ def test_a_checkout_and_a_wheel_of_the_same_opgen_have_the_same_fingerprint(tmp_
     assert installed == opgen_fingerprint()
     (wheel / "_data" / "templates" / "runbooks" / "README.md.j2").write_text("changed\n")
     assert fingerprint_of(wheel, wheel / "_data" / "templates", wheel / "_data" / "blueprints") != installed
+
+
+def test_parsing_and_rendering_in_worker_processes_write_what_one_process_writes(shop, monkeypatch, tmp_path):
+    """A fleet of 32 services or more is parsed and rendered in forked workers (sync/parallel.py);
+    here the shop fleet is made to take that path, and its bytes must be those of one process."""
+    import concurrent.futures
+
+    import opgen.sync.parallel as parallel
+
+    pools = []
+
+    class CountedPool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    code, output = sync(shop)
+    assert code == 0, output
+    assert len(pools) == 2, "descriptors parsed, then services rendered, each in a pool"
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 10_000)
+    assert tree(shop) == from_scratch(shop, tmp_path)
+
+
+def test_without_process_pools_a_sync_runs_in_one_process(shop, monkeypatch, tmp_path):
+    import concurrent.futures
+
+    import opgen.sync.parallel as parallel
+
+    def no_semaphores(*args, **kwargs):
+        raise OSError(38, "Function not implemented")  # a container without /dev/shm
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_semaphores)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    code, output = sync(shop)
+    assert code == 0, output
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 10_000)
+    assert tree(shop) == from_scratch(shop, tmp_path)

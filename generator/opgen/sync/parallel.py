@@ -39,7 +39,12 @@ def in_order(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
 
     # fork: the workers start with opgen already imported (spawn would import it again in each)
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+    try:
+        pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+    except (OSError, NotImplementedError):  # no POSIX semaphores (some containers): one process, as for a small sync
+        yield from map(function, items)
+        return
+    with pool:
         yield from pool.map(function, items, chunksize=max(1, len(items) // (count * 8)))
 
 
