@@ -145,10 +145,11 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
         if reuse and out_dir not in records:
             records[out_dir] = {r.descriptor: r for r in read_manifest(out_dir).services.values()}
         record = records.get(out_dir, {}).get(label)
-        item = _from_record(record, descriptor, shown, out_dir, raw, label, chosen, blueprints, folders) if record else None
+        item = record and _from_record(record, descriptor, shown, out_dir, out_real.as_posix(), raw, label, chosen,
+                                       blueprints, folders, blueprint_dirs)
         if item is None:  # parsed below, with the others, on every core
             to_parse.append((len(loaded), descriptor, shown, raw, label, chosen, folders, out_dir, out_real))
-        loaded.append(item and replace(item, blueprint_dirs=blueprint_dirs, out_real=out_real.as_posix()))
+        loaded.append(item)
     jobs = [(descriptor, shown, blueprint_dirs, raw) for _, descriptor, shown, raw, *_ in to_parse]
     for (index, descriptor, shown, raw, label, chosen, folders, out_dir, out_real), result in zip(
             to_parse, parallel.parse_all(jobs, blueprints)):
@@ -177,7 +178,7 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
                                 f"leads outside its folder (to {fleet_dir.resolve()}); opgen writes the fleet's files only below it"))
     if problems:
         raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
-    return with_graph_warnings([replace(i, fleet_dir=fleet_dir) for i in loaded])
+    return with_graph_warnings(loaded, fleet_dir)
 
 
 class _RealFolders:
@@ -193,8 +194,9 @@ class _RealFolders:
         return self.known[folder]
 
 
-def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, raw: bytes, label: str, rules_format: str,
-                 blueprints: Blueprints, folders: tuple[Path, ...]) -> Loaded | None:
+def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, out_real: str, raw: bytes, label: str,
+                 rules_format: str, blueprints: Blueprints, folders: tuple[Path, ...],
+                 blueprint_dirs: tuple[Path, ...]) -> Loaded | None:
     """The descriptor as its record knows it, when its inputs are what they were; else None."""
     key = inputs_key(raw, label, rules_format, record.blueprint, blueprints.file_bytes(folders, record.blueprint))
     if key != record.inputs:
@@ -212,8 +214,8 @@ def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, ra
         return display_path(path, path)
 
     warnings = tuple(Problem(Position(where(f), line, col), message) for f, line, col, message in record.warnings)
-    return Loaded(descriptor, None, out_dir, facts, key, label, "", warnings, Position(shown, *record.name_line), rules_format,
-                  blueprint=record.blueprint, record=record)
+    return Loaded(descriptor, None, out_dir, facts, key, label, out_real, warnings, Position(shown, *record.name_line),
+                  rules_format, blueprint_dirs=blueprint_dirs, blueprint=record.blueprint, record=record)
 
 
 BUILTIN = "opgen:"  # a file of opgen's own blueprints, in a record: wherever opgen is installed
@@ -261,8 +263,9 @@ def fleet_of(loaded: list[Loaded]) -> Fleet:
     return _last_fleet[1]
 
 
-def with_graph_warnings(loaded: list[Loaded]) -> list[Loaded]:
-    """Unknown dependency targets and cycles, as warnings on the descriptors they start from."""
+def with_graph_warnings(loaded: list[Loaded], fleet_dir: Path) -> list[Loaded]:
+    """Unknown dependency targets and cycles, as warnings on the descriptors they start from; and
+    the folder of the sync's fleet files on each."""
     fleet = fleet_of(loaded)
     extra: dict[str, list[Problem]] = {}
     # One descriptor alone is not a fleet: the services it names are simply not in this sync.
@@ -276,7 +279,7 @@ def with_graph_warnings(loaded: list[Loaded]) -> list[Loaded]:
         item = next(i for i in loaded if i.name == cycle[0])
         extra.setdefault(cycle[0], []).append(Problem(item.name_position, (
             f"dependency cycle: {' -> '.join(cycle)}; each of these services is in the blast radius of the others")))
-    return [replace(i, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
+    return [replace(i, fleet_dir=fleet_dir, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
 
 
 def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str], None] | None = None) -> Report:
