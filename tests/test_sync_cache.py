@@ -253,6 +253,7 @@ def test_a_clone_elsewhere_needs_no_rendering_and_warns_the_same(shop, monkeypat
     code, first = sync(shop)
     assert code == 0, first
     assert "blueprints/" in first and "cannot carry the declared peak" in first  # a warning inside a built-in blueprint
+    assert "(for cart/service.yaml, which takes this value from its blueprint" in first  # ... that says whose it is
     clone = tmp_path / "ci" / "runner" / "work" / "shop"
     shutil.copytree(shop, clone)
     monkeypatch.chdir(clone)
