@@ -17,8 +17,12 @@ EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT = 1, 2, 3
 
 
 def _print_warnings(loaded) -> None:
+    from opgen.descriptor.load import naming_the_descriptor
+
     for item in loaded:
         for warning in item.warnings + item.graph_warnings:
+            if item.name_position is not None:
+                warning = naming_the_descriptor(warning, item.name_position.file)
             click.echo(f"{warning.position}: warning: {warning.message}", err=True)
 
 

@@ -56,13 +56,15 @@ def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (),
     if data is not INVALID and not ctx.problems:
         check_service(data, ctx)
     if ctx.problems:
-        raise DescriptorError([_naming_the_descriptor(p, source.file) for p in ctx.problems])
-    return build_service(data, source.file), [_naming_the_descriptor(w, source.file) for w in ctx.warnings]
+        raise DescriptorError([naming_the_descriptor(p, source.file) for p in ctx.problems])
+    return build_service(data, source.file), ctx.warnings
 
 
-def _naming_the_descriptor(problem: Problem, descriptor: str) -> Problem:
+def naming_the_descriptor(problem: Problem, descriptor: str) -> Problem:
     """A problem with a value the descriptor takes from its blueprint points at the blueprint's
-    line; in a fleet, many descriptors share that line, so the message says which one it is about."""
+    line; in a fleet, many descriptors share that line, so the message says which one it is about.
+    (Warnings get this when printed: sync keeps them in the manifest, which must not hold paths
+    as seen from wherever opgen ran.)"""
     if problem.position.file == descriptor:
         return problem
     return Problem(problem.position, f"{problem.message} (for {descriptor}, which takes this value from its blueprint; "
