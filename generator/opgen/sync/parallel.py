@@ -51,6 +51,11 @@ def in_order(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
 _blueprints = Blueprints()  # the run's: workers fork with a copy of what it has read so far
 
 
+def run_blueprints() -> Blueprints:
+    """The blueprints of the run that parse_all last started (load, then plan: the same run)."""
+    return _blueprints
+
+
 def parse_all(jobs: list[tuple[Path, str, tuple[Path, ...], bytes]], blueprints: Blueprints) -> Iterator:
     """For each (descriptor, shown, blueprint_dirs, raw): load_validated's result, or the
     DescriptorError it raised; `blueprints` is the run's."""
@@ -80,4 +85,4 @@ def _render(job):
     from opgen.sync import run
 
     item, neighbourhood = job
-    return run.render_all(RenderContext(item.with_service().service, item.label, neighbourhood, item.rules_format))
+    return run.render_all(RenderContext(item.with_service(_blueprints).service, item.label, neighbourhood, item.rules_format))

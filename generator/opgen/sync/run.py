@@ -65,11 +65,13 @@ class Loaded:
     def name(self) -> str:
         return self.facts.name
 
-    def with_service(self) -> Loaded:
+    def with_service(self, blueprints: Blueprints | None = None) -> Loaded:
+        """With its service, parsed now if it came from its record; `blueprints` is the run's, so a
+        graph change that re-renders many recorded services reads each blueprint once."""
         if self.service is not None:
             return self
         shown = self.name_position.file if self.name_position else display_path(self.descriptor)
-        result = load_validated(self.descriptor, shown, self.blueprint_dirs)
+        result = load_validated(self.descriptor, shown, self.blueprint_dirs, blueprints)
         return replace(self, service=result.service)
 
 
@@ -379,7 +381,7 @@ def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
               "Do not edit by hand:\n# change the descriptors and run `opgen sync` on the folder that holds them all.\n")
     fleet_dir = loaded[0].fleet_dir
     artifacts = [alertmanager_routes.render(fleet, header)]
-    ruled = [RenderContext(i.with_service().service, descriptor_label(i.descriptor, fleet_dir), fleet.neighbourhood(i.name), i.rules_format)
+    ruled = [RenderContext(i.with_service(parallel.run_blueprints()).service, descriptor_label(i.descriptor, fleet_dir), fleet.neighbourhood(i.name), i.rules_format)
              for i in loaded if i.rules_format == "mimir"]
     artifacts += rule_formats.ruler_namespaces(ruled, header)
     return sorted(artifacts, key=lambda a: a.path)
