@@ -151,3 +151,18 @@ def test_the_installed_command_finds_its_blueprints_from_any_folder(tmp_path):
     result = subprocess.run([opgen, "blueprints"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0 and "http-api" in result.stdout
     assert ROOT not in tmp_path.parents
+
+
+def test_validate_strict_turns_warnings_into_errors(tmp_path):
+    folder = tmp_path / "low"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(
+        "apiVersion: opgen/v1\nkind: Service\nmetadata: {name: low, team: payments}\n"
+        "spec:\n  interfaces: [{kind: http, port: 8080}]\n"
+        "  slos: [{name: availability, objective: 90, sli: {kind: availability}}]\n")
+    plain = run_opgen("validate", "low", cwd=tmp_path)
+    assert plain.returncode == 0 and "warning: with an objective of 90%" in plain.stderr
+    strict = run_opgen("validate", "--strict", "low", cwd=tmp_path)
+    assert strict.returncode == 2, strict.stderr
+    assert "error: with an objective of 90%" in strict.stderr and "treated as errors (--strict)" in strict.stderr
+    assert "Traceback" not in strict.stderr

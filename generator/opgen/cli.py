@@ -16,14 +16,18 @@ from opgen import __version__
 EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT = 1, 2, 3
 
 
-def _print_warnings(loaded) -> None:
+def _print_warnings(loaded, as_errors: bool = False) -> int:
+    """Print every warning of `loaded` (as errors with `as_errors`, for --strict); how many there were."""
     from opgen.descriptor.load import naming_the_descriptor
 
+    count = 0
     for item in loaded:
         for warning in item.warnings + item.graph_warnings:
             if item.name_position is not None:
                 warning = naming_the_descriptor(warning, item.name_position.file)
-            click.echo(f"{warning.position}: warning: {warning.message}", err=True)
+            click.echo(f"{warning.position}: {'error' if as_errors else 'warning'}: {warning.message}", err=True)
+            count += 1
+    return count
 
 
 def _fail_on_problems(error) -> None:
@@ -61,12 +65,14 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2), for CI.")
 @_blueprints_option
-def validate(paths: tuple[Path, ...], blueprint_dirs: tuple[Path, ...]) -> None:
+def validate(paths: tuple[Path, ...], strict: bool, blueprint_dirs: tuple[Path, ...]) -> None:
     """Check descriptors and print every problem as FILE:LINE:COL: message.
 
     PATHS are descriptor files or folders searched for service.yaml and *.opgen.yaml
-    (default: the current folder). Exit code 2 when anything is wrong.
+    (default: the current folder). Exit code 2 when anything is wrong (with --strict, also when
+    anything is only warned about).
     """
     from opgen.errors import DescriptorError
     from opgen.sync.run import load_services
@@ -75,7 +81,10 @@ def validate(paths: tuple[Path, ...], blueprint_dirs: tuple[Path, ...]) -> None:
         loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs, reuse=False)
     except DescriptorError as error:
         _fail_on_problems(error)
-    _print_warnings(loaded)
+    warned = _print_warnings(loaded, as_errors=strict)
+    if strict and warned:
+        click.echo(f"opgen: {warned} warning{'s' if warned != 1 else ''} treated as errors (--strict).", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     for item in loaded:
         click.echo(f"ok: {item.descriptor} ({item.service.name}, {len(item.service.slos)} SLOs)")
 
