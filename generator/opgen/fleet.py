@@ -53,8 +53,9 @@ def _optional(value) -> str | None:
 
 
 def facts_of(service: Service) -> ServiceFacts:
+    graph = tuple(Dependency(d.name, d.kind, d.critical, d.service) for d in service.dependencies)  # no thresholds
     return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,
-                        tuple(slo.name for slo in service.slos), service.dependencies)
+                        tuple(slo.name for slo in service.slos), graph)
 
 
 @dataclass(frozen=True)

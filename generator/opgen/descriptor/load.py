@@ -14,7 +14,7 @@ from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
 from opgen.descriptor.spec import DESCRIPTOR
-from opgen.descriptor.validate import check_service
+from opgen.descriptor.validate import check_model, check_service
 from opgen.errors import DescriptorError, Position, Problem
 
 
@@ -57,7 +57,9 @@ def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (),
         check_service(data, ctx)
     if ctx.problems:
         raise DescriptorError([naming_the_descriptor(p, source.file) for p in ctx.problems])
-    return build_service(data, source.file), ctx.warnings
+    service = build_service(data, source.file)
+    check_model(service, ctx)
+    return service, ctx.warnings
 
 
 def naming_the_descriptor(problem: Problem, descriptor: str) -> Problem:
