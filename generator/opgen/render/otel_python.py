@@ -15,6 +15,7 @@ from opgen import conventions as c
 from opgen.descriptor.model import REQUEST_INTERFACES, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.templating import render_template
+from opgen.slo.buckets import histogram_boundaries
 
 TEMPLATE = "otel/python_telemetry.py.j2"
 
@@ -111,12 +112,9 @@ def declared_request_kinds(service: Service) -> list[str]:
 
 def server_histograms(service: Service) -> dict[str, Histogram]:
     """One per declared request interface kind; its boundaries hold each latency SLO's threshold,
-    or the SLI reads every request as slow."""
-    histograms = {}
-    for kind in declared_request_kinds(service):
-        thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "latency" and s.sli.interface == kind]
-        histograms[kind] = histogram(c.REQUEST_METRICS[kind].otel_name, (*c.DEFAULT_BUCKETS_SECONDS, *thresholds))
-    return histograms
+    or the SLI reads every request as slow (slo/buckets.py)."""
+    return {kind: histogram(c.REQUEST_METRICS[kind].otel_name, histogram_boundaries(service, c.REQUEST_METRICS[kind]))
+            for kind in declared_request_kinds(service)}
 
 
 def message_age_histogram(service: Service) -> Histogram | None:
@@ -124,13 +122,12 @@ def message_age_histogram(service: Service) -> Histogram | None:
     every message as stale."""
     if "queue-consumer" not in declared_request_kinds(service):
         return None
-    thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "freshness"]
-    return histogram(c.MESSAGE_AGE.otel_name, (*c.MESSAGE_AGE_BUCKETS_SECONDS, *thresholds))
+    return histogram(c.MESSAGE_AGE.otel_name, histogram_boundaries(service, c.MESSAGE_AGE))
 
 
 def client_histograms(service: Service) -> list[Histogram]:
     metrics = {c.DEPENDENCY_METRICS[d.kind].otel_name: c.DEPENDENCY_METRICS[d.kind] for d in service.dependencies}
-    return [histogram(m.otel_name, m.buckets_seconds) for m in metrics.values()]
+    return [histogram(m.otel_name, histogram_boundaries(service, m)) for m in metrics.values()]
 
 
 def histogram(otel_name: str, boundaries: tuple[Fraction, ...]) -> Histogram:
