@@ -143,10 +143,12 @@ def budget_rules(service: Service, slo: SLO) -> list[dict]:
         errors = f"sum(sum_over_time({history_series(c.SLI_ERRORS_RATE5M, service, slo)}[{text}]))"
         requests = f"sum(sum_over_time({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}[{text}]))"
         rules.append({"record": c.sli_error_ratio(text), "expr": ratio(errors, requests), "labels": labels})
-    # Latched: the earliest start recorded over the last day, else the first 5m recording now.
+    # Latched: the earliest start recorded over the SLO window, else the first 5m recording now.
+    # Over the whole window, it survives a Prometheus restart, and recordings backfilled with
+    # `promtool tsdb create-blocks-from rules` move it back to where they begin.
     start = history_series(c.SLI_HISTORY_START, service, slo)
     rules.append({"record": c.SLI_HISTORY_START, "expr": (
-        f"min(min_over_time({start}[1d]))\nor\nmin(timestamp({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}))"),
+        f"min(min_over_time({start}[{slo.window}]))\nor\nmin(timestamp({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}))"),
         "labels": labels})
     budget = format_number(slo.error_budget)
     rules += [
