@@ -217,3 +217,18 @@ def test_time_based_generated_tests_catch_an_inverted_bad_minute(tmp_path, promt
         for test in ("job.test.yml", "ledger-export.rules.test.yml"):
             result = subprocess.run([promtool, "test", "rules", str(out / test)], capture_output=True, text=True)
             assert result.returncode != 0, (test, result.stdout)
+
+
+def test_every_group_stays_within_twenty_rules_with_many_slos_and_dependencies(tmp_path):
+    """Mimir's ruler refuses groups of more than 20 rules: health and dependency alerts are split."""
+    slos = "".join(f"    - {{name: s{i}, objective: 99.9, window: {7 + i}d, sli: {{kind: latency, threshold: 300ms}}}}\n"
+                   for i in range(12))
+    deps = "".join(f"    - {{name: d{i}, kind: postgres, critical: true}}\n" for i in range(12))
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "service.yaml").write_text("apiVersion: opgen/v1\nkind: Service\nmetadata: {name: many, team: t}\nspec:\n"
+                                         "  interfaces: [{kind: http}]\n  slos:\n" + slos + "  dependencies:\n" + deps)
+    assert run_opgen("sync", str(folder), cwd=tmp_path).returncode == 0
+    groups = yaml_helpers.load(folder / "ops" / "prometheus" / "many.rules.yml")["groups"]
+    assert max(len(g["rules"]) for g in groups) <= 20
+    assert {g["name"] for g in groups} >= {"many-health", "many-health-2", "many-dependencies", "many-dependencies-2"}

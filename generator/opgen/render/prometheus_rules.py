@@ -55,9 +55,7 @@ def rule_groups(service: Service) -> list[dict]:
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
         groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": budget_rules(service, slo) + slo_alerts(service, slo)})
-    health = health_alerts(service)
-    if health:
-        groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health})
+    groups += chunked(c.rule_group(service.name, None, "health"), health_alerts(service))
     if has_dependency_alerts(service):
         groups += chunked(c.rule_group(service.name, None, "dependencies"), dependency_alerts(service))
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
