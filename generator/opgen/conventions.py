@@ -276,7 +276,7 @@ def sli_error_ratio(window: str) -> str:
 # Recorded series carry these labels only. Ownership (team, tier) is on the alerts, from the rule
 # labels: on a recording it would split the series whenever the team or tier changes, and the long
 # windows would fail while both versions are in them.
-RECORDING_LABELS = ("service", "slo")
+RECORDING_LABELS = (LABEL_SERVICE, LABEL_SLO)
 
 
 # --- alerts ----------------------------------------------------------------------------------

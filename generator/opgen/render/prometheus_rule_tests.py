@@ -48,7 +48,7 @@ from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
 from opgen.slo.sli import le_values
-from opgen.slo.windows import EXHAUSTED_FOR, RAW_WINDOW_LIMIT, burn_rate_threshold, raw_windows, window_pairs
+from opgen.slo.windows import EXHAUSTED_FOR, RAW_WINDOW_LIMIT, WindowPair, burn_rate_threshold, raw_windows, window_pairs
 
 EVALUATION_INTERVAL_MINUTES = 1
 SCENARIO_MINUTES = 25  # longer than every `for`, plus the first rate's sample
@@ -198,18 +198,23 @@ def _events_per_minute(error_ratio: Fraction) -> int:
     return base * max(1, math.ceil(1000 / base))
 
 
+def active_from(service: Service, slo: SLO, pair: WindowPair, bad_per_minute: int, first_minute: int, raw: bool) -> int | None:
+    """The first minute at which a pair's condition can hold, at a constant bad-event rate: a fast
+    pair waits for its floor of bad events (None: never reached)."""
+    floor = page_min_bad_events(service, slo)
+    if floor is None or pair not in fast_pairs(slo) or not bad_per_minute:
+        return first_minute
+    if raw:  # the counters start at 0: the bad events so far reach the floor
+        return max(first_minute, math.ceil(Fraction(floor, bad_per_minute)))
+    return first_minute if bad_per_minute * pair.long / 60 >= floor else None  # recorded rates: a whole window's worth
+
+
 def expected_burn_alerts(service: Service, slo: SLO, scenario: Scenario, bad_per_minute: int, minute: int,
                          inputs: Inputs) -> list[dict]:
     expected = []
-    floor = page_min_bad_events(service, slo)
     for pair in window_pairs(slo.window_seconds):
-        active_from = inputs.first_minute
-        if floor is not None and pair in fast_pairs(slo) and bad_per_minute:
-            if inputs.raw:  # the counters start at 0: bad events so far reach the floor
-                active_from = max(active_from, math.ceil(Fraction(floor, bad_per_minute)))
-            elif bad_per_minute * pair.long / 60 < floor:  # recorded rates: the whole window's worth
-                continue
-        held = minute - active_from >= pair.for_seconds / 60
+        start = active_from(service, slo, pair, bad_per_minute, inputs.first_minute, inputs.raw)
+        held = start is not None and minute - start >= pair.for_seconds / 60
         if scenario.burn_rate > burn_rate_threshold(pair, slo.window_seconds) and held:
             expected.append({
                 "exp_labels": rules.burn_rate_labels(service, slo, pair),
@@ -272,18 +277,22 @@ def fresh_deployment_tests(service: Service, slo: SLO) -> list[dict]:
     error_ratio = burn * slo.error_budget
     per_minute = _events_per_minute(error_ratio)
     bad = int(error_ratio * per_minute)
-    minutes = SCENARIO_MINUTES
+    raw = [p for p in window_pairs(slo.window_seconds) if p.long <= RAW_WINDOW_LIMIT and burn > burn_rate_threshold(p, slo.window_seconds)]
+    first = 0 if slo.sli.time_based else FIRST_RATE_MINUTE
+    starts = [active_from(service, slo, p, bad, first, raw=True) for p in raw]
+    if None in starts:
+        return []
+    # Long enough for the raw pairs' `for`, once they can hold (a fast pair after its floor of bad events).
+    minutes = max((s + int(p.for_seconds // 60) for s, p in zip(starts, raw)), default=SCENARIO_MINUTES - 3) + 3
     inputs = slo_inputs(service, slo, Traffic.constant(per_minute - bad, bad, minutes, prometheus3=True), history=False)
+    if inputs.first_minute != first:
+        return []
     covered = Fraction(minutes - inputs.first_minute + 1) * 60  # at most, whichever group runs first
-    expected: dict[tuple[str, str], int] = {}
     for pair in window_pairs(slo.window_seconds):
-        threshold = burn_rate_threshold(pair, slo.window_seconds)
-        if pair.long > RAW_WINDOW_LIMIT:
-            if burn * covered / pair.long * MARGIN >= threshold:
-                return []
-        elif burn > threshold:
-            key = (c.alert_budget_burn(slo.name), rules.burn_rate_labels(service, slo, pair)[c.LABEL_SEVERITY], pair.long_text)
-            expected[key] = expected.get(key, 0) + 1
+        if pair.long > RAW_WINDOW_LIMIT and burn * covered / pair.long * MARGIN >= burn_rate_threshold(pair, slo.window_seconds):
+            return []
+    expected = {(c.alert_budget_burn(slo.name), rules.burn_rate_labels(service, slo, p)[c.LABEL_SEVERITY], p.long_text): 1
+                for p in raw}
     if burn * covered / slo.window_seconds * MARGIN >= 1:
         return []
     return [{
@@ -299,9 +308,9 @@ def fresh_deployment_tests(service: Service, slo: SLO) -> list[dict]:
 
 def quiet_service_tests(service: Service, slo: SLO) -> list[dict]:
     """At a trickle of traffic one bad event is above both thresholds of the first page pair, but
-    below the pages' floor of bad events: no page. A total outage at the same trickle pages through
-    every fast pair whose long window holds the floor, once that many events have failed. The
-    trickle is the declared event rate when it is that quiet, else one made up for the test."""
+    below the pages' floor of bad events: no page. The trickle is the declared event rate when it
+    is that quiet, else one made up for the test. A total outage at the declared rate pages through
+    every fast pair whose long window holds the floor, once that many events have failed."""
     floor = page_min_bad_events(service, slo)
     if floor is None:
         return []
@@ -312,33 +321,38 @@ def quiet_service_tests(service: Service, slo: SLO) -> list[dict]:
         return all(1 / (per_minute * window / 60) > threshold * MARGIN for window in (first.long, first.short))
 
     declared = declared_event_rate_per_minute(service, slo)
-    per_minute = declared if declared is not None and one_failure_fires(declared) else \
+    trickle = declared if declared is not None and one_failure_fires(declared) else \
         Fraction(math.floor(Fraction(60) / (2 * threshold * first.long) * 100), 100)  # two decimals
-    if not per_minute or not one_failure_fires(per_minute):
+    if not trickle or not one_failure_fires(trickle):
         return []
-    reached = max(FIRST_RATE_MINUTE, math.ceil(floor / per_minute))  # the minute the outage has failed `floor` events
-    paging = [p for p in fast_pairs(slo) if per_minute * p.long / 60 >= floor]  # windows that can hold the floor
+    # The outage: at the declared rate, where the floor is reached within a tenth of the first page
+    # window by construction; with no rate declared, fast enough to reach it in five minutes.
+    outage_rate = declared if declared is not None else Fraction(floor, 5)
+    reached = max(FIRST_RATE_MINUTE, math.ceil(floor / outage_rate))  # the minute the outage has failed `floor` events
+    paging = [p for p in fast_pairs(slo) if outage_rate * p.long / 60 >= floor]  # windows that can hold the floor
     if not paging:
         return []
-    minutes = max(SCENARIO_MINUTES, reached + max(int(p.for_seconds // 60) for p in paging) + 3)
-    one = Traffic(tuple(per_minute for _ in range(minutes)), tuple(Fraction(i == 3) for i in range(minutes)))
-    outage = Traffic(tuple(Fraction(0) for _ in range(minutes)), tuple(per_minute for _ in range(minutes)))
+    quiet_minutes = 12
+    minutes = reached + max(int(p.for_seconds // 60) for p in paging) + 3
+    one = Traffic(tuple(trickle for _ in range(quiet_minutes)), tuple(Fraction(i == 3) for i in range(quiet_minutes)))
+    outage = Traffic(tuple(Fraction(0) for _ in range(minutes)), tuple(outage_rate for _ in range(minutes)))
     one_inputs, outage_inputs = slo_inputs(service, slo, one, history=False), slo_inputs(service, slo, outage, history=False)
     if one_inputs is None or outage_inputs is None or not outage_inputs.raw:
         return []
     fast = tuple(p.long_text for p in fast_pairs(slo))
     pages = {(c.alert_budget_burn(slo.name), rules.burn_rate_labels(service, slo, p)[c.LABEL_SEVERITY], p.long_text): 1
              for p in paging}
-    rate = format_number(per_minute)
     return [
         {
-            "name": f"{slo.name}: quiet service: one bad event among {rate} per minute pages nobody (floor: {floor})",
+            "name": f"{slo.name}: quiet service: one bad event among {format_number(trickle)} per minute pages nobody "
+                    f"(floor: {floor})",
             "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
             "input_series": one_inputs.series,
-            "promql_expr_test": [firing(service, slo, m, {}, fast) for m in (6, 12, minutes)],
+            "promql_expr_test": [firing(service, slo, m, {}, fast) for m in (6, quiet_minutes)],
         },
         {
-            "name": f"{slo.name}: quiet service: a total outage at {rate} events per minute pages once {floor} have failed",
+            "name": f"{slo.name}: quiet service: a total outage at {format_number(outage_rate)} events per minute pages "
+                    f"once {floor} have failed",
             "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
             "input_series": outage_inputs.series,
             "promql_expr_test": [firing(service, slo, minutes, pages, fast)],

@@ -75,7 +75,7 @@ def slo_labels(service: Service, slo: SLO) -> dict[str, str]:
 
 def recording_labels(service: Service, slo: SLO) -> dict[str, str]:
     """The labels of an SLO's recorded series: what only a rename of the service or SLO changes."""
-    return {c.LABEL_SERVICE: service.name, c.LABEL_SLO: slo.name}
+    return dict(zip(c.RECORDING_LABELS, (service.name, slo.name)))
 
 
 def slo_series(metric: str, service: Service, slo: SLO) -> str:
@@ -85,7 +85,7 @@ def slo_series(metric: str, service: Service, slo: SLO) -> str:
 
 # Matching between recorded series: history recorded with more labels (team and tier, by an
 # older opgen) still pairs with what the rules record now.
-ON_SLO = f"on({c.LABEL_SERVICE}, {c.LABEL_SLO})"
+ON_SLO = f"on({', '.join(c.RECORDING_LABELS)})"
 
 
 def history_series(metric: str, service: Service, slo: SLO) -> str:
