@@ -400,6 +400,8 @@ class Traffic:
 def counter(increments: tuple[Fraction, ...]) -> str:
     """Promtool's expanding notation for a counter that is 0 at minute 0 and grows by `increments`,
     one run (`start+stepxN`) per stretch of equal increments."""
+    if increments and increments.count(increments[0]) == len(increments):  # the common case: one run
+        return f"0+{format_number(increments[0])}x{len(increments)}"
     runs, value, i = [], Fraction(0), 0
     first = True
     while i < len(increments):

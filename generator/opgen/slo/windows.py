@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cache
 
 from opgen.conventions import SEVERITY_PAGE, SEVERITY_TICKET
 from opgen.slo.durations import format_duration, parse_duration
@@ -58,6 +59,7 @@ EXHAUSTED_FOR = parse_duration("15m")
 MINUTE = Fraction(60)
 
 
+@cache
 def window_pairs(slo_window: Fraction) -> tuple[WindowPair, ...]:
     """The pairs an SLO window uses: the workbook's from 28d up; below, every window scaled by
     slo_window / 28d, in whole minutes, short windows no shorter than SHORT_WINDOW. Each `for`
@@ -81,6 +83,7 @@ def burn_rate_factor(budget_share: Fraction, slo_window: Fraction, long_window: 
     return Fraction(budget_share) * Fraction(slo_window) / Fraction(long_window)
 
 
+@cache
 def burn_rate_threshold(pair: WindowPair, slo_window: Fraction) -> Fraction:
     """The burn rate above which `pair` fires: its factor, but never below 1. A 28d SLO's 3d pair
     (factor 0.933) would otherwise open tickets for a burn that meets the objective."""
