@@ -69,6 +69,7 @@ def render(context: RenderContext) -> list[Artifact]:
         tests += [slo_test(service, slo, s) for s in scenarios(slo)]
         tests += fresh_deployment_tests(service, slo)
         tests += quiet_service_tests(service, slo)
+        tests += renamed_slo_tests(service, slo)
     tests += no_data_tests(service)
     tests += dependency_tests(service)
     tests += saturation_tests(service)
@@ -300,6 +301,32 @@ def fresh_deployment_tests(service: Service, slo: SLO) -> list[dict]:
         "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
         "input_series": inputs.series,
         "promql_expr_test": [firing(service, slo, minutes, expected)],
+    }]
+
+
+# --- renamed SLO: the history of its previous names ---------------------------------------------
+
+
+def renamed_slo_tests(service: Service, slo: SLO) -> list[dict]:
+    """An SLO with previous_names: 5m recordings written under its first previous name, burning the
+    whole budget twice over, still count in its SLO window: BudgetExhausted fires under its name."""
+    if not slo.previous_names:
+        return []
+    old = {**rules.recording_labels(service, slo), c.LABEL_SLO: slo.previous_names[0]}
+    requests = 1 if slo.sli.time_based else 10
+    errors = min(Fraction(requests), 2 * slo.error_budget * requests)
+    minutes = SCENARIO_MINUTES
+    series = [
+        {"series": _series(c.SLI_REQUESTS_RATE5M, list(old.items())), "values": f"{requests}x{minutes}"},
+        {"series": _series(c.SLI_ERRORS_RATE5M, list(old.items())), "values": f"{format_number(errors)}x{minutes}"},
+        {"series": _series(c.SLI_HISTORY_START, list(rules.recording_labels(service, slo).items())),
+         "values": f"{format_number(-slo.window_seconds)}x{minutes}"},
+    ]
+    return [{
+        "name": f"{slo.name}: renamed from {slo.previous_names[0]}: the history recorded under the old name counts",
+        "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+        "input_series": series,
+        "promql_expr_test": [firing(service, slo, minutes, {(c.alert_budget_exhausted(slo.name), c.SEVERITY_TICKET, ""): 1})],
     }]
 
 
