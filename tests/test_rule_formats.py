@@ -1,6 +1,6 @@
 """Rule output formats on the shop fleet (22 services): plain Prometheus rule files (default), a
 PrometheusRule per service (prometheus-operator) and a Mimir / Cortex ruler namespace per team
-(mimir). Every format is unwrapped and passed through the real `promtool check rules`; the
+(mimir, its rules packed into fewer groups). Every format is unwrapped and passed through the real `promtool check rules`; the
 choice comes from opgen-settings.yaml or --format, and sync and sync --check agree on it."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import yaml_helpers
 from conftest import run_opgen
 
 SHOP = Path(__file__).parent / "fleets" / "shop"
+# The shop fleet's rules exceed one default Mimir tenant (test_rule_budget.py): one tenant per team.
+TENANT_PER_TEAM = "ruler: {tenant: team}\n"
 
 # The PrometheusRule CRD (prometheus-operator, monitoring.coreos.com_prometheusrules.yaml): spec is
 # required; each group needs a name; each rule an expr and exactly one of record or alert.
@@ -81,7 +83,7 @@ def test_prometheus_operator_adds_a_valid_prometheusrule_per_service(tmp_path, p
 
 
 def test_mimir_from_settings_writes_one_ruler_namespace_per_team_and_check_agrees(tmp_path, promtool):
-    root = synced(tmp_path, settings="rules_format: mimir\n")
+    root = synced(tmp_path, settings="rules_format: mimir\n" + TENANT_PER_TEAM)
     services = declared(root)
     teams = {d["metadata"]["team"] for d in services.values()}
     files = sorted((root / "ops/mimir").glob("*.rules.yaml"))
@@ -90,7 +92,8 @@ def test_mimir_from_settings_writes_one_ruler_namespace_per_team_and_check_agree
         data = yaml_helpers.load(path)
         assert set(data) == {"namespace", "groups"} and f"{data['namespace']}.rules.yaml" == path.name
         members = sorted(n for n, d in services.items() if d["metadata"]["team"] == data["namespace"])
-        assert data["groups"] == [g for name in members for g in plain_groups(root, name)]
+        rules = [r for g in data["groups"] for r in g["rules"]]
+        assert rules == [r for name in members for g in plain_groups(root, name) for r in g["rules"]]
         promtool_check(promtool, data["groups"], tmp_path, data["namespace"])
     check = run_opgen("sync", "--check", ".", cwd=root)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -99,7 +102,7 @@ def test_mimir_from_settings_writes_one_ruler_namespace_per_team_and_check_agree
 
 
 def test_switching_back_to_plain_deletes_the_wrapped_files(tmp_path):
-    root = synced(tmp_path, "--format", "prometheus-operator")
+    root = synced(tmp_path, "--format", "prometheus-operator", settings=TENANT_PER_TEAM)
     assert run_opgen("sync", "--format", "mimir", ".", cwd=root).returncode == 0
     assert not list(root.glob("*/ops/kubernetes/*.yaml")) and list(root.glob("ops/mimir/*.yaml"))
     assert run_opgen("sync", ".", cwd=root).returncode == 0
@@ -119,7 +122,7 @@ def test_a_bad_rules_format_in_settings_is_a_problem_at_its_line(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["prometheus", "prometheus-operator", "mimir"])
 def test_verify_checks_every_format_with_promtool(tmp_path, fmt):
-    root = synced(tmp_path, "--format", fmt)
+    root = synced(tmp_path, "--format", fmt, settings=TENANT_PER_TEAM)
     result = run_opgen("verify", "ops", "checkout/ops", cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "alertmanager config  alertmanager/routes.yml" in result.stdout

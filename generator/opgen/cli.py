@@ -50,6 +50,41 @@ def _fail_on_problems(error) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _rule_tenants(loaded, only_limited: bool = False) -> list:
+    """The tenants of the ruler(s) that load `loaded`'s rules (opgen.rule_budget); with
+    `only_limited`, [] when no limit applies (nothing to check, no descriptor parsed again)."""
+    from opgen.descriptor.blueprints import Blueprints, ruler_setting
+    from opgen.errors import DescriptorError
+    from opgen.rule_budget import service_budget, tenants
+
+    blueprints = Blueprints()
+    try:
+        ruler = ruler_setting(loaded[0].fleet_dir or loaded[0].out_dir, blueprints.settings)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    if only_limited and ruler is None and all(item.rules_format != "mimir" for item in loaded):
+        return []
+    return tenants([service_budget(item.with_service(blueprints).service, item.rules_format) for item in loaded], ruler)
+
+
+def _fail_unless_rules_fit(loaded) -> None:
+    """Exit 2, before anything is written, when the rules exceed a limit of their ruler."""
+    from opgen.rule_budget import options
+
+    over = [tenant for tenant in _rule_tenants(loaded, only_limited=True) if tenant.problems()]
+    if not over:
+        return
+    for tenant in over:
+        for problem in tenant.problems():
+            click.echo(f"opgen: {problem}", err=True)
+    click.echo("Options:", err=True)
+    for line in options(over):
+        click.echo(f"  - {line}", err=True)
+    click.echo("opgen: the rules do not fit the ruler's limits (`opgen rules-stats` shows the budget); nothing was written.",
+               err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
 def _format_option(command):
     from opgen.conventions import RULES_FORMATS
 
@@ -131,6 +166,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)
+    _fail_unless_rules_fit(loaded)
 
     on_terminal = not as_json and _is_terminal()
     if check:
@@ -171,6 +207,7 @@ def diff(paths: tuple[Path, ...], out: Path | None, rules_format: str | None, bl
         loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs, rules_format)
     except DescriptorError as error:
         _fail_on_problems(error)
+    _fail_unless_rules_fit(loaded)
     from opgen.sync import plan as p
 
     report = _plan_or_exit(plan, loaded)

@@ -21,12 +21,14 @@ from typing import Any
 from opgen import resources
 from opgen.conventions import RULES_FORMATS
 from opgen.paths import display_path
-from opgen.descriptor.fields import INVALID, Choice, Context, Field, ListOf, Object, String
+from opgen.descriptor.fields import INVALID, Choice, Context, Field, ListOf, Number, Object, String
 from opgen.descriptor.source import PathKey, Source, read_yaml
 from opgen.errors import DescriptorError, Position, Problem
 
 # Not `*.opgen.yaml`: discovery takes those for descriptors (conventions.DESCRIPTOR_SUFFIX).
 SETTINGS_FILE = "opgen-settings.yaml"
+
+RULER_TENANTS = ("fleet", "team")
 
 SETTINGS = Object(
     (
@@ -37,6 +39,18 @@ SETTINGS = Object(
               "How rule files are wrapped: plain Prometheus rule files (also for Thanos ruler), plus a PrometheusRule per "
               "service, or plus Mimir / Cortex ruler namespaces per team. The nearest settings file that sets it wins; "
               "`--format` overrides it.", example="prometheus-operator"),
+        Field("ruler", Object((
+            Field("max_rules_per_rule_group", Number(1, integer=True),
+                  "The ruler's limit of rules in one group (Mimir's `-ruler.max-rules-per-rule-group`). "
+                  "Default: 20 for `mimir`, none for the other formats.", example=20),
+            Field("max_rule_groups_per_tenant", Number(1, integer=True),
+                  "The ruler's limit of rule groups in one tenant (Mimir's `-ruler.max-rule-groups-per-tenant`). "
+                  "Default: 70 for `mimir`, none for the other formats.", example=70),
+            Field("tenant", Choice(RULER_TENANTS),
+                  "What one tenant holds: every service synced together (`fleet`, the default), or one team's "
+                  "(`team`: load each team's ruler namespace with its own `mimirtool --id`).", example="team"),
+        )), "The limits of the ruler that loads the rules, checked by `opgen sync` (which writes nothing when they "
+            "are not met) and shown by `opgen rules-stats`. The nearest settings file that sets `ruler` wins."),
     ),
     doc=f"{SETTINGS_FILE}: settings for the descriptors in its folder and below.",
 )
@@ -78,6 +92,7 @@ def list_blueprints(extra: tuple[Path, ...] = ()) -> list[BlueprintFile]:
 class Settings:
     blueprint_folders: tuple[Path, ...]  # resolved against the settings file's folder
     rules_format: str | None
+    ruler: dict | None = None  # the `ruler` mapping as written (opgen.rule_budget reads it)
 
 
 def blueprint_folders(descriptor_folder: Path, given: tuple[Path, ...] = (), read=None, files=None) -> tuple[Path, ...]:
@@ -122,7 +137,7 @@ def read_settings(path: Path) -> Settings:
             folders.append(folder)
     if ctx.problems:
         raise DescriptorError(ctx.problems)
-    return Settings(tuple(folders), data.get("rules_format") or None)
+    return Settings(tuple(folders), data.get("rules_format") or None, data.get("ruler"))
 
 
 def rules_format_setting(descriptor_folder: Path, read=None, files=None) -> str | None:
@@ -130,6 +145,15 @@ def rules_format_setting(descriptor_folder: Path, read=None, files=None) -> str 
     for path in settings_files(descriptor_folder) if files is None else files:
         chosen = (read or read_settings)(path).rules_format
         if chosen:
+            return chosen
+    return None
+
+
+def ruler_setting(folder: Path, read=None) -> dict | None:
+    """`ruler` of the nearest settings file above `folder` that sets it, or None. DescriptorError for a bad settings file."""
+    for path in settings_files(folder):
+        chosen = (read or read_settings)(path).ruler
+        if chosen is not None:
             return chosen
     return None
 

@@ -4,9 +4,11 @@
   PrometheusRule in the service's namespace, labelled for a Prometheus `ruleSelector`.
 - `mimir`: mimir/<team>.rules.yaml in the fleet folder, one Mimir / Cortex ruler namespace per
   team (`namespace:` + `groups:`), as `mimirtool rules load` and `cortextool rules load` read it.
+  A tenant's rule groups are limited (Mimir: 70), so a service's rules are packed, in the plain
+  file's order, into as few groups of at most 20 rules as they fill (ruler_groups).
 - Thanos ruler reads plain Prometheus rule files: `prometheus`, the default.
 
-The groups are those of render/prometheus_rules.py (its `rule_groups`): one source of truth.
+The rules are those of render/prometheus_rules.py (its `rule_groups`): one source of truth.
 """
 
 from __future__ import annotations
@@ -22,6 +24,27 @@ def rule_groups(context: RenderContext) -> list[dict]:
     from opgen.render import prometheus_rules
 
     return prometheus_rules.rule_groups(context.service)
+
+
+def ruler_groups(service: Service) -> list[dict]:
+    """The service's rules for a ruler that limits groups per tenant: the plain file's rules in
+    their order (each recording before the rules that read it), cut into groups of at most
+    MAX_RULES_PER_GROUP. A rule that reads another group's recording sees it at most one
+    evaluation late, as between the plain file's recording and budget groups."""
+    from opgen.render import prometheus_rules
+
+    rules = [rule for group in prometheus_rules.rule_groups(service) for rule in group["rules"]]
+    return prometheus_rules.chunked(c.rule_group(service.name, None, RULER_GROUP_PART), rules)
+
+
+RULER_GROUP_PART = "rules"  # <service>-rules, <service>-rules-2, ...
+
+
+def groups_for_format(service: Service, rules_format: str) -> list[dict]:
+    """The groups a ruler loads for the service in this rules format."""
+    from opgen.render import prometheus_rules
+
+    return ruler_groups(service) if rules_format == "mimir" else prometheus_rules.rule_groups(service)
 
 
 def prometheusrule_labels(service: Service) -> dict[str, str]:
@@ -43,6 +66,6 @@ def ruler_namespaces(contexts: list[RenderContext], header: str) -> list[Artifac
     """One ruler namespace per team, its services' groups in name order."""
     teams: dict[str, list[dict]] = {}
     for context in sorted(contexts, key=lambda x: x.service.name):
-        teams.setdefault(context.service.team, []).extend(rule_groups(context))
+        teams.setdefault(context.service.team, []).extend(ruler_groups(context.service))
     return [Artifact(c.ruler_namespace_path(team), dump_yaml({"namespace": team, "groups": groups}, header))
             for team, groups in sorted(teams.items())]

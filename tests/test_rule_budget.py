@@ -1,0 +1,98 @@
+"""Ruler limits on the shop fleet (22 services): Mimir refuses a tenant of more than 70 rule
+groups or a group of more than 20 rules. opgen lays the mimir format's groups out to fit, checks
+every limit before writing, and fails with the figures and the options when a fleet cannot fit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml_helpers
+
+from conftest import run_opgen
+from test_rule_formats import declared, plain_groups, promtool_check
+
+SHOP = Path(__file__).parent / "fleets" / "shop"
+
+
+def shop(tmp_path: Path, settings: str | None = None) -> Path:
+    root = tmp_path / "shop"
+    shutil.copytree(SHOP, root)
+    if settings is not None:
+        (root / "opgen-settings.yaml").write_text(settings)
+    return root
+
+
+def written(root: Path) -> list[Path]:
+    return sorted(root.glob("*/ops")) + sorted(root.glob("ops"))
+
+
+def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writing(tmp_path):
+    root = shop(tmp_path, "rules_format: mimir\n")
+    for command in (("sync", "."), ("sync", "--check", "."), ("diff", ".")):
+        result = run_opgen(*command, cwd=root)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "tenant 'fleet' (mimir, 22 services): 98 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
+            in result.stderr
+        assert "max_rule_groups_per_tenant: 98" in result.stderr and "-ruler.max-rule-groups-per-tenant=98" in result.stderr
+        assert "`ruler: {tenant: team}` (the largest, 'discovery', has 30 groups: fits)" in result.stderr
+        assert "fewer rules: an SLO adds up to" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert written(root) == []
+
+
+def test_raising_the_tenant_limit_in_settings_lets_the_fleet_sync(tmp_path):
+    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 98}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    groups = [g for path in (root / "ops/mimir").glob("*.rules.yaml") for g in yaml_helpers.load(path)["groups"]]
+    assert len(groups) == 98
+
+
+def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(tmp_path, promtool):
+    """Each team's namespace is its own tenant; a service's rules are packed, in the plain file's
+    order, into groups of at most 20: nothing is lost, so every recorded name the dashboards and
+    runbooks read is still recorded."""
+    root = shop(tmp_path, "rules_format: mimir\nruler: {tenant: team}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    services = declared(root)
+    for path in sorted((root / "ops/mimir").glob("*.rules.yaml")):
+        data = yaml_helpers.load(path)
+        assert len(data["groups"]) <= 70
+        assert all(len(group["rules"]) <= 20 for group in data["groups"])
+        members = sorted(n for n, d in services.items() if d["metadata"]["team"] == data["namespace"])
+        for name in members:
+            mine = [g for g in data["groups"] if g["name"] == f"{name}-rules" or g["name"].startswith(f"{name}-rules-")]
+            assert [r for g in mine for r in g["rules"]] == [r for g in plain_groups(root, name) for r in g["rules"]]
+            assert len(mine) == -(-sum(len(g["rules"]) for g in plain_groups(root, name)) // 20)  # as few as fit
+        assert [g for g in data["groups"]] == [g for name in members for g in data["groups"] if g["name"].startswith(f"{name}-rules")]
+        promtool_check(promtool, data["groups"], tmp_path, data["namespace"])
+
+
+def test_plain_prometheus_has_no_limits_unless_settings_give_them(tmp_path):
+    root = shop(tmp_path)
+    assert run_opgen("sync", "--check", ".", cwd=root).returncode == 1  # not refused: only missing files
+    (root / "opgen-settings.yaml").write_text("ruler: {max_rule_groups_per_tenant: 100}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 2
+    assert "tenant 'fleet' (prometheus, 22 services): 153 rule groups, over the limit of 100" in result.stderr
+    assert written(root) == []
+
+
+def test_a_rules_per_group_limit_below_the_layout_names_the_group(tmp_path):
+    root = shop(tmp_path, "rules_format: mimir\nruler: {tenant: team, max_rules_per_rule_group: 15}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 2
+    assert "rules, over the limit of 15 (max_rules_per_rule_group)" in result.stderr
+    assert "raise the rules-per-group limit to 20" in result.stderr
+
+
+def test_a_bad_ruler_setting_is_a_problem_at_its_line(tmp_path):
+    root = shop(tmp_path, "rules_format: mimir\nruler:\n  max_rule_groups_per_tenant: 0\n  tenant: cluster\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 2
+    assert "opgen-settings.yaml:3:" in result.stderr and "at least 1" in result.stderr
+    assert "opgen-settings.yaml:4:" in result.stderr and "expected one of fleet, team" in result.stderr
+    assert written(root) == []
