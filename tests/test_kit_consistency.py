@@ -7,6 +7,7 @@ test_runbooks.py and test_instrumentation.py.)"""
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 
 import pytest
@@ -25,8 +26,9 @@ def rules_view(ops, name):
     view = {}
     for rule in (r for g in groups for r in g["rules"] if "record" in r):
         slo = rule["labels"].get("slo")
-        if rule["record"] == "slo:objective:ratio":
-            view.setdefault(slo, {})["objective"] = Fraction(rule["expr"].removeprefix("vector(").removesuffix(")"))
+        if rule["record"] == "slo:objective:ratio":  # one rule per service, a series per SLO
+            for value, each in re.findall(r'label_replace\(vector\(([^)]*)\), "slo", "([^"]*)", "", ""\)', rule["expr"]):
+                view.setdefault(each, {})["objective"] = Fraction(value)
         if rule["record"].startswith("slo:period_burn_rate"):
             window = rule["expr"].split("ratio_rate", 1)[1].split("{", 1)[0]
             view.setdefault(slo, {})["window"] = window

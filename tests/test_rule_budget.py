@@ -33,9 +33,9 @@ def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writ
     for command in (("sync", "."), ("sync", "--check", "."), ("diff", ".")):
         result = run_opgen(*command, cwd=root)
         assert result.returncode == 2, result.stdout + result.stderr
-        assert "tenant 'fleet' (mimir, 22 services): 98 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
+        assert "tenant 'fleet' (mimir, 22 services): 97 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
             in result.stderr
-        assert "max_rule_groups_per_tenant: 98" in result.stderr and "-ruler.max-rule-groups-per-tenant=98" in result.stderr
+        assert "max_rule_groups_per_tenant: 97" in result.stderr and "-ruler.max-rule-groups-per-tenant=97" in result.stderr
         assert "`ruler: {tenant: team}` (the largest, 'discovery', has 30 groups: fits)" in result.stderr
         assert "fewer rules: an SLO adds up to" in result.stderr
         assert "Traceback" not in result.stderr
@@ -43,11 +43,11 @@ def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writ
 
 
 def test_raising_the_tenant_limit_in_settings_lets_the_fleet_sync(tmp_path):
-    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 98}\n")
+    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 97}\n")
     result = run_opgen("sync", ".", cwd=root)
     assert result.returncode == 0, result.stderr
     groups = [g for path in (root / "ops/mimir").glob("*.rules.yaml") for g in yaml_helpers.load(path)["groups"]]
-    assert len(groups) == 98
+    assert len(groups) == 97
 
 
 def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(tmp_path, promtool):
@@ -96,3 +96,32 @@ def test_a_bad_ruler_setting_is_a_problem_at_its_line(tmp_path):
     assert "opgen-settings.yaml:3:" in result.stderr and "at least 1" in result.stderr
     assert "opgen-settings.yaml:4:" in result.stderr and "expected one of fleet, team" in result.stderr
     assert written(root) == []
+
+
+def test_slo_constants_are_one_rule_per_service_and_still_one_series_per_slo(tmp_path, promtool):
+    """The objective and error budget of every SLO come from one rule each per service (two rules
+    per SLO fewer); promtool shows they record the series the dashboard and runbooks read,
+    `slo:objective:ratio{service,slo}`, one per SLO."""
+    import subprocess
+
+    from test_rules_promtool import generate
+
+    from conftest import EXAMPLES
+
+    rules = generate(tmp_path, EXAMPLES / "checkout" / "service.yaml")
+    path = next(rules.rglob("checkout.rules.yml"))
+    records = [r["record"] for g in yaml_helpers.load(path)["groups"] for r in g["rules"] if "record" in r]
+    assert records.count("slo:objective:ratio") == records.count("slo:error_budget:ratio") == 1
+    case = path.parent / "constants.test.yml"
+    objectives = {"availability": 0.999, "latency": 0.99, "charge-success": 0.995}
+    case.write_text(json.dumps({"rule_files": [path.name], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": [],
+        "promql_expr_test": [
+            {"expr": "slo:objective:ratio", "eval_time": "1m",
+             "exp_samples": [{"labels": f'slo:objective:ratio{{service="checkout",slo="{slo}"}}', "value": value}
+                             for slo, value in objectives.items()]},
+            {"expr": 'slo:error_budget:ratio{slo="latency"}', "eval_time": "1m",
+             "exp_samples": [{"labels": 'slo:error_budget:ratio{service="checkout",slo="latency"}', "value": 0.01}]},
+        ]}]}))
+    done = subprocess.run([promtool, "test", "rules", str(case)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

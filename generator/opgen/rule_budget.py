@@ -134,8 +134,10 @@ def options(over: list[Tenant]) -> list[str]:
     lines = []
     groups = max((t for t in over if t.limits.max_rule_groups_per_tenant is not None), key=lambda t: t.groups, default=None)
     if groups is not None:
+        flag = (f"{RULER_FLAGS['max_rule_groups_per_tenant']}={groups.groups} (or the tenant's override)"
+                if groups.rules_format == "mimir" else "the same limit")
         lines.append(f"raise the limit: `ruler: {{max_rule_groups_per_tenant: {groups.groups}}}` in opgen-settings.yaml, "
-                     f"and {RULER_FLAGS['max_rule_groups_per_tenant']}={groups.groups} (or the tenant's override) in the ruler")
+                     f"and {flag} in the ruler")
         if groups.limits.tenant != "team":
             teams: dict[str, int] = {}
             for service in groups.services:
@@ -143,7 +145,8 @@ def options(over: list[Tenant]) -> list[str]:
             team, most = max(teams.items(), key=lambda kv: (kv[1], kv[0]))
             fits = "fits" if most <= groups.limits.max_rule_groups_per_tenant else "still does not fit"
             lines.append(f"a tenant per team: `ruler: {{tenant: team}}` (the largest, {team!r}, has {most} groups: {fits}); "
-                         f"load each mimir/<team>.rules.yaml with its own `mimirtool rules load --id`")
+                         + ("load each mimir/<team>.rules.yaml with its own `mimirtool rules load --id`"
+                            if groups.rules_format == "mimir" else "one ruler per team"))
         per_slo = max(groups.services, key=lambda s: (s.rules, s.name))
         lines.append(f"fewer rules: an SLO adds up to {per_slo.rules_per_slo} rules; the largest service, {per_slo.name!r}, "
                      f"has {per_slo.rules} rules in {per_slo.groups} groups (fewer SLOs or dependencies, or services in "

@@ -55,7 +55,7 @@ def rule_groups(service: Service) -> list[dict]:
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
         groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": budget_rules(service, slo) + slo_alerts(service, slo)})
-    groups += chunked(c.rule_group(service.name, None, "health"), health_alerts(service))
+    groups += chunked(c.rule_group(service.name, None, "health"), slo_constants(service) + health_alerts(service))
     if has_dependency_alerts(service):
         groups += chunked(c.rule_group(service.name, None, "dependencies"), dependency_alerts(service))
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
@@ -130,7 +130,8 @@ def coverage(service: Service, slo: SLO, window: Fraction) -> str:
 
 def budget_rules(service: Service, slo: SLO) -> list[dict]:
     """Long windows (request-weighted sums of the 5m recordings, summed over every label set and
-    previous name they were recorded under), when the recordings began, and the SLO metadata."""
+    previous name they were recorded under), when the recordings began, and the burn-rate and
+    remaining-budget series (the constants are slo_constants, one rule per service)."""
     labels = recording_labels(service, slo)
     short = format_duration(SHORT_WINDOW)
     rules = []
@@ -150,8 +151,6 @@ def budget_rules(service: Service, slo: SLO) -> list[dict]:
         "labels": labels})
     budget = format_number(slo.error_budget)
     rules += [
-        {"record": c.OBJECTIVE, "expr": f"vector({format_number(slo.objective)})", "labels": labels},
-        {"record": c.ERROR_BUDGET, "expr": f"vector({budget})", "labels": labels},
         {"record": c.CURRENT_BURN_RATE, "expr": f"{slo_series(c.sli_error_ratio(short), service, slo)} / {budget}", "labels": labels},
         {"record": c.PERIOD_BURN_RATE, "expr": (
             f"{slo_series(c.sli_error_ratio(slo.window), service, slo)} / {budget}\n* {coverage(service, slo, slo.window_seconds)}"),
@@ -159,6 +158,21 @@ def budget_rules(service: Service, slo: SLO) -> list[dict]:
         {"record": c.PERIOD_BUDGET_REMAINING, "expr": f"1 - {slo_series(c.PERIOD_BURN_RATE, service, slo)}", "labels": labels},
     ]
     return rules
+
+
+def slo_constants(service: Service) -> list[dict]:
+    """The objective and error budget of every SLO, one rule each per service rather than per SLO
+    (a ruler counts rules: a Mimir tenant's groups fill up): each writes one series per SLO, with
+    the same labels as the other recordings, so dashboards read `slo:objective:ratio{service,slo}`
+    as before."""
+    def per_slo(value) -> str:
+        return "\nor\n".join(f"label_replace(vector({format_number(value(slo))}), {promql.quote(c.LABEL_SLO)}, "
+                               f"{promql.quote(slo.name)}, \"\", \"\")" for slo in service.slos)
+
+    if not service.slos:
+        return []
+    return [{"record": c.OBJECTIVE, "expr": per_slo(lambda slo: slo.objective), "labels": {c.LABEL_SERVICE: service.name}},
+            {"record": c.ERROR_BUDGET, "expr": per_slo(lambda slo: slo.error_budget), "labels": {c.LABEL_SERVICE: service.name}}]
 
 
 # Go templates that Prometheus expands in annotations; the generated unit tests pass the values
