@@ -125,3 +125,54 @@ def test_slo_constants_are_one_rule_per_service_and_still_one_series_per_slo(tmp
         ]}]}))
     done = subprocess.run([promtool, "test", "rules", str(case)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_rules_stats_counts_what_sync_writes_per_service_and_tenant(tmp_path):
+    """rules-stats --json agrees with the ruler namespaces sync writes, tenant by tenant, and with
+    each service's plain rule file."""
+    root = shop(tmp_path, "rules_format: mimir\nruler: {tenant: team}\n")
+    assert run_opgen("sync", ".", cwd=root).returncode == 0
+    result = run_opgen("rules-stats", "--json", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["fits"] is True and stats["options"] == []
+    tenants = {t["tenant"]: t for t in stats["tenants"]}
+    for path in sorted((root / "ops/mimir").glob("*.rules.yaml")):
+        data = yaml_helpers.load(path)
+        tenant = tenants.pop(data["namespace"])
+        assert tenant["limits"] == {"max_rules_per_rule_group": 20, "max_rule_groups_per_tenant": 70}
+        assert tenant["groups"] == len(data["groups"])
+        rules = [r for g in data["groups"] for r in g["rules"]]
+        assert tenant["rules"] == len(rules)
+        assert sum(s["recording_rules"] for s in tenant["services"]) == sum("record" in r for r in rules)
+        for service in tenant["services"]:
+            plain = [r for g in plain_groups(root, service["name"]) for r in g["rules"]]
+            assert service["rules"] == len(plain) and service["slos"] == len(declared_slos(root, service["name"]))
+            # a recorded series per rule and SLO it covers: what a Prometheus would hold
+            assert service["recorded_series"] == sum(1 if "slo" in r["labels"] else service["slos"] for r in plain if "record" in r)
+    assert tenants == {}
+
+
+def declared_slos(root: Path, name: str) -> list[str]:
+    from opgen.descriptor.load import load_service
+
+    return [slo.name for slo in load_service(root / name / "service.yaml").slos]
+
+
+def test_rules_stats_shows_a_fleet_over_its_limits_as_text_with_the_options(tmp_path):
+    root = shop(tmp_path)
+    result = run_opgen("rules-stats", "--format", "mimir", ".", cwd=root)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "tenant 'fleet' (mimir; 20 rules per group, 70 groups per tenant)"
+    assert lines[1].split() == ["service", "team", "SLOs", "groups", "rules", "recording", "alerting", "series", "largest",
+                                "group"]
+    checkout = next(line.split() for line in lines if line.split()[:1] == ["checkout"])
+    assert checkout[:4] == ["checkout", "payments", "2", "5"]
+    total = next(line.split() for line in lines if line.split()[:1] == ["total"])
+    assert total[1:3] == ["47", "97"]
+    assert "  over: tenant 'fleet' (mimir, 22 services): 97 rule groups, over the limit of 70" in result.stdout
+    assert any(line.startswith("option: a tenant per team") for line in lines)
+    assert written(root) == []  # it only reads
+    plain = run_opgen("rules-stats", ".", cwd=root)
+    assert plain.returncode == 0 and "tenant 'fleet' (prometheus; no limits)" in plain.stdout and "  fits" in plain.stdout

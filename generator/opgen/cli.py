@@ -377,6 +377,41 @@ def verify(paths: tuple[Path, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.command("rules-stats")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the budget as JSON.")
+@_format_option
+@_blueprints_option
+def rules_stats(paths: tuple[Path, ...], as_json: bool, rules_format: str | None, blueprint_dirs: tuple[Path, ...]) -> None:
+    """Show the rule budget: per service and per ruler tenant, the rule groups, rules and recorded
+    series, against the ruler's limits (opgen-settings.yaml `ruler`; Mimir's defaults for mimir).
+
+    Exit code 0 when every tenant fits, 1 when one exceeds a limit (sync would refuse it), 2 on bad input.
+    """
+    import json
+
+    from opgen.errors import DescriptorError
+    from opgen.rule_budget import options
+    from opgen.sync.run import load_services
+
+    try:
+        loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs, rules_format=rules_format)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    found = _rule_tenants(loaded)
+    over = [tenant for tenant in found if tenant.problems()]
+    if as_json:
+        click.echo(json.dumps({"fits": not over, "tenants": [tenant.as_json() for tenant in found],
+                               "options": options(over)}, indent=2))
+    else:
+        from opgen.rule_budget import text_report
+
+        click.echo(text_report(found), nl=False)
+        for line in options(over):
+            click.echo(f"option: {line}")
+    sys.exit(EXIT_DRIFT if over else 0)
+
+
 @main.command()
 def schema() -> None:
     """Print the descriptor's JSON Schema, for editors to validate and complete service.yaml."""

@@ -159,3 +159,26 @@ def options(over: list[Tenant]) -> list[str]:
                      f"({RULER_FLAGS['max_rules_per_rule_group']})")
     return lines
 
+
+
+def text_report(found: list[Tenant]) -> str:
+    """The budget as a table per tenant, for a terminal."""
+    lines = []
+    for tenant in found:
+        limits = tenant.limits
+        shown = ", ".join(f"{value} {text}" for value, text in (
+            (limits.max_rules_per_rule_group, "rules per group"), (limits.max_rule_groups_per_tenant, "groups per tenant"))
+            if value is not None) or "no limits"
+        lines.append(f"tenant {tenant.name!r} ({tenant.rules_format}; {shown})")
+        header = ("service", "team", "SLOs", "groups", "rules", "recording", "alerting", "series", "largest group")
+        rows = [header] + [(s.name, s.team, s.slos, s.groups, s.rules, s.recording_rules, s.alerting_rules, s.recorded_series,
+                            f"{s.largest_group} ({s.largest_group_rules})") for s in tenant.services]
+        rows.append(("total", "", sum(s.slos for s in tenant.services), tenant.groups, tenant.rules,
+                     sum(s.recording_rules for s in tenant.services), sum(s.alerting_rules for s in tenant.services),
+                     tenant.recorded_series, ""))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+        for row in rows:
+            cells = [str(v).ljust(w) if i in (0, 1, 8) else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))]
+            lines.append("  " + "  ".join(cells).rstrip())
+        lines += [f"  over: {problem}" for problem in tenant.problems()] or ["  fits"]
+    return "\n".join(lines) + "\n"
