@@ -5,13 +5,14 @@ every limit before writing, and fails with the figures and the options when a fl
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import yaml_helpers
 
 from conftest import run_opgen
-from test_rule_formats import declared, plain_groups, promtool_check
+from test_rule_formats import declared, plain_groups, promtool_check, rules_by_interval
 
 SHOP = Path(__file__).parent / "fleets" / "shop"
 
@@ -33,9 +34,9 @@ def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writ
     for command in (("sync", "."), ("sync", "--check", "."), ("diff", ".")):
         result = run_opgen(*command, cwd=root)
         assert result.returncode == 2, result.stdout + result.stderr
-        assert "tenant 'fleet' (mimir, 22 services): 97 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
+        assert "tenant 'fleet' (mimir, 22 services): 99 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
             in result.stderr
-        assert "max_rule_groups_per_tenant: 97" in result.stderr and "-ruler.max-rule-groups-per-tenant=97" in result.stderr
+        assert "max_rule_groups_per_tenant: 99" in result.stderr and "-ruler.max-rule-groups-per-tenant=99" in result.stderr
         assert "`ruler: {tenant: team}` (the largest, 'discovery', has 30 groups: fits)" in result.stderr
         assert "fewer rules: an SLO adds up to" in result.stderr
         assert "Traceback" not in result.stderr
@@ -43,11 +44,11 @@ def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writ
 
 
 def test_raising_the_tenant_limit_in_settings_lets_the_fleet_sync(tmp_path):
-    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 97}\n")
+    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 99}\n")
     result = run_opgen("sync", ".", cwd=root)
     assert result.returncode == 0, result.stderr
     groups = [g for path in (root / "ops/mimir").glob("*.rules.yaml") for g in yaml_helpers.load(path)["groups"]]
-    assert len(groups) == 97
+    assert len(groups) == 99
 
 
 def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(tmp_path, promtool):
@@ -64,10 +65,12 @@ def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(
         assert all(len(group["rules"]) <= 20 for group in data["groups"])
         members = sorted(n for n, d in services.items() if d["metadata"]["team"] == data["namespace"])
         for name in members:
-            mine = [g for g in data["groups"] if g["name"] == f"{name}-rules" or g["name"].startswith(f"{name}-rules-")]
-            assert [r for g in mine for r in g["rules"]] == [r for g in plain_groups(root, name) for r in g["rules"]]
-            assert len(mine) == -(-sum(len(g["rules"]) for g in plain_groups(root, name)) // 20)  # as few as fit
-        assert [g for g in data["groups"]] == [g for name in members for g in data["groups"] if g["name"].startswith(f"{name}-rules")]
+            mine = [g for g in data["groups"] if re.fullmatch(f"{name}-(rules|long-windows)(-[0-9]+)?", g["name"])]
+            plain = rules_by_interval(plain_groups(root, name))
+            assert rules_by_interval(mine) == plain  # the same rules, in order, at the same intervals
+            assert len(mine) == sum(-(-len(rules) // 20) for rules in plain.values())  # as few groups as fit
+        assert data["groups"] == [g for name in members for g in data["groups"]
+                                  if re.fullmatch(f"{name}-(rules|long-windows)(-[0-9]+)?", g["name"])]
         promtool_check(promtool, data["groups"], tmp_path, data["namespace"])
 
 
@@ -77,7 +80,7 @@ def test_plain_prometheus_has_no_limits_unless_settings_give_them(tmp_path):
     (root / "opgen-settings.yaml").write_text("ruler: {max_rule_groups_per_tenant: 100}\n")
     result = run_opgen("sync", ".", cwd=root)
     assert result.returncode == 2
-    assert "tenant 'fleet' (prometheus, 22 services): 153 rule groups, over the limit of 100" in result.stderr
+    assert "tenant 'fleet' (prometheus, 22 services): 200 rule groups, over the limit of 100" in result.stderr
     assert written(root) == []
 
 
@@ -170,8 +173,8 @@ def test_rules_stats_shows_a_fleet_over_its_limits_as_text_with_the_options(tmp_
     checkout = next(line.split() for line in lines if line.split()[:1] == ["checkout"])
     assert checkout[:4] == ["checkout", "payments", "2", "5"]
     total = next(line.split() for line in lines if line.split()[:1] == ["total"])
-    assert total[1:3] == ["47", "97"]
-    assert "  over: tenant 'fleet' (mimir, 22 services): 97 rule groups, over the limit of 70" in result.stdout
+    assert total[1:3] == ["47", "99"]
+    assert "  over: tenant 'fleet' (mimir, 22 services): 99 rule groups, over the limit of 70" in result.stdout
     assert any(line.startswith("option: a tenant per team") for line in lines)
     assert written(root) == []  # it only reads
     plain = run_opgen("rules-stats", ".", cwd=root)

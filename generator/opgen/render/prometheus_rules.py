@@ -1,9 +1,10 @@
 """ops/prometheus/<name>.rules.yml: SLI recordings, SLO metadata, burn-rate and no-data alerts.
 
-Per SLO two groups, each evaluated in order (later rules see earlier results of the same
+Per SLO three groups, each evaluated in order (later rules see earlier results of the same
 evaluation): the SLI recordings over the raw metrics (5m and every window up to 6h: events per
-second, bad events per second, their ratio), and the budget group (long windows built from the 5m
-recordings, the SLO metadata, then the alerts that read them). One group for the service's health.
+second, bad events per second, their ratio), the long windows built from the 5m recordings (every
+LONG_WINDOW_INTERVAL), and the alerts with the current burn rate. One group for the service's
+health, which also records the SLOs' objectives and error budgets.
 Recorded series carry only `service` and `slo`; alerts add `team`, `tier` and `severity`.
 """
 
@@ -41,6 +42,13 @@ from opgen.slo.windows import (
 
 MAX_RULES_PER_GROUP = 20  # mixtool lint, and the Mimir ruler's default
 
+# The long windows (a day and more, summed from the 5m recordings) move by at most 1/576 of a
+# 1d window in 2m30s: evaluated that often, not at every evaluation, they cost a fraction of the
+# CPU (docs/performance.md, "Rule evaluation") and the ticket alerts that read them fire at most
+# 2m30s later. Below Prometheus's 5m lookback, so an instant query never finds them stale.
+LONG_WINDOW_INTERVAL = "2m30s"
+LONG_WINDOWS_PART = "long-windows"
+
 
 def render(context: RenderContext) -> list[Artifact]:
     service = context.service
@@ -54,7 +62,10 @@ def rule_groups(service: Service) -> list[dict]:
     groups = []
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
-        groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": budget_rules(service, slo) + slo_alerts(service, slo)})
+        groups.append({"name": c.rule_group(service.name, slo.name, LONG_WINDOWS_PART), "interval": LONG_WINDOW_INTERVAL,
+                       "rules": budget_rules(service, slo)})
+        groups.append({"name": c.rule_group(service.name, slo.name, "alerts"),
+                       "rules": [current_burn_rate_rule(service, slo)] + slo_alerts(service, slo)})
     groups += chunked(c.rule_group(service.name, None, "health"), slo_constants(service) + health_alerts(service))
     if has_dependency_alerts(service):
         groups += chunked(c.rule_group(service.name, None, "dependencies"), dependency_alerts(service))
@@ -130,10 +141,10 @@ def coverage(service: Service, slo: SLO, window: Fraction) -> str:
 
 def budget_rules(service: Service, slo: SLO) -> list[dict]:
     """Long windows (request-weighted sums of the 5m recordings, summed over every label set and
-    previous name they were recorded under), when the recordings began, and the burn-rate and
-    remaining-budget series (the constants are slo_constants, one rule per service)."""
+    previous name they were recorded under), when the recordings began, and the SLO window's burn
+    rate and remaining budget: the rules evaluated every LONG_WINDOW_INTERVAL (the constants are
+    slo_constants, one rule per service)."""
     labels = recording_labels(service, slo)
-    short = format_duration(SHORT_WINDOW)
     rules = []
     for window in long_windows(slo.window_seconds):
         text = format_duration(window)
@@ -151,7 +162,6 @@ def budget_rules(service: Service, slo: SLO) -> list[dict]:
         "labels": labels})
     budget = format_number(slo.error_budget)
     rules += [
-        {"record": c.CURRENT_BURN_RATE, "expr": f"{slo_series(c.sli_error_ratio(short), service, slo)} / {budget}", "labels": labels},
         {"record": c.PERIOD_BURN_RATE, "expr": (
             f"{slo_series(c.sli_error_ratio(slo.window), service, slo)} / {budget}\n* {coverage(service, slo, slo.window_seconds)}"),
          "labels": labels},
@@ -173,6 +183,13 @@ def slo_constants(service: Service) -> list[dict]:
         return []
     return [{"record": c.OBJECTIVE, "expr": per_slo(lambda slo: slo.objective), "labels": {c.LABEL_SERVICE: service.name}},
             {"record": c.ERROR_BUDGET, "expr": per_slo(lambda slo: slo.error_budget), "labels": {c.LABEL_SERVICE: service.name}}]
+
+
+def current_burn_rate_rule(service: Service, slo: SLO) -> dict:
+    """The burn rate over the last 5 minutes, at every evaluation, beside the alerts."""
+    short = slo_series(c.sli_error_ratio(format_duration(SHORT_WINDOW)), service, slo)
+    return {"record": c.CURRENT_BURN_RATE, "expr": f"{short} / {format_number(slo.error_budget)}",
+            "labels": recording_labels(service, slo)}
 
 
 # Go templates that Prometheus expands in annotations; the generated unit tests pass the values

@@ -29,15 +29,20 @@ def rule_groups(context: RenderContext) -> list[dict]:
 def ruler_groups(service: Service) -> list[dict]:
     """The service's rules for a ruler that limits groups per tenant: the plain file's rules in
     their order (each recording before the rules that read it), cut into groups of at most
-    MAX_RULES_PER_GROUP. A rule that reads another group's recording sees it at most one
+    MAX_RULES_PER_GROUP, the long windows apart (they have their own interval). A rule that reads another group's recording sees it at most one
     evaluation late, as between the plain file's recording and budget groups."""
     from opgen.render import prometheus_rules
 
-    rules = [rule for group in prometheus_rules.rule_groups(service) for rule in group["rules"]]
-    return prometheus_rules.chunked(c.rule_group(service.name, None, RULER_GROUP_PART), rules)
+    groups = prometheus_rules.rule_groups(service)
+    packed = []
+    for interval, part in ((None, RULER_GROUP_PART), (prometheus_rules.LONG_WINDOW_INTERVAL, prometheus_rules.LONG_WINDOWS_PART)):
+        rules = [rule for group in groups if group.get("interval") == interval for rule in group["rules"]]
+        chunks = prometheus_rules.chunked(c.rule_group(service.name, None, part), rules)
+        packed += [{"name": g["name"], "interval": interval, "rules": g["rules"]} if interval else g for g in chunks]
+    return packed
 
 
-RULER_GROUP_PART = "rules"  # <service>-rules, <service>-rules-2, ...
+RULER_GROUP_PART = "rules"  # <service>-rules, <service>-rules-2, ...; the long windows: <service>-long-windows, ...
 
 
 def groups_for_format(service: Service, rules_format: str) -> list[dict]:
