@@ -252,6 +252,8 @@ def main() -> None:
                         help="services cookiecutter renders for its per-file figure (default 100)")
     parser.add_argument("--keep", type=Path, help="build the fleet in this folder and keep it")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the full sync of N services at the end")
+    parser.add_argument("--rule-eval", action="store_true",
+                        help="then print the rule evaluation table (bench/rule_eval.py: a live Prometheus, about 6 minutes)")
     args = parser.parse_args()
     n = args.services
 
@@ -309,6 +311,9 @@ def main() -> None:
         if args.profile:
             print()
             print(profile_full_sync(fleet, 40))
+        if args.rule_eval:
+            print()
+            subprocess.run([sys.executable, str(Path(__file__).parent / "rule_eval.py")], check=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
