@@ -179,3 +179,25 @@ def test_rules_stats_shows_a_fleet_over_its_limits_as_text_with_the_options(tmp_
     assert written(root) == []  # it only reads
     plain = run_opgen("rules-stats", ".", cwd=root)
     assert plain.returncode == 0 and "tenant 'fleet' (prometheus; no limits)" in plain.stdout and "  fits" in plain.stdout
+
+
+def test_long_windows_are_a_group_of_their_own_evaluated_every_2m30s(tmp_path):
+    """Every rule that sums a day or more of recordings is in its SLO's long-windows group, with
+    an interval under Prometheus's 5m lookback; the raw windows and the alerts stay at the global
+    interval, so the page pairs are not delayed."""
+    from test_rules_promtool import generate
+
+    from conftest import EXAMPLES
+
+    rules = generate(tmp_path, EXAMPLES / "checkout" / "service.yaml")
+    groups = yaml_helpers.load(next(rules.rglob("checkout.rules.yml")))["groups"]
+    long = [g for g in groups if "interval" in g]
+    assert [g["name"] for g in long] == [f"checkout-slo-{slo}-long-windows" for slo in ("availability", "latency", "charge-success")]
+    assert {g["interval"] for g in long} == {"2m30s"}
+    for group in groups:
+        for rule in group["rules"]:
+            reads_days = re.search(r"_over_time\(slo:[a-z_:0-9]+\{[^}]*\}\[(1d|3d|30d)\]\)", rule["expr"])
+            if "record" in rule and reads_days:
+                assert group in long, rule["record"]
+            if group in long:
+                assert "record" in rule and "rate(" not in rule["expr"], rule  # nothing from the raw series, no alert
