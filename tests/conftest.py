@@ -29,6 +29,15 @@ spec:
 """
 
 
+def recorded_objectives(rules: list[dict]) -> dict[str, str]:
+    """slo -> its objective as written, from the service's one `slo:objective:ratio` rule
+    (`label_replace(vector(0.999), "slo", "availability", "", "") or ...`)."""
+    import re
+
+    return {slo: value for rule in rules if rule.get("record") == c.OBJECTIVE
+            for value, slo in re.findall(r'label_replace\(vector\(([^)]*)\), "slo", "([^"]*)", "", ""\)', rule["expr"])}
+
+
 def run_opgen(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input)
 

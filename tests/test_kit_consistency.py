@@ -7,14 +7,13 @@ test_runbooks.py and test_instrumentation.py.)"""
 from __future__ import annotations
 
 import json
-import re
 from fractions import Fraction
 
 import pytest
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, TEST_DESCRIPTORS, recorded_objectives, run_opgen, service_folder
 from opgen.descriptor.load import load_service
 
 DESCRIPTORS = sorted(TEST_DESCRIPTORS.glob("*.yaml")) + [EXAMPLES / "checkout" / "service.yaml"]
@@ -26,9 +25,8 @@ def rules_view(ops, name):
     view = {}
     for rule in (r for g in groups for r in g["rules"] if "record" in r):
         slo = rule["labels"].get("slo")
-        if rule["record"] == "slo:objective:ratio":  # one rule per service, a series per SLO
-            for value, each in re.findall(r'label_replace\(vector\(([^)]*)\), "slo", "([^"]*)", "", ""\)', rule["expr"]):
-                view.setdefault(each, {})["objective"] = Fraction(value)
+        for each, value in recorded_objectives([rule]).items():  # one rule per service, a series per SLO
+            view.setdefault(each, {})["objective"] = Fraction(value)
         if rule["record"].startswith("slo:period_burn_rate"):
             window = rule["expr"].split("ratio_rate", 1)[1].split("{", 1)[0]
             view.setdefault(slo, {})["window"] = window
