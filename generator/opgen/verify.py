@@ -314,8 +314,37 @@ def check_alertmanager(kit: Path) -> Iterator[Result]:
         yield Result(OK if passed else FAIL, "alertmanager config", _name(kit, path), "" if passed else _first_lines(output))
 
 
+def check_conflict_markers(kit: Path) -> Iterator[Result]:
+    """No file opgen wrote still holds the markers of a merge (`sync --merge` where edits overlapped):
+    a rules file with them does not load, a runbook with them reads as nonsense. Keep-regions are
+    the team's own text and are not looked at."""
+    from opgen.errors import FileError
+    from opgen.paths import read_text
+    from opgen.sync.manifest import read_manifest
+    from opgen.sync.plan import CONFLICT_MARKER
+    from opgen.sync.regions import blank
+
+    try:
+        paths = sorted(read_manifest(kit).files)
+    except FileError as error:
+        yield Result(FAIL, "conflict markers", c.MANIFEST_PATH, str(error))
+        return
+    for relative in paths:
+        try:
+            found = read_text(kit / relative)
+        except FileError as error:
+            yield Result(FAIL, "conflict markers", relative, str(error))
+            continue
+        if found is None:
+            continue
+        marker = CONFLICT_MARKER.search(blank(found[0], relative))
+        if marker:
+            line = found[0].count("\n", 0, found[0].find(marker.group(0))) + 1
+            yield Result(FAIL, "conflict markers", relative, f"line {line} holds {marker.group(1)}: resolve the merge")
+
+
 CHECKS: tuple[Callable[[Path], Iterator[Result]], ...] = (
-    check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
+    check_conflict_markers, check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
     check_runbook_links, check_stub_import, check_alertmanager,
 )
 

@@ -19,6 +19,7 @@ from opgen.fleet import ALONE, Neighbourhood
 class Artifact:
     path: str  # relative to the output folder (ops/), with forward slashes
     text: str
+    regions: tuple[str, ...] = ()  # the keep-regions its template writes, in order (sync/regions.py)
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,17 @@ def renderers() -> tuple[Renderer, ...]:
 
 
 def render_all(context: RenderContext) -> list[Artifact]:
+    """Every file of a service; each one's keep-regions are exactly those its renderer declares,
+    so descriptor text can never have formed a marker (sync/regions.py)."""
+    from opgen.sync.regions import check_generated
+
     artifacts = [a for render in renderers() for a in render(context)]
     if context.rules_format == "prometheus-operator":
         from opgen.render.rule_formats import prometheusrule
 
         artifacts.append(prometheusrule(context))
+    for artifact in artifacts:
+        check_generated(artifact.text, artifact.path, artifact.regions)
     return sorted(artifacts, key=lambda a: a.path)
 
 

@@ -89,7 +89,7 @@ def render(context: RenderContext) -> list[Artifact]:
         pushgateway_url_variable=PUSHGATEWAY_URL_VARIABLE,
         default_pushgateway_url=DEFAULT_PUSHGATEWAY_URL,
     )
-    return [Artifact(c.telemetry_path(service.name), text)]
+    return [Artifact(c.telemetry_path(service.name), text, c.TELEMETRY_REGIONS)]
 
 
 def attribute_constants() -> dict[str, str]:

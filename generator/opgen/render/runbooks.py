@@ -81,7 +81,7 @@ def render(context: RenderContext) -> list[Artifact]:
     for alert in alerts:
         slo = values["slos"][alert.slo.name] if alert.slo else None
         text = render_template(page_template(alert), alert=alert, slo=slo, alert_exprs=exprs(rules, alert.name), **values)
-        pages.append(Artifact(c.runbook_path(service.name, alert.name), text))
+        pages.append(Artifact(c.runbook_path(service.name, alert.name), text, c.RUNBOOK_REGIONS))
     return pages
 
 
