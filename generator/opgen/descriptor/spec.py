@@ -19,6 +19,10 @@ from opgen.descriptor.fields import (
     const_field,
 )
 
+# Bounds no real service reaches, so the capacity arithmetic stays exact (a peak of 1e30 rps was a crash).
+MAX_RPS = 10_000_000
+MAX_USD = 1_000_000_000
+
 API_VERSION = "opgen/v1"
 DNS_LABEL = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SLUG = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
@@ -97,9 +101,9 @@ PROMETHEUS = Object(
 
 TRAFFIC = Object(
     (
-        Field("baseline_rps", Number(0), "Typical requests (or messages) per second.", example=150),
-        Field("peak_rps", Number(0), "Highest expected requests per second.", example=1500),
-        Field("per_instance_rps", Number(0, exclusive=True), "Requests per second one instance sustains at full load (a load-test figure); capacity divides by the target utilisation.", example=60),
+        Field("baseline_rps", Number(0, MAX_RPS), "Typical requests (or messages) per second.", example=150),
+        Field("peak_rps", Number(0, MAX_RPS), "Highest expected requests per second.", example=1500),
+        Field("per_instance_rps", Number(0, MAX_RPS, exclusive=True), "Requests per second one instance sustains at full load (a load-test figure); capacity divides by the target utilisation.", example=60),
     ),
     doc="Declared traffic, used for capacity and scaling.",
 )
@@ -174,7 +178,7 @@ GPU = Object(
         Field("count", Number(1, 16, integer=True), "GPUs per replica.", required=True, example=1),
         Field("model", String(max_length=60, pattern=r"[A-Za-z0-9][A-Za-z0-9 ._-]*", pattern_hint="a GPU model like nvidia-l4"),
               "GPU model, for runbooks and capacity notes.", example="nvidia-l4"),
-        Field("hourly_cost_usd", Number(0), "What one GPU costs per hour, in US dollars.", example=0.8),
+        Field("hourly_cost_usd", Number(0, MAX_USD), "What one GPU costs per hour, in US dollars.", example=0.8),
     ),
     doc="GPUs each replica needs.",
 )
@@ -194,7 +198,7 @@ SCALING = Object(
 )
 
 COST = Object(
-    (Field("monthly_budget_usd", Number(0), "What the service may cost per month, in US dollars.", example=3000),),
+    (Field("monthly_budget_usd", Number(0, MAX_USD), "What the service may cost per month, in US dollars.", example=3000),),
     doc="Cost limits.",
 )
 
