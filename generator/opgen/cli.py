@@ -56,11 +56,37 @@ def _blueprints_option(command):
     )(command)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """opgen's commands: a path that cannot be read or written as opgen needs (opgen.errors.FileError)
+    is a message naming it and exit 2, never a traceback."""
+
+    def invoke(self, ctx):
+        from opgen.errors import FileError
+
+        try:
+            return super().invoke(ctx)
+        except FileError as error:
+            click.echo(f"opgen: {error}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="opgen")
 def main() -> None:
     """Turn a service descriptor (service.yaml) into its operational kit: SLO rules and alerts
     with promtool tests, and keep them in sync as the descriptor changes."""
+    if sys.stdout is None:  # started with standard output closed: nothing could say what happened
+        click.echo("opgen: standard output is closed; run opgen with it open (or redirected to a file)", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _seconds(ctx, param, value: float) -> float:
+    """A finite, non-negative number of seconds (nan would make the lock wait forever)."""
+    import math
+
+    if not math.isfinite(value) or value < 0:
+        raise click.BadParameter(f"{value} is not a number of seconds; give 0 or more, e.g. 60")
+    return value
 
 
 @main.command()
@@ -97,7 +123,8 @@ def validate(paths: tuple[Path, ...], strict: bool, blueprint_dirs: tuple[Path, 
 @click.option("--force", is_flag=True, help="Overwrite hand-edited files, keeping each human version as FILE.orig.")
 @click.option("--diff/--no-diff", "show_diff", default=True, show_default=True, help="Show a unified diff for each conflict.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON, for portals and bots.")
-@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for another sync of the same folder.")
+@click.option("--lock-timeout", default=60.0, show_default=True, callback=_seconds,
+              help="Seconds to wait for another sync of the same folder.")
 @_format_option
 @_blueprints_option
 def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, force: bool, show_diff: bool,
@@ -111,8 +138,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     """
     from opgen.errors import DescriptorError
     from opgen.sync import plan as p
-    from opgen.sync.run import LockTimeout, apply, load_services, locked, output_folders, plan
-    from opgen.sync.write import OutsideOutputError
+    from opgen.sync.run import apply, load_services, locked, output_folders, plan
 
     try:
         loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs, rules_format)
@@ -123,22 +149,19 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     on_terminal = not as_json and _is_terminal()
     if check:
         with _progress(loaded, on_terminal) as rendered_one:
-            report = _plan_or_exit(plan, loaded, rendered_one)
+            report = plan(loaded, rendered_one=rendered_one)
         _report(report, as_json, check=True)
         sys.exit(EXIT_DRIFT if report.drifted else 0)
 
-    try:
-        with locked(output_folders(loaded), lock_timeout):
-            with _progress(loaded, on_terminal) as rendered_one:
-                report = plan(loaded, merge=merge, rendered_one=rendered_one)
-            apply(report, force=force)
-    except (LockTimeout, OutsideOutputError) as error:
-        click.echo(f"opgen: {error}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+    with locked(output_folders(loaded), lock_timeout):
+        with _progress(loaded, on_terminal) as rendered_one:
+            report = plan(loaded, merge=merge, rendered_one=rendered_one)
+        apply(report, force=force)
     _report(report, as_json, check=False, force=force, show_diff=show_diff)
     if on_terminal and len(loaded) > 1:
         click.echo(_service_table(report))
-    if any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force:
+    left = any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force
+    if left or report.changed_meanwhile:
         sys.exit(EXIT_CONFLICT)
 
 
@@ -161,13 +184,12 @@ def diff(paths: tuple[Path, ...], out: Path | None, rules_format: str | None, bl
         _fail_on_problems(error)
     from opgen.sync import plan as p
 
-    report = _plan_or_exit(plan, loaded)
-    shown = [(o, ch) for o, ch in report.drifted if ch.action != p.KEPT]  # sync leaves kept files as they are
-    for out_dir, change in shown:
+    report = plan(loaded)
+    for out_dir, change in report.drifted:  # kept files are in sync: sync leaves them as they are
         if change.action == p.CONFLICT:
-            click.echo(f"# {out_dir / change.path} is edited by hand: sync will not apply this without --merge or --force")
+            click.echo(f"# {out_dir / change.path}: {change.why}; sync will not apply this without --merge or --force")
         click.echo(unified_diff(change, str(out_dir / change.path)), nl=False)
-    sys.exit(EXIT_DRIFT if shown else 0)
+    sys.exit(EXIT_DRIFT if report.drifted else 0)
 
 
 def _is_terminal() -> bool:
@@ -213,16 +235,6 @@ def _service_table(report) -> str:
     return "\n".join(lines)
 
 
-def _plan_or_exit(plan, loaded, rendered_one=None):
-    from opgen.sync.write import OutsideOutputError
-
-    try:
-        return plan(loaded, rendered_one=rendered_one)
-    except OutsideOutputError as error:
-        click.echo(f"opgen: {error}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-
-
 def _report(report, as_json: bool, check: bool, force: bool = False, show_diff: bool = False) -> None:
     """What sync did (or, with --check, would do): lines for people, or JSON for programs."""
     from opgen.sync import plan as p
@@ -235,45 +247,66 @@ def _report(report, as_json: bool, check: bool, force: bool = False, show_diff: 
         return
     if check:
         labels = {p.CREATE: "missing", p.UPDATE: "stale", p.CONFLICT: "edited by hand, and opgen has changes for it",
-                  p.KEPT: "edited by hand", p.DELETE: "obsolete", p.ORPHANED: "obsolete, edited by hand"}
+                  p.MERGED: "edited by hand, and opgen has changes for it", p.DELETE: "obsolete",
+                  p.ORPHANED: "obsolete, edited by hand"}
         for out_dir, change in report.drifted:
             note = f" ({len(change.orphans)} keep-region(s) would move to the orphans folder)" if change.orphans else ""
             click.echo(f"{labels[change.action]}: {out_dir / change.path}{note}")
         if report.drifted:
             click.echo(f"opgen: {len(report.drifted)} file(s) out of sync; run `opgen sync`.", err=True)
         else:
-            click.echo(f"opgen: {len(report.changes)} file(s) in sync.")
+            kept = report.count(p.KEPT)
+            click.echo(f"opgen: {len(report.changes)} file(s) in sync"
+                       + (f" ({kept} edited by hand, which sync leaves as they are)." if kept else "."))
         return
     verbs = {p.CREATE: "created", p.UPDATE: "updated", p.DELETE: "deleted", p.MERGED: "merged your edits into"}
+    overwritten = 0
     for out_dir, change in report.changes:
         shown = out_dir / change.path
-        if change.action in verbs:
+        if shown in report.changed_meanwhile:
+            click.echo(f"left {shown}: it changed while opgen was syncing (a save?); it counts as edited by hand now",
+                       err=True)
+        elif change.action in verbs:
             moved = f" (its keep-regions moved to {out_dir / change.regions_moved_to})" if change.regions_moved_to else ""
             click.echo(f"{verbs[change.action]} {shown}{moved}")
         elif change.action in (p.CONFLICT, p.KEPT) and force:
-            click.echo(f"overwrote {shown} (edited by hand; your version is in {shown}.orig)")
+            overwritten += 1
+            click.echo(f"overwrote {shown} (edited by hand; your version is in {_backup_of(report, shown)})")
         elif change.action == p.KEPT:
-            click.echo(f"kept {shown}: edited by hand, and opgen has nothing new for it")
+            click.echo(f"kept {shown}: edited by hand, and a sync leaves it as it is")
         elif change.action == p.ORPHANED and force:
-            click.echo(f"deleted {shown} (no longer generated; your edited version is in {shown}.orig)")
+            click.echo(f"deleted {shown} (no longer generated; your edited version is in {_backup_of(report, shown)})")
         elif change.action == p.CONFLICT and change.merged_text:
             click.echo(f"conflict {shown}: your edits and opgen's overlap; resolve the <<<<<<< markers", err=True)
         elif change.action == p.CONFLICT:
-            click.echo(f"conflict {shown}: edited by hand, left as it is", err=True)
+            click.echo(f"conflict {shown}: {change.why}; left as it is", err=True)
             if show_diff and change.new_text is not None:
                 click.echo(unified_diff(change, str(shown)), err=True, nl=False)
         elif change.action == p.ORPHANED:
             click.echo(f"orphaned {shown}: no longer generated but edited by hand, left as it is", err=True)
+    for names in report.renamed.values():
+        for old, new in sorted(names.items()):
+            click.echo(f"renamed service {old} to {new}: its old files go, their keep-regions move to the new ones")
     for saved in report.orphans:
         click.echo(f"saved keep-region content whose place is gone to {saved}", err=True)
-    summary = ", ".join(f"{report.count(a)} {word}" for a, word in (
-        (p.CREATE, "created"), (p.UPDATE, "updated"), (p.UNCHANGED, "unchanged"), (p.KEPT, "kept"), (p.MERGED, "merged"),
-        (p.DELETE, "deleted"), (p.CONFLICT, "in conflict")))
+    left = 0 if force else report.count(p.CONFLICT)
+    counts = [(report.count(p.CREATE), "created"), (report.count(p.UPDATE), "updated"), (report.count(p.UNCHANGED), "unchanged"),
+              (0 if force else report.count(p.KEPT), "kept"), (report.count(p.MERGED), "merged"), (report.count(p.DELETE), "deleted")]
+    counts += [(overwritten, "overwritten")] if force else []
+    counts += [(left, "in conflict")]
+    counts += [(len(report.changed_meanwhile), "changed meanwhile")] if report.changed_meanwhile else []
+    summary = ", ".join(f"{count} {word}" for count, word in counts)
     click.echo(f"opgen: {summary}.")
-    if any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force:
+    if (any(ch.action in (p.CONFLICT, p.ORPHANED) for _, ch in report.changes) and not force) or report.changed_meanwhile:
         click.echo("opgen: hand-edited files were left alone; move the edits into the descriptor or a keep-region, "
                    "merge them with `opgen sync --merge`, or overwrite them with `opgen sync --force` (keeps FILE.orig).",
                    err=True)
+
+
+def _backup_of(report, shown: Path) -> Path:
+    """The backup --force made of `shown` (FILE.orig, or FILE.orig.N when that one was taken)."""
+    return next((b for b in report.backups if b.parent == shown.parent and b.name.startswith(shown.name + ".orig")),
+                shown.with_name(shown.name + ".orig"))
 
 
 @main.command()

@@ -298,12 +298,17 @@ LABEL_DEPENDENCY_KIND = "dependency_kind"
 
 OPS_DIR = "ops"
 MANIFEST_PATH = ".opgen/manifest.json"  # inside the output folder
-BASE_DIR = ".opgen/base"  # what opgen last wrote, file by file
+OLD_BASE_DIR = ".opgen/base"  # where opgen before manifest version 3 kept a copy of what it wrote (sync/base.py)
 ORPHANS_DIR = ".opgen/orphans"  # keep-region content whose place disappeared
 LOCK_PATH = ".opgen/lock"
 PENDING_PATH = ".opgen/pending.json"  # the write-ahead journal of a sync in progress
 STAT_CACHE_PATH = ".opgen/stat-cache.json"  # per machine, not committed: sync/stat_cache.py
 STATE_GITIGNORE = ".opgen/.gitignore"
+STATE_DIR = ".opgen"  # every path above lives in it
+# Keep-regions each kind of file declares (sync/regions.py): the runbook pages' notes, the
+# instrumentation module's own imports and code.
+RUNBOOK_REGIONS = ("notes",)
+TELEMETRY_REGIONS = ("imports", "custom")
 DESCRIPTOR_FILENAMES = ("service.yaml",)
 DESCRIPTOR_SUFFIX = ".opgen.yaml"
 

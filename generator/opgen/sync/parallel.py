@@ -65,11 +65,11 @@ def parse_all(jobs: list[tuple[Path, str, tuple[Path, ...], bytes]], blueprints:
 
 
 def _parse(job: tuple[Path, str, tuple[Path, ...], bytes]):
-    from opgen.sync import run
+    from opgen.sync import load
 
     descriptor, shown, blueprint_dirs, raw = job
     try:
-        return run.load_validated(descriptor, shown, blueprint_dirs, _blueprints, raw)
+        return load.load_validated(descriptor, shown, blueprint_dirs, _blueprints, raw)
     except DescriptorError as error:
         return error
 
