@@ -388,6 +388,7 @@ ALERTMANAGER_CONFIG_PATH = "alertmanager/routes.yml"
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 DEFAULT_RECEIVER = "opgen-default"  # alerts of teams without on-call data, and of no known team
 DEFAULT_ALERT_CHANNEL = "#alerts"
+UNROUTED_PAGES_RECEIVER = "opgen-unrouted-pages"  # pages that reach no pager nor team channel: loud, in DEFAULT_ALERT_CHANNEL
 # prometheus-operator: the labels of every generated PrometheusRule, for a Prometheus ruleSelector.
 PROMETHEUSRULE_LABELS = {"app.kubernetes.io/managed-by": "opgen", "role": "alert-rules"}
 

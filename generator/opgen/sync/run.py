@@ -281,6 +281,12 @@ def with_graph_warnings(loaded: list[Loaded], fleet_dir: Path) -> list[Loaded]:
         item = next(i for i in loaded if i.name == cycle[0])
         extra.setdefault(cycle[0], []).append(Problem(item.name_position, (
             f"dependency cycle: {' -> '.join(cycle)}; each of these services is in the blast radius of the others")))
+    from opgen.render.alertmanager_routes import FIX_UNROUTED, unpaged
+
+    by_name = {i.name: i for i in loaded}
+    for name, where in unpaged(fleet).items():  # a fleet-wide fact: routes go by team
+        extra.setdefault(name, []).append(Problem(by_name[name].name_position, (
+            f"the pages of {name!r} go to {where}, where nobody is paged; {FIX_UNROUTED}")))
     return [replace(i, fleet_dir=fleet_dir, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
 
 
