@@ -6,7 +6,7 @@ from typing import Any
 
 from opgen import conventions
 from opgen.descriptor.fields import Context
-from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE
+from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE, Service
 from opgen.slo.durations import format_duration, parse_duration
 from opgen.slo.numbers import format_number, to_fraction
 from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
@@ -69,6 +69,19 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     for index, dep in enumerate(spec["dependencies"]):
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
+
+
+def check_model(service: Service, ctx: Context) -> None:
+    """Warnings that need the built service (with its settings): pages and links that reach nobody."""
+    if service.team == conventions.UNASSIGNED_TEAM and service.tier <= 2:
+        ctx.warn(("metadata", "team"),
+                 f"team {service.team!r} on a tier {service.tier} service: its alerts are routed to no team and its "
+                 "catalog entry has no owner; name the owning team")
+    if service.runbook_base_url is None:
+        ctx.warn(("metadata", "name"),
+                 f"runbook links are repository paths ({conventions.runbook_url(None, service.name)}), which no "
+                 "notification, dashboard or catalog link can open; set runbook_base_url in an opgen-settings.yaml "
+                 "(at the repository root: the URL where that folder is browsable) or metadata.links.runbook_base_url")
 
 
 def _warn_about_silent_alerts(slo: dict[str, Any], path, ctx: Context) -> None:

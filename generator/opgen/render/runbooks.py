@@ -111,6 +111,7 @@ class Links:
     descriptor: str | None  # None when the descriptor is not a relative path from the output folder
     descriptor_label: str
     dashboard: str | None  # Grafana URL, when the descriptor has grafana_url
+    online: str | None  # this overview on the web, as alerts, dashboard and catalog link to it; None without a base URL
 
 
 def links(context: RenderContext) -> Links:
@@ -120,7 +121,8 @@ def links(context: RenderContext) -> Links:
     descriptor = None if label.startswith("/") else md_path_target("../../../" + label)
     dashboard = md_url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
     rules = c.rules_path(service.name)
-    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard)
+    online = md_url_target(c.runbook_overview_url(service.runbook_base_url, service.name)) if service.runbook_base_url else None
+    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard, online)
 
 
 def alert_rules(service: Service) -> list[dict]:

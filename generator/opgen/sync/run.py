@@ -71,7 +71,7 @@ class Loaded:
         if self.service is not None:
             return self
         shown = self.name_position.file if self.name_position else display_path(self.descriptor)
-        result = load_validated(self.descriptor, shown, self.blueprint_dirs, blueprints)
+        result = load_validated(self.descriptor, shown, self.blueprint_dirs, blueprints, out_dir=self.out_dir)
         return replace(self, service=result.service)
 
 
@@ -119,7 +119,7 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     records: dict[Path, dict[str, Record]] = {}  # output folder -> records by descriptor label
     out_real = out.resolve() if out is not None else None
     real_folder = _RealFolders()
-    to_parse: list[tuple] = []  # (index in loaded, descriptor, shown, raw, label, rules format, blueprint folders, out_dir, out_real)
+    to_parse: list[tuple] = []  # (index in loaded, descriptor, shown, raw, label, settings, blueprint folders, out_dir, out_real)
     loaded: list[Loaded | None] = []
     for descriptor in descriptors:
         out_dir = out if out is not None else descriptor.parent / c.OPS_DIR
@@ -135,6 +135,7 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
                 continue
         try:
             chosen = rules_format or blueprints.rules_format(descriptor.parent) or c.DEFAULT_RULES_FORMAT
+            settings = (chosen, blueprints.runbook_base_url(descriptor.parent, out_dir))  # what the settings decide
             folders = blueprints.folders(descriptor.parent, blueprint_dirs)
             raw = descriptor.read_bytes()
         except DescriptorError as exc:
@@ -147,20 +148,21 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
         if reuse and out_dir not in records:
             records[out_dir] = {r.descriptor: r for r in read_manifest(out_dir).services.values()}
         record = records.get(out_dir, {}).get(label)
-        item = record and _from_record(record, descriptor, shown, out_dir, out_real.as_posix(), raw, label, chosen,
+        item = record and _from_record(record, descriptor, shown, out_dir, out_real.as_posix(), raw, label, settings,
                                        blueprints, folders, blueprint_dirs)
         if item is None:  # parsed below, with the others, on every core
-            to_parse.append((len(loaded), descriptor, shown, raw, label, chosen, folders, out_dir, out_real))
+            to_parse.append((len(loaded), descriptor, shown, raw, label, settings, folders, out_dir, out_real))
         loaded.append(item)
-    jobs = [(descriptor, shown, blueprint_dirs, raw) for _, descriptor, shown, raw, *_ in to_parse]
-    for (index, descriptor, shown, raw, label, chosen, folders, out_dir, out_real), result in zip(
+    jobs = [(descriptor, shown, blueprint_dirs, raw, out_dir) for _, descriptor, shown, raw, _, _, _, out_dir, _ in to_parse]
+    for (index, descriptor, shown, raw, label, settings, folders, out_dir, out_real), result in zip(
             to_parse, parallel.parse_all(jobs, blueprints)):
         if isinstance(result, DescriptorError):
             problems += result.problems
             continue
-        key = inputs_key(raw, label, chosen, result.service.blueprint, blueprints.file_bytes(folders, result.service.blueprint))
+        key = inputs_key(raw, label, settings[0], result.service.blueprint,
+                         blueprints.file_bytes(folders, result.service.blueprint), settings[1])
         loaded[index] = Loaded(descriptor, result.service, out_dir, facts_of(result.service), key, label, out_real.as_posix(),
-                               result.warnings, result.name_position, chosen, blueprint=result.service.blueprint,
+                               result.warnings, result.name_position, settings[0], blueprint=result.service.blueprint,
                                blueprint_dirs=blueprint_dirs)
     loaded = [item for item in loaded if item is not None]
     seen: dict[str, Loaded] = {}
@@ -197,10 +199,12 @@ class _RealFolders:
 
 
 def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, out_real: str, raw: bytes, label: str,
-                 rules_format: str, blueprints: Blueprints, folders: tuple[Path, ...],
+                 settings: tuple[str, str | None], blueprints: Blueprints, folders: tuple[Path, ...],
                  blueprint_dirs: tuple[Path, ...]) -> Loaded | None:
-    """The descriptor as its record knows it, when its inputs are what they were; else None."""
-    key = inputs_key(raw, label, rules_format, record.blueprint, blueprints.file_bytes(folders, record.blueprint))
+    """The descriptor as its record knows it, when its inputs are what they were; else None.
+    `settings`: the rules format and the runbook base URL its settings files give it."""
+    rules_format = settings[0]
+    key = inputs_key(raw, label, rules_format, record.blueprint, blueprints.file_bytes(folders, record.blueprint), settings[1])
     if key != record.inputs:
         return None
     try:

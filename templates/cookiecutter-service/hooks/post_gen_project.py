@@ -45,7 +45,7 @@ def main() -> int:
     descriptor = created.folder / "service.yaml"
     print(f"created {descriptor}")
     for item in created.loaded:
-        for warning in item.warnings:
+        for warning in item.warnings + item.graph_warnings:
             print(f"{warning.position}: warning: {warning.message}", file=sys.stderr)
     for out_dir, change in created.report.changes:
         print(f"created {out_dir / change.path}")
