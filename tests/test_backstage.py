@@ -466,7 +466,7 @@ def test_backstage_creates_exactly_what_new_service_creates(tmp_path, template, 
     result = fetch_cookiecutter(tmp_path, template, form)
     assert result.returncode == 0, result.stderr[-3000:]
     [generated] = (tmp_path / "work" / "intermediate").iterdir()  # what Backstage publishes
-    assert sorted(p.name for p in generated.iterdir()) == ["ops", "opgen-settings.yaml", "service.yaml"]
+    assert sorted(p.name for p in generated.iterdir()) == ["opgen-settings.yaml", "ops", "service.yaml"]
 
     (tmp_path / "cli").mkdir()
     cli = run_opgen(*new_service_args(step_values(template, form)), cwd=tmp_path / "cli")

@@ -24,7 +24,7 @@ FLAGS = {"blueprint": "--blueprint", "team": "--team", "tier": "--tier", "platfo
          "namespace": "--namespace", "baseline_rps": "--baseline-rps", "peak_rps": "--peak-rps",
          "per_instance_rps": "--per-instance-rps", "gpus": "--gpus", "gpu_model": "--gpu-model",
          "gpu_hourly_cost_usd": "--gpu-hourly-cost-usd", "monthly_budget_usd": "--monthly-budget-usd",
-         "slack": "--slack", "pagerduty_service_id": "--pagerduty-service-id"}
+         "slack": "--slack", "pagerduty_service_id": "--pagerduty-service-id", "runbook_base_url": "--runbook-base-url"}
 REPEATABLE = {"dependencies": "--dependency", "objectives": "--objective"}
 
 ANSWER_SETS = {
@@ -33,6 +33,7 @@ ANSWER_SETS = {
         "namespace": "shop", "baseline_rps": "40", "peak_rps": "250.5", "per_instance_rps": "30",
         "monthly_budget_usd": "4000", "slack": "#payments-oncall", "pagerduty_service_id": "PABC123",
         "dependencies": "orders-db:postgres:critical, cache:redis", "objectives": "availability=99.95, latency=99",
+        "runbook_base_url": "https://github.com/acme/checkout-api/blob/main",
     },
     "queue-worker on ecs with defaults": {
         "name": "billing-worker", "blueprint": "queue-worker", "platform": "ecs", "tier": "3",
@@ -130,7 +131,8 @@ def test_the_template_creates_exactly_what_new_service_creates(tmp_path, answers
     project = run_template(tmp_path, answers, tmp_path / "portal")
     assert project == tmp_path / "portal" / answers["name"]
     assert sorted(p.name for p in (tmp_path / "portal").iterdir()) == [answers["name"]]
-    assert sorted(p.name for p in project.iterdir()) == ["ops", "service.yaml"]
+    settings = ["opgen-settings.yaml"] if answers.get("runbook_base_url") else []
+    assert sorted(p.name for p in project.iterdir()) == [*settings, "ops", "service.yaml"]
 
     (tmp_path / "cli").mkdir()
     result = run_opgen(*new_service_args(answers), cwd=tmp_path / "cli")
