@@ -220,12 +220,15 @@ def render(service) -> str:
 
 
 def descriptor(tier: int = 2, platform: str = "kubernetes", traffic: str = "", scaling: str = "",
-               interfaces: str = "[{kind: http}]", slos: str = "", dependencies: str = "", gpu: str = "") -> str:
+               interfaces: str = "[{kind: http}]", slos: str = "", dependencies: str = "", gpu: str = "",
+               blueprint: str = "", cost: str = "") -> str:
     return "\n".join(line for line in (
         "apiVersion: opgen/v1",
         "kind: Service",
         f"metadata: {{name: shop, team: core, tier: {tier}}}",
         "spec:",
+        f"  blueprint: {blueprint}" if blueprint else "",
+        f"  cost: {{{cost}}}" if cost else "",
         f"  runtime: {{platform: {platform}}}",
         f"  interfaces: {interfaces}",
         f"  traffic: {{{traffic}}}" if traffic else "",
@@ -529,7 +532,7 @@ def test_capacity(case):
 def test_capacity_explains_its_arithmetic():
     capacity = plan_capacity(load_service_text(descriptor(traffic=TRAFFIC, scaling="max_replicas: 50"), "service.yaml"))
     assert capacity.arithmetic == (
-        "Target utilisation: 70% (default; the descriptor sets no scaling.target_cpu_utilization).",
+        "Target utilisation: 70% (opgen's default; neither the descriptor nor its blueprint sets scaling.target_cpu_utilization).",
         "Per pod at 70%: 60 rps x 70% = 42 rps.",
         "Baseline: 150 rps / 42 rps per pod = 3.57143, rounded up: 4 pods.",
         "One of 3 zones lost: 4 + ceil(4 / 2) = 6 pods, so the other 2 zones still carry the baseline.",
@@ -550,11 +553,73 @@ def test_capacity_says_when_figures_are_missing():
     assert capacity.per_replica_rps is None
 
 
+# --- precedence: the descriptor, then the declared traffic, then the blueprint ------------------------
+
+BLUEPRINT_CASES = {
+    # name: (descriptor, min, max, where the minimum and the maximum come from, as the arithmetic says)
+    # http-api: 60 % target, min 2, max 10. A pod serves 25 x 60 % = 15 rps: 50/15 -> 4, + 2 for the zone = 6;
+    # 500/15 -> 34, + 20 % -> 41.
+    "declared traffic wins over the blueprint's bounds": (
+        descriptor(tier=1, blueprint="http-api", traffic="baseline_rps: 50, peak_rps: 500, per_instance_rps: 25"), 6, 41,
+        ("The declared traffic wins over the http-api blueprint's scaling.min_replicas of 2, a default for services that declare none.",
+         "The declared peak wins over the http-api blueprint's scaling.max_replicas of 10, a default for services that declare no traffic.")),
+    "the descriptor's own bounds win over the traffic": (
+        descriptor(tier=1, blueprint="http-api", traffic="baseline_rps: 50, peak_rps: 500, per_instance_rps: 25",
+                   scaling="min_replicas: 8, max_replicas: 45"), 8, 45,
+        ("scaling.min_replicas in the descriptor wins: 8 pods (the figures above give 6).",
+         "scaling.max_replicas in the descriptor wins: 45 pods (the figures above give 41).")),
+    "without traffic, the blueprint's bounds": (
+        descriptor(tier=2, blueprint="http-api"), 2, 10,
+        ("Without traffic.baseline_rps and traffic.per_instance_rps: the minimum is the http-api blueprint's scaling.min_replicas, 2 pods.",
+         "Without traffic.peak_rps and traffic.per_instance_rps: the maximum is the http-api blueprint's scaling.max_replicas, 10 pods.")),
+    "the blueprint's minimum is raised to the tier floor": (
+        descriptor(tier=1, blueprint="http-api"), 3, 10,
+        ("Without traffic.baseline_rps and traffic.per_instance_rps: the http-api blueprint's scaling.min_replicas of 2 is raised to "
+         "the tier 1 floor, 3 pods.",
+         "Without traffic.peak_rps and traffic.per_instance_rps: the maximum is the http-api blueprint's scaling.max_replicas, 10 pods.")),
+    # queue-worker: min 1, max 20, 70 %. 400/(10 x 70 %) = 57.1 -> 58, + 29 for the zone = 87, above the blueprint's 20.
+    "a blueprint's maximum below the traffic's minimum is not used": (
+        descriptor(tier=3, blueprint="queue-worker", interfaces="[{kind: queue-consumer}]",
+                   traffic="baseline_rps: 400, per_instance_rps: 10"), 87, 174,
+        ("The declared traffic wins over the queue-worker blueprint's scaling.min_replicas of 1, a default for services that declare none.",
+         "Without traffic.peak_rps: the maximum is max(10, 2 x minimum 87) = 174 pods (the queue-worker blueprint's "
+         "scaling.max_replicas of 20 is below the minimum).")),
+}
+
+
+@pytest.mark.parametrize("case", BLUEPRINT_CASES)
+def test_the_descriptor_then_the_traffic_then_the_blueprint(case):
+    text, expected_min, expected_max, lines = BLUEPRINT_CASES[case]
+    capacity = plan_capacity(load_service_text(text, "service.yaml"))
+    assert (capacity.min_replicas, capacity.max_replicas) == (expected_min, expected_max)
+    assert all(line in capacity.arithmetic for line in lines), capacity.arithmetic
+
+
+def test_the_target_utilisation_says_whose_it_is():
+    lines = [plan_capacity(load_service_text(text, "service.yaml")).arithmetic[0] for text in (
+        descriptor(blueprint="http-api"), descriptor(blueprint="http-api", scaling="target_cpu_utilization: 50"), descriptor())]
+    assert lines == ["Target utilisation: 60% (the http-api blueprint's scaling.target_cpu_utilization).",
+                     "Target utilisation: 50% (scaling.target_cpu_utilization in the descriptor).",
+                     "Target utilisation: 70% (opgen's default; neither the descriptor nor its blueprint sets "
+                     "scaling.target_cpu_utilization)."]
+
+
+def test_new_service_with_traffic_gets_the_traffics_replicas_not_the_blueprints(tmp_path):
+    result = run_opgen("new-service", "demo", "--no-input", "--tier", "1", "--baseline-rps", "50", "--peak-rps", "500",
+                       "--per-instance-rps", "25", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "demo" / "ops" / "terraform" / "demo_autoscaling.tf").read_text()
+    [(_, _, hpa)] = resources(parse(text))
+    assert (hpa["spec"][0]["min_replicas"], hpa["spec"][0]["max_replicas"]) == (6, 41)
+    assert "# Capacity: 6 to 41 pods." in text and "in the descriptor wins" not in text
+    assert "max_replicas" not in result.stderr  # the blueprint's 10 is not the descriptor's choice: nothing to warn about
+
+
 # --- the validation warning -------------------------------------------------------------------------
 
 
 def test_max_replicas_below_the_declared_peak_is_a_warning_with_the_figures(tmp_path):
-    (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling="min_replicas: 3, max_replicas: 20"))
+    (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling="min_replicas: 6, max_replicas: 20"))
     result = run_opgen("validate", "service.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = next(i for i, text in enumerate((tmp_path / "service.yaml").read_text().splitlines(), 1) if "scaling:" in text)
@@ -563,7 +628,53 @@ def test_max_replicas_below_the_declared_peak_is_a_warning_with_the_figures(tmp_
             "(60 rps per instance x 70% target utilisation) needs 36 replicas (44 with 20% headroom)") in result.stderr
 
 
-@pytest.mark.parametrize("scaling", ["min_replicas: 3, max_replicas: 36", "min_replicas: 3"])
+def capacity_warnings(text: str) -> list[str]:
+    from opgen.descriptor.load import validate_source
+    from opgen.descriptor.source import parse_yaml
+
+    _, warnings = validate_source(parse_yaml(text.encode(), "service.yaml"), runbook_base_url="https://git.example.com/r")
+    return [str(w) for w in warnings]
+
+
+@pytest.mark.parametrize(("text", "warning"), [
+    # 150 rps at 42 per pod -> 4, + 2 for one of 3 zones lost = 6.
+    (descriptor(traffic=TRAFFIC, scaling="min_replicas: 4"),
+     "service.yaml:8:27: min_replicas 4 is below 6, what the declared baseline needs with one of 3 zones lost, at least the "
+     "tier 2 floor: losing a zone, a node or a rollout then leaves too few pods to serve (the arithmetic is in "
+     "terraform/shop_autoscaling.tf)"),
+    (descriptor(tier=1, scaling="min_replicas: 2"),
+     "service.yaml:7:27: min_replicas 2 is below 3, the tier 1 floor: losing a zone, a node or a rollout then leaves too few "
+     "pods to serve (the arithmetic is in terraform/shop_autoscaling.tf)"),
+    (descriptor(traffic=TRAFFIC, gpu="count: 1", scaling="min_replicas: 6"),
+     "service.yaml:8:27: min_replicas 6 is below 7, what the declared baseline needs with one of 3 zones lost and a warm "
+     "spare, at least the tier 2 floor: losing a zone, a node or a rollout then leaves too few pods to serve (the "
+     "arithmetic is in terraform/shop_autoscaling.tf)"),
+])
+def test_an_explicit_minimum_below_the_zone_loss_and_tier_floor_is_a_warning(text, warning):
+    assert capacity_warnings(text) == [warning]
+
+
+def test_no_warning_for_a_minimum_at_the_floor_or_a_blueprints_default():
+    assert capacity_warnings(descriptor(traffic=TRAFFIC, scaling="min_replicas: 6")) == []
+    assert capacity_warnings(descriptor(tier=1, blueprint="http-api")) == []  # its 2 is raised to 3, and said so
+    assert capacity_warnings(descriptor(tier=3, platform="lambda", scaling="min_replicas: 1")) == []
+
+
+def test_a_minimum_that_costs_more_than_the_budget_is_a_warning_where_the_minimum_comes_from():
+    # 4 pods from the traffic (1 x 10 x 70 % = 7 rps; 20/7 -> 3, + 2 zones = 5, + a spare = 6) at 2 GPUs x 1.5 USD x 730 h.
+    text = descriptor(traffic="baseline_rps: 20, per_instance_rps: 10", gpu="count: 2, hourly_cost_usd: 1.5",
+                      cost="monthly_budget_usd: 10000")
+    assert capacity_warnings(text) == [
+        "service.yaml:8:27: the minimum of 6 pods costs 13140 USD a month in GPUs alone (2 GPUs x 1.5 USD x 730 h x 6), "
+        "131% of cost.monthly_budget_usd 10000: lower the minimum or raise the budget, with the team"]
+    assert capacity_warnings(text.replace("10000", "13140")) == []
+    blueprint = descriptor(blueprint="gpu-inference", cost="monthly_budget_usd: 1000")  # its minimum of 2 at 0.8 USD
+    [warning] = capacity_warnings(blueprint)
+    assert warning.startswith("blueprints/gpu-inference.yaml:") or "gpu-inference.yaml:" in warning.split(": ")[0]
+    assert "the minimum of 2 pods costs 1168 USD a month in GPUs alone" in warning and "117% of" in warning
+
+
+@pytest.mark.parametrize("scaling", ["min_replicas: 6, max_replicas: 36", "min_replicas: 6"])
 def test_no_warning_when_max_replicas_carries_the_peak_or_is_computed(tmp_path, scaling):
     (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling=scaling))
     result = run_opgen("validate", "service.yaml", cwd=tmp_path)

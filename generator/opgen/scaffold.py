@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 from jinja2 import pass_context
 from jinja2.ext import Extension
 
+from opgen.capacity import HOURS_PER_MONTH
 from opgen.descriptor import spec
 from opgen.descriptor.blueprints import (
     SETTINGS, SETTINGS_FILE, available_blueprints, blueprint_folders, load_blueprint, runbook_base_url_setting,
@@ -34,7 +35,6 @@ from opgen.slo.numbers import format_number, to_fraction
 from opgen.sync.write import atomic_write
 
 NO_DEPENDENCIES = "none"
-HOURS_PER_MONTH = 730  # 365 * 24 / 12
 COMMENT_COLUMN = 30
 TIERS = ("1", "2", "3", "4")
 UNITS = {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}

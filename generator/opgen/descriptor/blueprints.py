@@ -277,6 +277,12 @@ def apply_blueprint(descriptor: Source, extra_dirs: tuple[Path, ...] = (), bluep
     return merged
 
 
+def from_blueprint(merged: Source, path: PathKey) -> bool:
+    """Whether the value at `path` of a descriptor merged with its blueprint (apply_blueprint) came
+    from the blueprint: its position is in the blueprint's file, not the descriptor's."""
+    return tuple(path) in merged.positions and merged.positions[tuple(path)].file != merged.file
+
+
 def _merge(base: Any, override: Any, path: PathKey, merged: Source) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         result = dict(base)

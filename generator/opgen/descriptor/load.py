@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from opgen.descriptor.blueprints import Blueprints, apply_blueprint, blueprint_folders
+from opgen.descriptor.blueprints import Blueprints, apply_blueprint, blueprint_folders, from_blueprint
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
@@ -61,6 +61,9 @@ def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (), bluep
     if ctx.problems:
         raise DescriptorError([naming_the_descriptor(p, source.file) for p in ctx.problems])
     service = build_service(data, source.file)
+    inherited = frozenset(f for f in ("min_replicas", "max_replicas", "target_cpu_utilization")
+                          if from_blueprint(source, ("spec", "scaling", f)))
+    service = replace(service, scaling=replace(service.scaling, from_blueprint=inherited))
     if service.runbook_base_url is None and runbook_base_url is not None:
         service = replace(service, runbook_base_url=runbook_base_url)
     check_model(service, ctx)

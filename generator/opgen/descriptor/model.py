@@ -86,6 +86,15 @@ class Scaling:
     min_replicas: int | None = None
     max_replicas: int | None = None
     target_cpu_utilization: int | None = None
+    from_blueprint: frozenset[str] = frozenset()  # the fields above that the blueprint set, not the descriptor
+
+    def own(self, field: str) -> int | None:
+        """The descriptor's own value of `field`, or None."""
+        return None if field in self.from_blueprint else getattr(self, field)
+
+    def blueprint_default(self, field: str) -> int | None:
+        """The blueprint's value of `field`, when the descriptor does not set it, or None."""
+        return getattr(self, field) if field in self.from_blueprint else None
 
 
 @dataclass(frozen=True)
