@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, is_stat_cache, run_opgen, service_folder
+from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, is_stat_cache, require, run_opgen, service_folder
 from opgen import conventions as c
 from opgen.descriptor.load import load_service
 from opgen.sync.discover import find_descriptors
@@ -174,7 +174,7 @@ def test_metadata_and_spec_come_from_the_descriptor(kit):
     assert {service.team, f"tier-{service.tier}", service.platform, "opgen"} <= set(entity["metadata"]["tags"])
     spec = entity["spec"]
     assert spec["owner"] == f"group:{service.team}"
-    assert spec["system"] == service.namespace
+    assert spec.get("system") == service.system  # only a System the descriptor declares, never the namespace
     assert spec["lifecycle"] == ("production" if service.slos else "experimental")
 
 
@@ -212,7 +212,7 @@ def test_prometheus_annotations_name_the_alerts_and_recordings_of_the_rules(kit)
         assert metric in recordings and selector == f'service="{service.name}"' and dimension == "slo"
 
 
-def test_grafana_annotations_only_with_a_grafana_url_and_at_the_dashboards_uid(kit):
+def test_grafana_annotations_only_with_a_grafana_url_and_at_the_dashboards_tag(kit):
     service, ops, entity = kit
     annotations = entity["metadata"]["annotations"]
     grafana = {k for k in annotations if k.startswith("grafana/")}
@@ -222,8 +222,56 @@ def test_grafana_annotations_only_with_a_grafana_url_and_at_the_dashboards_uid(k
     uid = json.loads((ops / c.dashboard_path(service.name)).read_text())["uid"]
     overview = annotations["grafana/overview-dashboard"]
     assert overview.startswith(service.grafana_url.rstrip("/") + f"/d/{uid}/")
-    assert annotations["grafana/dashboard-selector"] == f"url @> '/d/{uid}/'"
+    tags = json.loads((ops / c.dashboard_path(service.name)).read_text())["tags"]
+    assert annotations["grafana/dashboard-selector"] == f"tags @> '{c.dashboard_tag(service.name)}'"
+    assert c.dashboard_tag(service.name) in tags
     assert {"url": overview.removesuffix("?kiosk"), "title": "Grafana dashboard", "icon": "dashboard"} in entity["metadata"]["links"]
+
+
+GRAFANA_PLUGIN = Path(__file__).parent / ".npm"  # .ci/run puts the plugin's query evaluator and jsep here
+QUERY_EVALUATOR = GRAFANA_PLUGIN / "plugin-grafana" / "dist" / "query" / "QueryEvaluator.esm.js"
+EVALUATE = """const [path, query, context] = process.argv.slice(2);
+const { QueryEvaluator } = await import(path);
+const evaluator = new QueryEvaluator();
+try { console.log(JSON.stringify({result: evaluator.evaluate(evaluator.parse(query), JSON.parse(context))})); }
+catch (error) { console.log(JSON.stringify({error: String(error.message)})); }
+"""
+
+
+@pytest.fixture(scope="session")
+def grafana_selector(tmp_path_factory):
+    """The Backstage Grafana plugin's own query evaluator (@backstage-community/plugin-grafana 0.21.0,
+    dist/query/QueryEvaluator.esm.js, with jsep), run by node: (query, dashboard) -> its result or error."""
+    node = shutil.which("node")
+    require(node is not None and QUERY_EVALUATOR.is_file() and (GRAFANA_PLUGIN / "node_modules" / "jsep").is_dir(),
+            "the Backstage Grafana plugin's query evaluator (node, @backstage-community/plugin-grafana, jsep)",
+            "npm pack @backstage-community/plugin-grafana@0.21.0 and npm install jsep@1 into tests/.npm")
+    script = tmp_path_factory.mktemp("grafana") / "evaluate.mjs"
+    script.write_text(EVALUATE)
+
+    def evaluate(query: str, dashboard: dict) -> dict:
+        done = subprocess.run([node, str(script), str(QUERY_EVALUATOR), query, json.dumps(dashboard)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    return evaluate
+
+
+def search_hit(dashboard_file: Path) -> dict:
+    """The dashboard as Grafana's /api/search lists it, what the plugin evaluates the selector against."""
+    board = json.loads(dashboard_file.read_text())
+    return {"uid": board["uid"], "title": board["title"], "url": f"/d/{board['uid']}/{board['uid']}", "type": "dash-db",
+            "tags": board["tags"]}
+
+
+def test_the_dashboard_selector_picks_the_services_dashboard_in_the_plugins_own_evaluator(tmp_path, grafana_selector):
+    ops = generate(tmp_path, CHECKOUT)
+    selector = load(ops / c.catalog_info_path("checkout"))["metadata"]["annotations"]["grafana/dashboard-selector"]
+    own = search_hit(ops / c.dashboard_path("checkout"))
+    other = own | {"uid": "opgen-cart", "url": "/d/opgen-cart/cart", "tags": ["payments", "tier-1", "opgen", c.dashboard_tag("cart")]}
+    assert grafana_selector(selector, own) == {"result": True}
+    assert grafana_selector(selector, other) == {"result": False}
 
 
 def test_pagerduty_annotation_only_with_a_service_id(kit):

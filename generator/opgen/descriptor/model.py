@@ -121,6 +121,7 @@ class Service:
     scaling: Scaling
     monthly_budget_usd: float | None
     gpu: GPU | None = None
+    system: str | None = None  # a declared Backstage System
 
     @property
     def is_cron_job(self) -> bool:
@@ -157,6 +158,7 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
+        system=meta.get("system"),
     )
 
 

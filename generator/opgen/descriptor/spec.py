@@ -62,6 +62,9 @@ METADATA = Object(
               default="", example="Takes the cart, charges the card, creates the order."),
         Field("oncall", ONCALL, "On-call contacts."),
         Field("links", LINKS, "Links used in alert annotations."),
+        Field("system", String(pattern=DNS_LABEL, pattern_hint="a DNS label"),
+              "The Backstage System entity the service belongs to (its catalog entry's spec.system); "
+              "only when that System is declared in the catalog.", example="shop"),
     ),
     doc="Who and what the service is.",
 )
