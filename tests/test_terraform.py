@@ -16,7 +16,7 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, TEST_DESCRIPTORS, require, run_opgen, service_folder
 from opgen.capacity import DEFAULT_BACKLOG_PER_REPLICA, DEFAULT_DRAIN_SECONDS, plan_backlog, plan_capacity
 from opgen.descriptor.load import load_service, load_service_text
 from opgen.render import RenderContext
@@ -361,9 +361,10 @@ FRESHNESS_90S = "[{name: fresh, objective: 99, sli: {kind: freshness, threshold:
 CONSUMER_TRAFFIC = "baseline_rps: 40, peak_rps: 400, per_instance_rps: 25"  # 17.5 messages/s per pod at 70 %
 
 
-def queue_consumer(broker: str, traffic: str = CONSUMER_TRAFFIC, slos: str = FRESHNESS_90S, **more) -> str:
+def queue_consumer(broker: str, traffic: str = CONSUMER_TRAFFIC, slos: str = FRESHNESS_90S, auth: bool = True, **more) -> str:
     more.setdefault("interfaces", "[{kind: queue-consumer}]")
-    return descriptor(traffic=traffic, slos=slos, dependencies=f"[{{name: jobs, kind: {broker}, critical: true}}]", **more)
+    dependency = f"{{name: jobs, kind: {broker}, critical: true{', auth: true' if auth else ''}}}"
+    return descriptor(traffic=traffic, slos=slos, dependencies=f"[{dependency}]", **more)
 
 
 # Each scaler, the metadata field of its per-pod backlog target, and the variables opgen cannot fill in.
@@ -396,6 +397,23 @@ def test_a_queue_consumer_scales_on_the_backlog_one_pod_drains_within_the_freshn
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (5, 28)
     assert spec["advanced"]["horizontalPodAutoscalerConfig"]["name"] == "shop"
     assert "#   Backlog per pod: 17.5 messages/s x 90 s = 1575 messages; at full speed a pod drains them in 63 s.\n" in text
+
+
+# Without auth: what each scaler reads instead of a TriggerAuthentication.
+WITHOUT_AUTH = {"kafka": ({}, set()), "rabbitmq": ({"host": "${var.jobs_host}"}, {"jobs_host"}),
+                "sqs": ({"identityOwner": "operator"}, set())}
+
+
+@pytest.mark.parametrize("broker", SCALERS)
+def test_a_broker_without_auth_gets_no_trigger_authentication(broker):
+    doc = parse(render(service_of(queue_consumer(broker, auth=False))))
+    [(_, _, body)] = resources(doc)
+    assert keda_problems(body) == []
+    [trigger] = triggers_of(doc)
+    assert "authenticationRef" not in trigger
+    extra_metadata, extra_variables = WITHOUT_AUTH[broker]
+    assert extra_metadata.items() <= trigger["metadata"].items()
+    assert set(variables(doc)) == {*SCALERS[broker][2].values(), *extra_variables}
 
 
 @pytest.mark.parametrize(("text", "target", "line"), [
@@ -726,3 +744,78 @@ def test_same_descriptor_same_bytes_whatever_the_hash_seed(tmp_path):
         outputs.append(out.stdout)
     assert outputs[0] == outputs[1] and outputs[0]
     assert render(load_service(DESCRIPTORS[0])) == render(load_service(DESCRIPTORS[0]))
+
+
+# --- the real terraform: init against a provider mirror, then validate -------------------------------
+
+TERRAFORM_SECONDS = 300
+# Where a machine keeps a filesystem mirror of providers (`terraform providers mirror DIR` makes one).
+MIRRORS = ("/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins")
+
+
+@pytest.fixture(scope="session")
+def terraform_binary() -> str:
+    import shutil
+
+    path = shutil.which("terraform")
+    require(path is not None, "terraform", "download it from releases.hashicorp.com (it is not a Debian package)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def aws_provider_mirror() -> Path:
+    """A filesystem mirror holding hashicorp/aws: OPGEN_TF_PLUGIN_MIRROR, else a usual place."""
+    candidates = [os.environ.get("OPGEN_TF_PLUGIN_MIRROR", "")] + list(MIRRORS)
+    found = next((Path(c).expanduser() for c in candidates if c and (Path(c).expanduser() / "registry.terraform.io"
+                                                                      / "hashicorp" / "aws").is_dir()), None)
+    require(found is not None, "a filesystem mirror of the hashicorp/aws provider",
+            "`terraform providers mirror DIR` on a machine with registry access, then OPGEN_TF_PLUGIN_MIRROR=DIR")
+    return found
+
+
+def terraform(binary: str, mirror: Path, provider: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """terraform ARGS in `folder`, installing providers from `mirror` only: no registry, no network."""
+    config = folder.parent / f"{folder.name}.tfrc"
+    config.write_text('provider_installation {\n  filesystem_mirror {\n'
+                      f'    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/{provider}"]\n  }}\n}}\n')
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
+           "TF_PLUGIN_CACHE_DIR": ""}
+    return subprocess.run([binary, *args, "-no-color"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=TERRAFORM_SECONDS)
+
+
+@pytest.mark.parametrize("source", [TEST_DESCRIPTORS / "ecs-minimal.yaml", TEST_DESCRIPTORS / "ecs-all-deps.yaml",
+                                    TEST_DESCRIPTORS / "lambda.yaml"], ids=lambda p: p.stem)
+def test_terraform_init_and_validate_accept_the_aws_outputs(tmp_path, source, terraform_binary, aws_provider_mirror):
+    [tf_file] = synced_terraform(tmp_path, source)
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / tf_file.name).write_text(tf_file.read_text())
+    init = terraform(terraform_binary, aws_provider_mirror, "aws", module, "init", "-input=false", "-backend=false")
+    assert init.returncode == 0, init.stdout + init.stderr
+    validate = terraform(terraform_binary, aws_provider_mirror, "aws", module, "validate", "-json")
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    import json
+
+    report = json.loads(validate.stdout)
+    assert report["valid"] is True and report["error_count"] == 0, report
+
+
+def test_the_kubernetes_output_initialises_in_a_configuration_on_provider_3(tmp_path, terraform_binary):
+    """The generated file as a module of a root configuration that pins hashicorp/kubernetes 3.x:
+    `terraform init` must find a version both accept. The mirror holds 3.0.1 only (a stand-in
+    binary: init resolves versions and never runs a provider)."""
+    mirror = tmp_path / "mirror" / "registry.terraform.io" / "hashicorp" / "kubernetes" / "3.0.1" / "linux_amd64"
+    mirror.mkdir(parents=True)
+    (mirror / "terraform-provider-kubernetes_v3.0.1").write_text("#!/bin/sh\nexit 1\n")
+    (mirror / "terraform-provider-kubernetes_v3.0.1").chmod(0o755)
+    [tf_file] = synced_terraform(tmp_path, EXAMPLES / "checkout" / "service.yaml")
+    root = tmp_path / "root"
+    (root / "autoscaling").mkdir(parents=True)
+    (root / "autoscaling" / tf_file.name).write_text(tf_file.read_text())
+    (root / "main.tf").write_text('terraform {\n  required_providers {\n    kubernetes = {\n      source  = "hashicorp/kubernetes"\n'
+                                  '      version = "~> 3.0"\n    }\n  }\n}\n\nmodule "checkout_autoscaling" {\n'
+                                  '  source = "./autoscaling"\n}\n')
+    init = terraform(terraform_binary, tmp_path / "mirror", "kubernetes", root, "init", "-input=false", "-backend=false")
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert 'version     = "3.0.1"' in (root / ".terraform.lock.hcl").read_text()

@@ -65,6 +65,7 @@ class Dependency:
     kind: str
     critical: bool = False
     service: str | None = None
+    auth: bool = False  # reaching it takes credentials (a KEDA TriggerAuthentication)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         metrics_port=spec["prometheus"]["metrics_port"],
         traffic=Traffic(**spec.get("traffic", {})),
         slos=tuple(_slo(s, interfaces) for s in spec["slos"]),
-        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service")) for d in spec["dependencies"]),
+        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service"), d["auth"]) for d in spec["dependencies"]),
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
