@@ -120,6 +120,16 @@ def create_service(answers: Answers, parent: Path, prompter: Prompter | None = N
     return Created(folder, loaded, report)
 
 
+def without_machine_state(created: Created) -> Created:
+    """Drop what only this machine can use from a service a template made (a portal publishes it
+    elsewhere; cruft diffs two renders of it): the stat cache, which names files by inode and time.
+    The next `opgen sync` builds it again."""
+    from opgen import conventions as c
+
+    (created.folder / c.OPS_DIR / c.STAT_CACHE_PATH).unlink(missing_ok=True)
+    return created
+
+
 def scaffold(answers: Answers, parent: Path, prompter: Prompter | None = None,
              blueprint_dirs: tuple[Path, ...] = ()) -> Path:
     """Create parent/NAME/service.yaml; refuses an existing folder before asking anything.
@@ -642,7 +652,7 @@ def _new_service_in_cookiecutter(context) -> str:
     target = project / Path(context.environment.from_string(context.name).render(cookiecutter=values)).parent
     with tempfile.TemporaryDirectory(prefix="opgen-") as scratch:
         try:
-            created = create_service(answers_from_text(values), Path(scratch))
+            created = without_machine_state(create_service(answers_from_text(values), Path(scratch)))
         except DescriptorError as error:
             print(error, file=sys.stderr)
             count = len(error.problems)
