@@ -568,3 +568,10 @@ def test_the_overview_links_to_the_pages_on_the_web_only_with_a_base_url(synced,
     service, ops = synced(TEST_DESCRIPTORS / "http-28d.yaml")
     links = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Links"))
     assert "No runbook_base_url" in links and "These pages on the web" not in links
+
+
+def test_cpu_near_limit_says_it_never_fires_without_cpu_limits(synced):
+    service, ops = synced(CHECKOUT)
+    meaning = text_of(section(tokens(alert_pages(ops, service)["CPUNearLimit"]), "Meaning"))
+    assert "It never fires for containers without a CPU limit" in meaning
+    assert 'kube_pod_container_resource_limits{resource="cpu"}' in meaning

@@ -300,7 +300,7 @@ def test_kubernetes_hpa_targets_the_deployment_on_cpu_and_requests_with_fast_up_
     assert (meta["name"], meta["namespace"]) == ("checkout", "shop")
     assert spec["scale_target_ref"][0] | {"__is_block__": True} == {
         "api_version": "apps/v1", "kind": "Deployment", "name": "checkout", "__is_block__": True}
-    assert (spec["min_replicas"], spec["max_replicas"]) == (3, 60)  # the descriptor's scaling block wins
+    assert (spec["min_replicas"], spec["max_replicas"]) == (8, 60)  # the descriptor's scaling block wins
     cpu, requests = spec["metric"]
     assert cpu["resource"][0]["name"] == "cpu"
     assert cpu["resource"][0]["target"][0]["average_utilization"] == 60
