@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from opgen.descriptor.blueprints import Blueprints, apply_blueprint, blueprint_folders, from_blueprint
+from opgen.descriptor.blueprints import (
+    Blueprints, apply_blueprint, blueprint_folders, from_blueprint, runbook_base_url_setting,
+)
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
@@ -21,7 +23,8 @@ from opgen.errors import DescriptorError, Position, Problem
 def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
     """The validated service of one descriptor; DescriptorError lists every problem found."""
     source = read_yaml(path, display_name or str(path))
-    return validate_source(source, blueprint_folders(path.parent, blueprint_dirs))[0]
+    return validate_source(source, blueprint_folders(path.parent, blueprint_dirs),
+                           runbook_base_url=runbook_base_url_setting(path.parent))[0]
 
 
 @dataclass(frozen=True)

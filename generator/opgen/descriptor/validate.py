@@ -71,7 +71,8 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
 
 
 def check_model(service: Service, ctx: Context) -> None:
-    """Warnings that need the built service (with its settings): pages and links that reach nobody."""
+    """Warnings that need the built service (its settings, its capacity plan): an owner missing,
+    capacity that does not hold, links that open nothing."""
     if service.team == conventions.UNASSIGNED_TEAM and service.tier <= 2:
         ctx.warn(("metadata", "team"),
                  f"team {service.team!r} on a tier {service.tier} service: its alerts are routed to no team and its "
@@ -124,10 +125,11 @@ def _warn_about_capacity(service: Service, ctx: Context) -> None:
         where = {"descriptor": ("spec", "scaling", "min_replicas"), "blueprint": ("spec", "scaling", "min_replicas"),
                  "traffic": ("spec", "traffic", "baseline_rps")}.get(plan.min_source, ("spec", "resources", "gpu"))
         share = f", {format_number(round(cost / budget * 100))}% of" if budget else " over"
+        gpus = f"{service.gpu.count} GPU{'s' if service.gpu.count != 1 else ''}"
         ctx.warn(where,
                  f"the minimum of {plan.min_replicas} {unit}s costs {format_number(round(cost))} USD a month in GPUs "
-                 f"alone ({service.gpu.count} GPU{'s' if service.gpu.count != 1 else ''} x {format_number(to_fraction(service.gpu.hourly_cost_usd))} USD x "
-                 f"{HOURS_PER_MONTH} h x {plan.min_replicas}){share} cost.monthly_budget_usd {format_number(budget)}: "
+                 f"alone ({gpus} x {format_number(to_fraction(service.gpu.hourly_cost_usd))} USD x {HOURS_PER_MONTH} h "
+                 f"x {plan.min_replicas}){share} cost.monthly_budget_usd {format_number(budget)}: "
                  "lower the minimum or raise the budget, with the team")
 
 
