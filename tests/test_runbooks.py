@@ -509,3 +509,69 @@ def test_blast_radius_links_only_the_services_whose_pages_it_can_locate():
     assert links == {"orders": "../../../../orders/ops/runbooks/orders/README.md"}
     cells = {t.content for t in section_tokens if t.type == "inline"}
     assert "checkout" in cells and "admin-portal" in cells  # listed, in plain text
+
+
+def scale_out_text(text: str, tmp_path: Path, page: str = "CPUNearLimit") -> tuple[str, str]:
+    """The Mitigation section of `page` for a descriptor: its prose and its sh commands."""
+    (tmp_path / "service.yaml").write_text(text)
+    service = load_validated(tmp_path / "service.yaml", "service.yaml").service
+    pages = {a.path.rsplit("/", 1)[1]: a.text for a in runbooks.render(RenderContext(service, "service.yaml"))}
+    mitigation = section(MARKDOWN.parse(pages[f"{page}.md"]), "Mitigation")
+    return text_of(mitigation), fences(mitigation, "sh")
+
+
+GPU_AT_NIGHT = """apiVersion: opgen/v1
+kind: Service
+metadata: {name: embedder, team: ml, tier: 2}
+spec:
+  blueprint: gpu-inference
+  runtime: {namespace: ml}
+  traffic: {baseline_rps: 20, peak_rps: 600, per_instance_rps: 12}
+  scaling: {max_replicas: 8}
+"""
+
+
+def test_a_scale_out_at_night_is_capped_priced_and_undone_on_both_bounds(tmp_path):
+    # The peak needs 600 / (12 x 70 %) -> 72 GPU pods; the maximum is 8: the step stops at 8 + 20 % = 10.
+    prose, commands = scale_out_text(GPU_AT_NIGHT, tmp_path, "LatencyBudgetBurn")
+    assert '\'{"spec":{"minReplicaCount":10,"maxReplicaCount":10}}\'' in commands and "72" not in commands
+    assert "This step stops at 10, the maximum of 8 plus 20 %: going further is the team's decision" in prose
+    assert "10 pods cost 8 USD per hour in GPUs, 3.2 USD per hour more than the minimum of 6." in prose
+    assert "restore both bounds, the minimum to 6 and the maximum to 8" in prose
+    assert '\'{"spec":{"minReplicaCount":6,"maxReplicaCount":8}}\'' in commands
+
+
+@pytest.mark.parametrize(("platform", "restore"), [
+    ("kubernetes", "patch hpa shop --patch '{\"spec\":{\"minReplicas\":2,\"maxReplicas\":10}}'"),
+    ("ecs", "--min-capacity 2 --max-capacity 10"),
+])
+def test_after_a_scale_out_both_bounds_are_restored(tmp_path, platform, restore):
+    text = f"apiVersion: opgen/v1\nkind: Service\nmetadata: {{name: shop, team: core}}\nspec:\n  blueprint: http-api\n  runtime: {{platform: {platform}}}\n"
+    prose, commands = scale_out_text(text, tmp_path)
+    assert "restore both bounds, the minimum to 2 and the maximum to 10" in prose and restore in commands
+
+
+def test_the_scale_out_names_only_the_traffic_figures_that_are_missing(tmp_path):
+    text = ("apiVersion: opgen/v1\nkind: Service\nmetadata: {name: shop, team: core}\nspec:\n  blueprint: http-api\n"
+            "  traffic: {baseline_rps: 10, peak_rps: 100}\n")
+    prose, _ = scale_out_text(text, tmp_path)
+    assert "the descriptor declares no traffic.per_instance_rps to size the peak" in prose
+    assert "traffic.peak_rps" not in prose.split("to size the peak")[0].split("declares no")[-1]
+
+
+def test_the_overview_links_to_the_pages_on_the_web_only_with_a_base_url(synced, tmp_path):
+    service, ops = synced(CHECKOUT)
+    links = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Links"))
+    assert "These pages on the web" in links
+    hrefs = [t.attrs["href"] for t in walk(section(tokens(runbook_dir(ops, service) / "README.md"), "Links")) if t.type == "link_open"]
+    assert c.runbook_overview_url(service.runbook_base_url, service.name) in hrefs
+    service, ops = synced(TEST_DESCRIPTORS / "http-28d.yaml")
+    links = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Links"))
+    assert "No runbook_base_url" in links and "These pages on the web" not in links
+
+
+def test_cpu_near_limit_says_it_never_fires_without_cpu_limits(synced):
+    service, ops = synced(CHECKOUT)
+    meaning = text_of(section(tokens(alert_pages(ops, service)["CPUNearLimit"]), "Meaning"))
+    assert "It never fires for containers without a CPU limit" in meaning
+    assert 'kube_pod_container_resource_limits{resource="cpu"}' in meaning

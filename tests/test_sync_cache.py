@@ -254,10 +254,13 @@ def test_a_manifest_without_records_is_read_and_rewritten_with_them(shop, monkey
 
 def test_a_clone_elsewhere_needs_no_rendering_and_warns_the_same(shop, monkeypatch, tmp_path):
     """Records hold no absolute path: CI's fresh clone, at another depth, checks from hashes."""
-    edit(shop / "cart" / "service.yaml", "blueprint: ", "traffic: {peak_rps: 5000, per_instance_rps: 10}\n  blueprint: ")
+    edit(shop / "cart" / "service.yaml", "blueprint: ",
+         "resources: {gpu: {count: 1, hourly_cost_usd: 2}}\n  cost: {monthly_budget_usd: 100}\n  blueprint: ")
+    edit(shop / "cart" / "service.yaml", "tier: 1", "tier: 2")  # the tier 2 floor is the blueprint's minimum
     code, first = sync(shop)
     assert code == 0, first
-    assert "blueprints/" in first and "cannot carry the declared peak" in first  # a warning inside a built-in blueprint
+    # A warning inside a built-in blueprint: the minimum comes from the grpc-api blueprint's scaling.min_replicas.
+    assert "blueprints/grpc-api.yaml" in first and "the minimum of 2 pods costs 2920 USD a month" in first
     assert "(for cart/service.yaml, which takes this value from its blueprint" in first  # ... that says whose it is
     clone = tmp_path / "ci" / "runner" / "work" / "shop"
     shutil.copytree(shop, clone)

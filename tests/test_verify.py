@@ -138,3 +138,17 @@ def test_every_blueprint_gives_a_kit_that_passes_every_check(tmp_path, promtool,
     expected = set(CHECKS) - ({"HCL parse"} if blueprint == "cron-job" else set())  # a cron job has no autoscaler
     assert expected <= set(found), result.stdout
     assert all(status == "ok" for statuses in found.values() for status in statuses), result.stdout
+
+
+def test_at_a_fleet_root_every_kit_is_verified_the_fleet_folder_and_each_services(tmp_path, promtool, amtool):
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for source in (TEST_DESCRIPTORS / "no-slos.yaml", TEST_DESCRIPTORS / "events.yaml"):
+        service_folder(fleet, source)
+    assert run_opgen("sync", ".", cwd=fleet).returncode == 0
+    result = run_opgen("verify", "fleet", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    verified = [line.removeprefix("verifying ") for line in result.stdout.splitlines() if line.startswith("verifying ")]
+    assert verified == ["fleet/ops", "fleet/events/ops", "fleet/no-slos/ops"]
+    found = lines_by_check(result.stdout)
+    assert found["alertmanager config"] == ["ok"] and len(found["rules"]) == 2 and len(found["stub import"]) == 2

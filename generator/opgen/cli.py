@@ -339,8 +339,9 @@ def verify(paths: tuple[Path, ...]) -> None:
     """Check a generated kit with the real tools that are installed: promtool (rules and their
     tests), the PromQL parser (dashboard queries), jsonschema (OpenSLO), python-hcl2 (Terraform),
     markdown-it-py (runbook links), a fresh interpreter (the instrumentation module) and amtool
-    (Alertmanager routes). PATH is an ops/ folder, or a service folder or descriptor beside one;
-    default: the current folder.
+    (Alertmanager routes). PATH is an ops/ folder, a service folder or descriptor beside one, or a
+    folder holding a fleet (its fleet folder and every service's kit are checked); default: the
+    current folder.
 
     One line per check and file. Exit code 1 when a check fails, 2 when PATH holds no kit; a tool
     that is not installed is reported as `skip` with how to install it.
@@ -349,15 +350,16 @@ def verify(paths: tuple[Path, ...]) -> None:
 
     failed = False
     for path in paths or (Path("."),):
-        kit = checks.find_kit(path)
-        if kit is None:
+        kits = checks.find_kits(path)
+        if not kits:
             click.echo(f"opgen: no generated kit at {path} (an ops/ folder with .opgen/manifest.json); "
                        f"run `opgen sync` first.", err=True)
             sys.exit(2)
-        click.echo(f"verifying {kit}")
-        for result in checks.verify(kit):
-            click.echo(checks.format_result(result))
-            failed = failed or result.status == checks.FAIL
+        for kit in kits:
+            click.echo(f"verifying {kit}")
+            for result in checks.verify(kit):
+                click.echo(checks.format_result(result))
+                failed = failed or result.status == checks.FAIL
     sys.exit(1 if failed else 0)
 
 

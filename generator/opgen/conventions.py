@@ -244,6 +244,7 @@ LABEL_CAUSE = "cause"
 
 SEVERITY_PAGE = "page"
 SEVERITY_TICKET = "ticket"
+UNASSIGNED_TEAM = "unassigned"  # new-service's team when none is given: a placeholder, warned about on tiers 1 and 2
 
 # --- recording rules ---------------------------------------------------------------------------
 
@@ -321,12 +322,15 @@ def rules_test_path(service: str) -> str:
     return f"prometheus/{service}.rules.test.yml"
 
 
+RUNBOOKS_DIR = "runbooks"  # in the output folder
+
+
 def runbook_path(service: str, alert: str) -> str:
-    return f"runbooks/{service}/{alert}.md"
+    return f"{RUNBOOKS_DIR}/{service}/{alert}.md"
 
 
 def runbook_overview_path(service: str) -> str:
-    return f"runbooks/{service}/README.md"
+    return f"{RUNBOOKS_DIR}/{service}/README.md"
 
 
 def dashboard_path(service: str) -> str:
@@ -359,18 +363,25 @@ def dashboard_uid(service: str) -> str:
     return f"opgen-{service[:24]}-{digest}"
 
 
-def runbook_url(base_url: str | None, service: str, alert: str) -> str:
-    path = runbook_path(service, alert)
+def dashboard_tag(service: str) -> str:
+    """The tag that names the service's dashboard (Backstage's Grafana card selects on tags): its uid,
+    unique and short enough for Grafana's 50-character tags."""
+    return dashboard_uid(service)
+
+
+def runbook_url(base_url: str | None, service: str, alert: str | None = None) -> str:
+    """Every runbook link opgen writes (alerts, dashboard, Backstage, runbooks): `base_url` is where
+    the output folder's runbooks/ is browsable (Service.runbook_base_url, from opgen-settings.yaml
+    or the descriptor). Without it, the page's path from the descriptor's folder, which no
+    notification or dashboard can open (validate warns). No alert: the overview page."""
+    path = runbook_path(service, alert) if alert else runbook_overview_path(service)
     if base_url:
-        return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
+        return f"{base_url.rstrip('/')}/{path.removeprefix(RUNBOOKS_DIR + '/')}"
     return f"{OPS_DIR}/{path}"
 
 
 def runbook_overview_url(base_url: str | None, service: str) -> str:
-    path = runbook_overview_path(service)
-    if base_url:
-        return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
-    return f"{OPS_DIR}/{path}"
+    return runbook_url(base_url, service)
 
 
 def dashboard_url(grafana_url: str, service: str) -> str:
@@ -393,6 +404,7 @@ ALERTMANAGER_CONFIG_PATH = "alertmanager/routes.yml"
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 DEFAULT_RECEIVER = "opgen-default"  # alerts of teams without on-call data, and of no known team
 DEFAULT_ALERT_CHANNEL = "#alerts"
+UNROUTED_PAGES_RECEIVER = "opgen-unrouted-pages"  # pages that reach no pager nor team channel: loud, in DEFAULT_ALERT_CHANNEL
 # prometheus-operator: the labels of every generated PrometheusRule, for a Prometheus ruleSelector.
 PROMETHEUSRULE_LABELS = {"app.kubernetes.io/managed-by": "opgen", "role": "alert-rules"}
 

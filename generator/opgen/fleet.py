@@ -33,18 +33,21 @@ class ServiceFacts:
     pagerduty_service_id: str | None
     slos: tuple[str, ...]  # SLO names
     dependencies: tuple[Dependency, ...]
+    pages: bool = True  # whether any of its alerts pages (alerts.service_alerts)
 
     def to_json(self) -> dict:
         return {"name": self.name, "team": self.team, "tier": self.tier, "slack": self.slack,
                 "pagerduty_service_id": self.pagerduty_service_id, "slos": list(self.slos),
-                "dependencies": [[d.name, d.kind, d.critical, d.service] for d in self.dependencies]}
+                "dependencies": [[d.name, d.kind, d.critical, d.service] for d in self.dependencies],
+                "pages": self.pages}
 
     @classmethod
     def from_json(cls, data: dict) -> ServiceFacts:
         """The facts `to_json` wrote; KeyError, TypeError or ValueError when they are not."""
         facts = cls(str(data["name"]), str(data["team"]), int(data["tier"]), _optional(data["slack"]),
                     _optional(data["pagerduty_service_id"]), tuple(str(s) for s in data["slos"]),
-                    tuple(Dependency(str(n), str(k), bool(cr), _optional(sv)) for n, k, cr, sv in data["dependencies"]))
+                    tuple(Dependency(str(n), str(k), bool(cr), _optional(sv)) for n, k, cr, sv in data["dependencies"]),
+                    bool(data["pages"]))
         return facts
 
 
@@ -53,8 +56,12 @@ def _optional(value) -> str | None:
 
 
 def facts_of(service: Service) -> ServiceFacts:
+    from opgen.alerts import service_alerts
+
+    pages = any(c.SEVERITY_PAGE in alert.severities for alert in service_alerts(service))
+    dependencies = tuple(Dependency(d.name, d.kind, d.critical, d.service) for d in service.dependencies)  # what the graph reads
     return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,
-                        tuple(slo.name for slo in service.slos), service.dependencies)
+                        tuple(slo.name for slo in service.slos), dependencies, pages)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,10 @@ class Fleet:
 
     def dependencies_of(self, name: str) -> list[Edge]:
         return list(self._dependencies.get(name, []))
+
+    def dependents_of(self, name: str) -> list[Edge]:
+        """The edges into `name`: the services that depend on it directly, sorted by their name."""
+        return list(self._dependents.get(name, []))
 
     def blast_radius(self, name: str) -> list[Dependent]:
         """Every service that depends on `name`, directly or through others, sorted by name.

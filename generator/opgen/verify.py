@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -40,6 +41,19 @@ def find_kit(path: Path) -> Path | None:
         if candidate.is_dir() and (candidate / c.MANIFEST_PATH).is_file():
             return candidate
     return None
+
+
+def find_kits(path: Path) -> list[Path]:
+    """Every kit PATH names: the one find_kit finds, and, below a folder, each ops/ folder with a
+    manifest. A fleet's root holds its fleet folder (the Alertmanager config) and every service's kit."""
+    kits = [kit] if (kit := find_kit(path)) is not None else []
+    if path.is_dir() and kit != path:
+        for folder, subfolders, _ in os.walk(path):
+            here = Path(folder)
+            kits += [here / c.OPS_DIR] if c.OPS_DIR in subfolders and (here / c.OPS_DIR / c.MANIFEST_PATH).is_file() else []
+            subfolders[:] = sorted(d for d in subfolders if d not in (c.OPS_DIR, "node_modules", "__pycache__")
+                                   and not d.startswith("."))
+    return list(dict.fromkeys(kits))
 
 
 def verify(kit: Path) -> list[Result]:

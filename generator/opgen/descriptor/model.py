@@ -65,6 +65,7 @@ class Dependency:
     kind: str
     critical: bool = False
     service: str | None = None
+    auth: bool = False  # reaching it takes credentials (a KEDA TriggerAuthentication)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ class Scaling:
     min_replicas: int | None = None
     max_replicas: int | None = None
     target_cpu_utilization: int | None = None
+    from_blueprint: frozenset[str] = frozenset()  # the fields above that the blueprint set, not the descriptor
+
+    def own(self, field: str) -> int | None:
+        """The descriptor's own value of `field`, or None."""
+        return None if field in self.from_blueprint else getattr(self, field)
+
+    def blueprint_default(self, field: str) -> int | None:
+        """The blueprint's value of `field`, when the descriptor does not set it, or None."""
+        return getattr(self, field) if field in self.from_blueprint else None
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,7 @@ class Service:
     scaling: Scaling
     monthly_budget_usd: float | None
     gpu: GPU | None = None
+    system: str | None = None  # a declared Backstage System
 
     @property
     def is_cron_job(self) -> bool:
@@ -144,10 +155,11 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         metrics_port=spec["prometheus"]["metrics_port"],
         traffic=Traffic(**spec.get("traffic", {})),
         slos=tuple(_slo(s, interfaces) for s in spec["slos"]),
-        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service")) for d in spec["dependencies"]),
+        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service"), d["auth"]) for d in spec["dependencies"]),
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
+        system=meta.get("system"),
     )
 
 

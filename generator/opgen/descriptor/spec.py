@@ -66,6 +66,9 @@ METADATA = Object(
               default="", example="Takes the cart, charges the card, creates the order."),
         Field("oncall", ONCALL, "On-call contacts."),
         Field("links", LINKS, "Links used in alert annotations."),
+        Field("system", String(pattern=DNS_LABEL, pattern_hint="a DNS label"),
+              "The Backstage System entity the service belongs to (its catalog entry's spec.system); "
+              "only when that System is declared in the catalog.", example="shop"),
     ),
     doc="Who and what the service is.",
 )
@@ -170,6 +173,8 @@ DEPENDENCY = Object(
         Field("kind", Choice(DEPENDENCY_KINDS), "What it is.", required=True, example="postgres"),
         Field("critical", Boolean(), "Whether the service fails when this dependency fails.", default=False, example=True),
         Field("service", String(pattern=DNS_LABEL, pattern_hint="a DNS label"), "The opgen service it is, when it has a descriptor.", example="payments-gateway"),
+        Field("auth", Boolean(), "Whether reaching it takes credentials (SASL or TLS on Kafka, a RabbitMQ user, an AWS "
+              "identity for SQS): a broker's KEDA trigger then reads them from a TriggerAuthentication.", default=False, example=True),
     ),
 )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from opgen import conventions
 from opgen.descriptor.fields import Context
-from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE
+from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE, Service
 from opgen.slo.durations import format_duration, parse_duration
 from opgen.slo.numbers import format_number, to_fraction
 from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
@@ -57,7 +57,6 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     if "baseline_rps" in traffic and "peak_rps" in traffic and traffic["baseline_rps"] > traffic["peak_rps"]:
         ctx.error(("spec", "traffic", "baseline_rps"),
                   f"baseline_rps {traffic['baseline_rps']} is more than peak_rps {traffic['peak_rps']}")
-    _warn_about_short_max_replicas(spec, ctx)
     if "gpu" in spec.get("resources", {}) and spec["runtime"]["platform"] != "kubernetes":
         ctx.error(("spec", "resources", "gpu"),
                   f"GPUs are supported on kubernetes only (the GPU alerts, panels and scaling read the NVIDIA DCGM "
@@ -69,6 +68,21 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     for index, dep in enumerate(spec["dependencies"]):
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
+
+
+def check_model(service: Service, ctx: Context) -> None:
+    """Warnings that need the built service (its settings, its capacity plan): an owner missing,
+    capacity that does not hold, links that open nothing."""
+    if service.team == conventions.UNASSIGNED_TEAM and service.tier <= 2:
+        ctx.warn(("metadata", "team"),
+                 f"team {service.team!r} on a tier {service.tier} service: its alerts are routed to no team and its "
+                 "catalog entry has no owner; name the owning team")
+    _warn_about_capacity(service, ctx)
+    if service.runbook_base_url is None:
+        ctx.warn(("metadata", "name"),
+                 f"runbook links are repository paths ({conventions.runbook_url(None, service.name)}), which no "
+                 "notification, dashboard or catalog link can open; set runbook_base_url in an opgen-settings.yaml "
+                 "(at the repository root: the URL where that folder is browsable) or metadata.links.runbook_base_url")
 
 
 def _warn_about_silent_alerts(slo: dict[str, Any], path, ctx: Context) -> None:
@@ -83,21 +97,40 @@ def _warn_about_silent_alerts(slo: dict[str, Any], path, ctx: Context) -> None:
                      f"can never fire: it needs an error ratio above {format_number(factor * budget * 100)}%")
 
 
-def _warn_about_short_max_replicas(spec: dict[str, Any], ctx: Context) -> None:
-    """An explicit max_replicas below what the declared peak needs: the autoscaler stops while the service overloads."""
-    from opgen.capacity import DEFAULT_TARGET_UTILIZATION_PERCENT, HEADROOM, replicas_for, with_headroom
+def _warn_about_capacity(service: Service, ctx: Context) -> None:
+    """The descriptor's own bounds against what its traffic needs, and the minimum's cost against the budget."""
+    from opgen.capacity import HEADROOM, HOURS_PER_MONTH, monthly_gpu_cost, plan_capacity, replicas_for, with_headroom
 
-    traffic, scaling = spec.get("traffic", {}), spec.get("scaling", {})
-    if "max_replicas" not in scaling or "peak_rps" not in traffic or "per_instance_rps" not in traffic:
+    if service.is_cron_job:
         return
-    peak, per_instance = to_fraction(traffic["peak_rps"]), to_fraction(traffic["per_instance_rps"])
-    target = scaling.get("target_cpu_utilization", DEFAULT_TARGET_UTILIZATION_PERCENT)
-    needed = replicas_for(peak, per_instance, target)
-    if scaling["max_replicas"] < needed:
-        ctx.warn(("spec", "scaling", "max_replicas"),
-                 f"max_replicas {scaling['max_replicas']} cannot carry the declared peak: {format_number(peak)} rps / "
-                 f"({format_number(per_instance)} rps per instance x {target}% target utilisation) needs {needed} "
-                 f"replicas ({with_headroom(needed)} with {format_number(HEADROOM * 100)}% headroom)")
+    plan = plan_capacity(service)
+    traffic, scaling, unit = service.traffic, service.scaling, plan.unit
+    own_max, own_min = scaling.own("max_replicas"), scaling.own("min_replicas")
+    if own_max is not None and traffic.peak_rps is not None and traffic.per_instance_rps is not None:
+        peak, per_instance = to_fraction(traffic.peak_rps), to_fraction(traffic.per_instance_rps)
+        needed = replicas_for(peak, per_instance, plan.target_utilization_percent)
+        if own_max < needed:  # the autoscaler stops while the service overloads
+            ctx.warn(("spec", "scaling", "max_replicas"),
+                     f"max_replicas {own_max} cannot carry the declared peak: {format_number(peak)} rps / "
+                     f"({format_number(per_instance)} rps per instance x {plan.target_utilization_percent}% target "
+                     f"utilisation) needs {needed} replicas ({with_headroom(needed)} with "
+                     f"{format_number(HEADROOM * 100)}% headroom)")
+    if own_min is not None and own_min < plan.floor_min:
+        ctx.warn(("spec", "scaling", "min_replicas"),
+                 f"min_replicas {own_min} is below {plan.floor_min}, {plan.floor_reason}: losing a zone, a node or a "
+                 f"rollout then leaves too few {unit}s to serve (the arithmetic is in {conventions.terraform_path(service.name)})")
+    cost = monthly_gpu_cost(service, plan.min_replicas)
+    if cost is not None and service.monthly_budget_usd is not None and cost > to_fraction(service.monthly_budget_usd):
+        budget = to_fraction(service.monthly_budget_usd)
+        where = {"descriptor": ("spec", "scaling", "min_replicas"), "blueprint": ("spec", "scaling", "min_replicas"),
+                 "traffic": ("spec", "traffic", "baseline_rps")}.get(plan.min_source, ("spec", "resources", "gpu"))
+        share = f", {format_number(round(cost / budget * 100))}% of" if budget else " over"
+        gpus = f"{service.gpu.count} GPU{'s' if service.gpu.count != 1 else ''}"
+        ctx.warn(where,
+                 f"the minimum of {plan.min_replicas} {unit}s costs {format_number(round(cost))} USD a month in GPUs "
+                 f"alone ({gpus} x {format_number(to_fraction(service.gpu.hourly_cost_usd))} USD x {HOURS_PER_MONTH} h "
+                 f"x {plan.min_replicas}){share} cost.monthly_budget_usd {format_number(budget)}: "
+                 "lower the minimum or raise the budget, with the team")
 
 
 def _check_alert_names(slo_name: str, path, ctx: Context) -> None:

@@ -22,7 +22,9 @@ from fractions import Fraction
 from opgen import conventions as c
 from opgen import promql
 from opgen.alerts import SLO_ALERT, AlertInfo, service_alerts
-from opgen.capacity import plan_backlog, plan_capacity, replicas_for, with_headroom
+from opgen.capacity import (
+    HEADROOM, HOURS_PER_MONTH, monthly_gpu_cost, plan_backlog, plan_capacity, replicas_for, with_headroom,
+)
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
 from opgen.fleet import HitService
 from opgen.render import Artifact, RenderContext, generated_header
@@ -111,6 +113,7 @@ class Links:
     descriptor: str | None  # None when the descriptor is not a relative path from the output folder
     descriptor_label: str
     dashboard: str | None  # Grafana URL, when the descriptor has grafana_url
+    online: str | None  # this overview on the web, as alerts, dashboard and catalog link to it; None without a base URL
 
 
 def links(context: RenderContext) -> Links:
@@ -120,7 +123,8 @@ def links(context: RenderContext) -> Links:
     descriptor = None if label.startswith("/") else md_path_target("../../../" + label)
     dashboard = md_url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
     rules = c.rules_path(service.name)
-    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard)
+    online = md_url_target(c.runbook_overview_url(service.runbook_base_url, service.name)) if service.runbook_base_url else None
+    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard, online)
 
 
 def alert_rules(service: Service) -> list[dict]:
@@ -334,8 +338,13 @@ class CapacityView:
     target_gpu_utilization: int | None
     arithmetic: tuple[str, ...]  # capacity.py's steps, one sentence each
     peak_replicas: int | None  # what the declared peak needs at the target utilisation
-    scale_to: int  # the figure for "scale out": the peak's replicas, else the maximum
-    raise_max_to: int  # the figure for "raise the maximum": the maximum plus the capacity headroom
+    scale_to: int  # the figure for "scale out": the peak's replicas, else the maximum, capped at raise_max_to
+    capped: bool  # the peak needs more than scale_to: going further is the team's decision
+    raise_max_to: int  # the figure for "raise the maximum" and the cap of a 2 AM scale-out: the maximum plus the headroom
+    headroom_percent: str
+    scale_to_cost_hour: str | None  # the GPUs of scale_to replicas, USD per hour, when priced
+    extra_cost_hour: str | None  # their cost above the minimum's
+    undeclared_for_peak: tuple[str, ...]  # traffic fields missing to size the peak
     baseline_rps: str | None
     peak_rps: str | None
     per_instance_rps: str | None  # at full load
@@ -356,6 +365,14 @@ def capacity_view(service: Service) -> CapacityView | None:
     peak = None
     if traffic.peak_rps is not None and traffic.per_instance_rps is not None:
         peak = replicas_for(to_fraction(traffic.peak_rps), to_fraction(traffic.per_instance_rps), plan.target_utilization_percent)
+    # A 2 AM scale-out goes to what the peak needs, never past the maximum plus the headroom: more is
+    # the team's decision, with its cost in view.
+    wanted, cap = max(peak or plan.max_replicas, plan.min_replicas), with_headroom(plan.max_replicas)
+
+    def hourly(replicas: int) -> str | None:
+        month = monthly_gpu_cost(service, replicas)
+        return None if month is None else format_number(month / HOURS_PER_MONTH)
+
     return CapacityView(
         min_replicas=plan.min_replicas,
         max_replicas=plan.max_replicas,
@@ -364,8 +381,13 @@ def capacity_view(service: Service) -> CapacityView | None:
         target_gpu_utilization=plan.target_gpu_utilization_percent,
         arithmetic=plan.arithmetic,
         peak_replicas=peak,
-        scale_to=max(peak or plan.max_replicas, plan.min_replicas),
-        raise_max_to=with_headroom(plan.max_replicas),
+        scale_to=min(wanted, cap),
+        capped=wanted > cap,
+        raise_max_to=cap,
+        headroom_percent=format_number(HEADROOM * 100),
+        scale_to_cost_hour=hourly(min(wanted, cap)),
+        extra_cost_hour=hourly(min(wanted, cap) - plan.min_replicas),
+        undeclared_for_peak=tuple(f"traffic.{name}" for name in ("peak_rps", "per_instance_rps") if getattr(traffic, name) is None),
         baseline_rps=rps(traffic.baseline_rps),
         peak_rps=rps(traffic.peak_rps),
         per_instance_rps=rps(traffic.per_instance_rps),
@@ -374,9 +396,6 @@ def capacity_view(service: Service) -> CapacityView | None:
         backlog_per_replica=backlog.per_replica if backlog else None,
         backlog_arithmetic=backlog.arithmetic if backlog else (),
     )
-
-
-HOURS_PER_MONTH = 730  # 365 * 24 / 12
 
 
 @dataclass(frozen=True)
@@ -408,7 +427,7 @@ def cost_view(service: Service) -> CostView:
     per_replica = to_fraction(gpu.hourly_cost_usd) * gpu.count
 
     def at(replicas: int) -> ReplicaCost:
-        month = per_replica * replicas * HOURS_PER_MONTH
+        month = monthly_gpu_cost(service, replicas)
         share = format_number(month / budget * 100) if budget else None
         return ReplicaCost(replicas, format_number(per_replica * replicas), format_number(month), share,
                            budget is not None and month > budget)

@@ -68,7 +68,7 @@ class Loaded:
         graph change that re-renders many recorded services reads each blueprint once."""
         if self.service is not None:
             return self
-        result = load_validated(self.descriptor, self.shown, self.blueprint_dirs, blueprints)
+        result = load_validated(self.descriptor, self.shown, self.blueprint_dirs, blueprints, out_dir=self.out_dir)
         return replace(self, service=result.service)
 
 
@@ -83,6 +83,7 @@ class DescriptorFile:
     raw: bytes
     label: str
     rules_format: str
+    runbook_base_url: str | None  # what its settings files say
     folders: tuple[Path, ...]  # the blueprint folders it sees
 
 
@@ -172,9 +173,10 @@ def read_descriptor(descriptor: Path, shown: str, out_dir: Path, out_real: Path,
     """Its bytes (bounded: a FIFO or /dev/zero is refused, not read forever) and its settings."""
     raw = read_source_bytes(descriptor, shown)
     chosen = rules_format or blueprints.rules_format(descriptor.parent) or c.DEFAULT_RULES_FORMAT
+    runbook_base_url = blueprints.runbook_base_url(descriptor.parent, out_dir)
     folders = blueprints.folders(descriptor.parent, blueprint_dirs)
     label = Path(os.path.relpath(real, out_real.parent)).as_posix()
-    return DescriptorFile(descriptor, shown, out_dir, out_real, raw, label, chosen, folders)
+    return DescriptorFile(descriptor, shown, out_dir, out_real, raw, label, chosen, runbook_base_url, folders)
 
 
 def reuse_record(file: DescriptorFile, record: Record | None, blueprints: Blueprints,
@@ -182,7 +184,8 @@ def reuse_record(file: DescriptorFile, record: Record | None, blueprints: Bluepr
     """The descriptor as its record knows it, when its inputs are what they were; else None."""
     if record is None:
         return None
-    key = inputs_key(file.raw, file.label, file.rules_format, record.blueprint, blueprints.file_bytes(file.folders, record.blueprint))
+    key = inputs_key(file.raw, file.label, file.rules_format, record.blueprint, blueprints.file_bytes(file.folders, record.blueprint),
+                     file.runbook_base_url)
     if key != record.inputs:
         return None
     try:
@@ -205,7 +208,7 @@ def reuse_record(file: DescriptorFile, record: Record | None, blueprints: Bluepr
 
 def parse_the_rest(files: list[DescriptorFile], blueprints: Blueprints, blueprint_dirs: tuple[Path, ...]) -> list:
     """Each file parsed and validated (on every core): its Loaded, or the DescriptorError it raised."""
-    jobs = [(f.descriptor, f.shown, blueprint_dirs, f.raw) for f in files]
+    jobs = [(f.descriptor, f.shown, blueprint_dirs, f.raw, f.out_dir) for f in files]
     results = []
     for file, result in zip(files, parallel.parse_all(jobs, blueprints)):
         if isinstance(result, DescriptorError):
@@ -213,7 +216,7 @@ def parse_the_rest(files: list[DescriptorFile], blueprints: Blueprints, blueprin
             continue
         service = result.service
         key = inputs_key(file.raw, file.label, file.rules_format, service.blueprint,
-                         blueprints.file_bytes(file.folders, service.blueprint))
+                         blueprints.file_bytes(file.folders, service.blueprint), file.runbook_base_url)
         results.append(Loaded(file.descriptor, service, file.out_dir, facts_of(service), key, file.label,
                               file.out_real.as_posix(), result.warnings, result.name_position, file.rules_format,
                               blueprint=service.blueprint, blueprint_dirs=blueprint_dirs, source=file.raw.decode("utf-8", "replace")))
@@ -321,6 +324,12 @@ def with_graph_warnings(loaded: list[Loaded], fleet_dir: Path) -> list[Loaded]:
         item = next(i for i in loaded if i.name == cycle[0])
         extra.setdefault(cycle[0], []).append(Problem(item.name_position, (
             f"dependency cycle: {' -> '.join(cycle)}; each of these services is in the blast radius of the others")))
+    from opgen.render.alertmanager_routes import FIX_UNROUTED, unpaged
+
+    by_name = {i.name: i for i in loaded}
+    for name, where in unpaged(fleet).items():  # a fleet-wide fact: routes go by team
+        extra.setdefault(name, []).append(Problem(by_name[name].name_position, (
+            f"the pages of {name!r} go to {where}, where nobody is paged; {FIX_UNROUTED}")))
     return [replace(i, fleet_dir=fleet_dir, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
 
 

@@ -94,6 +94,7 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
     names = {i.name for i in loaded}
     folders = []  # (output folder, manifest, services as recorded: their unchanged files, records)
     to_render: list[tuple[Loaded, Neighbourhood]] = []
+    stale_fleet_files: list[Path] = []  # output folders, other than this sync's fleet folder, that hold fleet files
     for out_dir, items in sorted(by_out.items(), key=lambda pair: pair[0].parts):
         manifest = read_manifest(out_dir)
         report.manifests[out_dir] = manifest
@@ -121,6 +122,8 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
                 unchanged += [p.FileChange(path, p.UNCHANGED, c.FLEET_OWNER) for path in owned[c.FLEET_OWNER]]
             else:
                 to_render.append((None, None))
+        elif owned.get(c.FLEET_OWNER):
+            stale_fleet_files.append(out_dir)  # left by a sync of fewer services, whose fleet folder this was
         folders.append((out_dir, manifest, unchanged, records))
     rendered: dict[Path, dict[str, list]] = {}
     services = [job for job in to_render if job[0] is not None]
@@ -130,6 +133,8 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
             rendered_one(item.name)
     if len(services) < len(to_render):
         rendered.setdefault(fleet_dir, {})[c.FLEET_OWNER] = fleet_artifacts(loaded, fleet)
+    for out_dir in stale_fleet_files:  # this sync's fleet files are in its fleet folder: these go, as any file no longer generated
+        rendered.setdefault(out_dir, {})[c.FLEET_OWNER] = []
     as_recorded = RenderedAsRecorded(loaded, fleet, report.manifests)
     for out_dir, manifest, unchanged, records in folders:
         renamed = report.renamed[out_dir]
