@@ -2,9 +2,9 @@
 
 A region is the lines between a start marker and an end marker, in the comment syntax of the file:
 
-    <!-- opgen:keep notes -->          # opgen:keep imports
-    ...                                ...
-    <!-- opgen:end -->                 # opgen:end
+    <!-- opgen:keep notes -->          # opgen:keep imports          // opgen:keep custom
+    ...                                ...                           ...
+    <!-- opgen:end -->                 # opgen:end                   // opgen:end
 
 Sync carries each region's content into the regenerated file by name, and judges whether a file
 was edited by hand with region contents blanked out: editing inside a region is not a conflict.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-_START = re.compile(r"^\s*(?:<!--\s*opgen:keep\s+([A-Za-z0-9_.-]+)\s*-->|#\s*opgen:keep\s+([A-Za-z0-9_.-]+))\s*$")
-_END = re.compile(r"^\s*(?:<!--\s*opgen:end\s*-->|#\s*opgen:end)\s*$")
+_START = re.compile(r"^\s*(?:<!--\s*opgen:keep\s+([A-Za-z0-9_.-]+)\s*-->|(?:#|//)\s*opgen:keep\s+([A-Za-z0-9_.-]+))\s*$")
+_END = re.compile(r"^\s*(?:<!--\s*opgen:end\s*-->|(?:#|//)\s*opgen:end)\s*$")
 
 
 MARKER = "opgen:keep"  # every start marker holds it: a text without it has no region
