@@ -71,6 +71,13 @@ def prometheus_binary() -> str:
     return real_tool("prometheus", "prometheus")
 
 
+@pytest.fixture(scope="session")
+def go_cache(tmp_path_factory) -> Path:
+    """One Go build cache for the session: client_golang compiles once (about 20 s), every stub
+    after it in about a second."""
+    return tmp_path_factory.mktemp("go-build-cache")
+
+
 def service_folder(tmp_path: Path, descriptor: Path) -> Path:
     """A copy of `descriptor` as tmp_path/<stem>/service.yaml."""
     folder = tmp_path / descriptor.stem
