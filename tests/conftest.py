@@ -29,8 +29,9 @@ spec:
 """
 
 
-def run_opgen(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input)
+def run_opgen(*args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input,
+                          env=env)
 
 
 # .ci/run sets this: there a missing tool is a failure (CI must install what the tests run), while

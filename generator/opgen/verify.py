@@ -304,6 +304,9 @@ INSTALL_GO = ("apt-get install golang-go golang-github-prometheus-client-golang-
 INSTALL_NODE = "apt-get install nodejs (Debian), or Node.js 18+ from nodejs.org"
 INSTALL_NODE_PACKAGES = ("npm install @opentelemetry/api @opentelemetry/sdk-metrics@2 @opentelemetry/resources@2 "
                          "@opentelemetry/exporter-prometheus prom-client, in the service's package")
+# What go says of an import its module does not provide (and, with GOPROXY=off, will not fetch).
+MISSING_FROM_MODULE = ("cannot find module providing package", "no required module provides package",
+                       "missing go.sum entry for module providing package")
 DEBIAN_GOPATH = Path("/usr/share/gocode")  # where Debian's golang-*-dev packages put their sources
 CLIENT_GOLANG = "github.com/prometheus/client_golang"
 
@@ -334,7 +337,7 @@ def _go_vet(go: str, kit: Path, package: Path) -> Result:
     if module is not None:
         env = {**os.environ, "GO111MODULE": "on", "GOFLAGS": "-mod=readonly", "GOPROXY": "off"}
         passed, output = _run([go, "vet", "./" + package.relative_to(module).as_posix()], cwd=module, env=env)
-        if not passed and ("GOPROXY=off" in output or "missing go.sum entry" in output or "no required module" in output):
+        if not passed and any(f"{reason} {CLIENT_GOLANG}" in output for reason in MISSING_FROM_MODULE):
             return Result(SKIP, "go stub", _name(kit, package), f"{CLIENT_GOLANG} is not in the module {module / 'go.mod'} "
                           f"or its download cache: go get {CLIENT_GOLANG}")
         return Result(OK if passed else FAIL, "go stub", _name(kit, package), "" if passed else _first_lines(output))
