@@ -58,6 +58,7 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
         ctx.error(("spec", "traffic", "baseline_rps"),
                   f"baseline_rps {traffic['baseline_rps']} is more than peak_rps {traffic['peak_rps']}")
     _warn_about_short_max_replicas(spec, ctx)
+    _warn_about_unchecked_instrumentation(data, ctx)
     if "gpu" in spec.get("resources", {}) and spec["runtime"]["platform"] != "kubernetes":
         ctx.error(("spec", "resources", "gpu"),
                   f"GPUs are supported on kubernetes only (the GPU alerts, panels and scaling read the NVIDIA DCGM "
@@ -98,6 +99,19 @@ def _warn_about_short_max_replicas(spec: dict[str, Any], ctx: Context) -> None:
                  f"max_replicas {scaling['max_replicas']} cannot carry the declared peak: {format_number(peak)} rps / "
                  f"({format_number(per_instance)} rps per instance x {target}% target utilisation) needs {needed} "
                  f"replicas ({with_headroom(needed)} with {format_number(HEADROOM * 100)}% headroom)")
+
+
+def _warn_about_unchecked_instrumentation(data: dict[str, Any], ctx: Context) -> None:
+    """No stub for the language: the kit is only true if the service emits the contract by itself."""
+    from opgen.render import stub_languages
+
+    language = data["spec"]["runtime"]["language"]
+    if language not in stub_languages():
+        overview = conventions.runbook_overview_path(data["metadata"]["name"])
+        ctx.warn(("spec", "runtime", "language"),
+                 f"opgen writes no instrumentation for {language} services, so the SLOs, dashboard and autoscaler rely "
+                 f"on metrics opgen cannot check: emit the series the runbook overview lists "
+                 f"({conventions.OPS_DIR}/{overview}, Instrumentation)")
 
 
 def _check_alert_names(slo_name: str, path, ctx: Context) -> None:

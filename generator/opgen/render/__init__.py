@@ -60,6 +60,15 @@ def renderers() -> tuple[Renderer, ...]:
     )
 
 
+def stub_languages() -> frozenset[str]:
+    """The spec.runtime.language values opgen writes instrumentation for: the LANGUAGE of each
+    renderer that declares one (render/otel_<language>.py)."""
+    import sys
+
+    modules = [sys.modules[render.__module__] for render in renderers()]
+    return frozenset(module.LANGUAGE for module in modules if hasattr(module, "LANGUAGE"))
+
+
 def render_all(context: RenderContext) -> list[Artifact]:
     artifacts = [a for render in renderers() for a in render(context)]
     if context.rules_format == "prometheus-operator":
