@@ -588,6 +588,29 @@ def test_the_go_and_node_renderers_know_every_name_their_stub_defines(language):
             assert {name for name in defined - helpers if not name.isupper()} <= otel_node.TEMPLATE_NAMES
 
 
+def test_each_stub_renderer_is_registered_and_named_after_its_language():
+    """A language is one module render/otel_<language>.py (and its template), registered once."""
+    from opgen.descriptor.spec import LANGUAGES
+    from opgen.render import renderers, stub_languages
+
+    stubs = [sys.modules[r.__module__] for r in renderers() if r.__module__.rsplit(".", 1)[-1].startswith("otel_")]
+    assert sorted(m.LANGUAGE for m in stubs) == sorted(stub_languages()) and stub_languages() < set(LANGUAGES)
+    assert all(m.__name__ == f"opgen.render.otel_{m.LANGUAGE}" for m in stubs)
+
+
+def test_a_service_that_changes_language_gets_the_new_stub_and_keeps_the_teams_code_aside(tmp_path):
+    """Python code cannot go into a Go package: the old module is deleted, its regions kept as orphans."""
+    folder = sync(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    module = folder / "ops" / c.telemetry_path("search")
+    module.write_text(module.read_text().replace("# opgen:keep custom\n", "# opgen:keep custom\ndef mine():\n    return 1\n"))
+    (folder / "service.yaml").write_text(descriptor_text(folder / "service.yaml", "go"))
+    result = run_opgen("sync", folder.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not module.exists() and (folder / "ops" / c.telemetry_path("search", "go")).is_file()
+    orphans = [p for p in (folder / "ops" / c.ORPHANS_DIR).rglob("*") if p.is_file()]
+    assert [p for p in orphans if "def mine():" in p.read_text()], orphans
+
+
 def test_the_renderer_knows_every_name_the_module_defines():
     """Dependency helpers are renamed when they would shadow one of these."""
     for descriptor in (TEST_DESCRIPTORS / "ecs-all-deps.yaml", TEST_DESCRIPTORS / "grpc-7d.yaml", CRON_JOB):

@@ -60,13 +60,16 @@ def renderers() -> tuple[Renderer, ...]:
     )
 
 
-def stub_languages() -> frozenset[str]:
-    """The spec.runtime.language values opgen writes instrumentation for: the LANGUAGE of each
-    renderer that declares one (render/otel_<language>.py)."""
-    import sys
+STUB_MODULE_PREFIX = "otel_"  # render/otel_<language>.py writes the stub of services in <language>
 
-    modules = [sys.modules[render.__module__] for render in renderers()]
-    return frozenset(module.LANGUAGE for module in modules if hasattr(module, "LANGUAGE"))
+
+def stub_languages() -> frozenset[str]:
+    """The spec.runtime.language values opgen writes instrumentation for, read from the module names
+    (validate asks, and importing every renderer would cost it more than it does)."""
+    import pkgutil
+
+    return frozenset(m.name.removeprefix(STUB_MODULE_PREFIX) for m in pkgutil.iter_modules(__path__)
+                     if m.name.startswith(STUB_MODULE_PREFIX))
 
 
 def render_all(context: RenderContext) -> list[Artifact]:

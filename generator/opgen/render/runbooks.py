@@ -459,6 +459,7 @@ class InstrumentationView:
     """What the service must emit. With a stub, where it is; without one, the whole contract."""
 
     language: str
+    language_name: str  # as people write it: Node.js
     stub: str | None  # the stub's path in the kit (ops/otel/...), when opgen writes one
     stub_link: str | None  # and from the overview page
     series: tuple[Series, ...]
@@ -470,24 +471,26 @@ class InstrumentationView:
 
 
 JAVA_VIEWS_FILE = "/etc/otel/{service}-views.yaml"  # where the view file goes in the example settings
+LANGUAGE_NAMES = {"python": "Python", "go": "Go", "node": "Node.js", "java": "Java"}  # as people write them
 
 
 def instrumentation_view(service: Service) -> InstrumentationView:
     metrics = contract.service_contract(service)
+    name = LANGUAGE_NAMES.get(service.language, service.language)
     if service.language in stub_languages():
         stub = c.telemetry_path(service.name, service.language)
-        return InstrumentationView(service.language, f"{c.OPS_DIR}/{stub}", md_path_target("../../" + stub),
+        return InstrumentationView(service.language, name, f"{c.OPS_DIR}/{stub}", md_path_target("../../" + stub),
                                    (), (), (), (), None, None)
     series = tuple(Series(h.prometheus_name, h.otel_name, h.labels, ", ".join(format_number(b) for b in h.boundaries))
                    for h in metrics.histograms)
-    calls = tuple((call.dependency.name, call.histogram.prometheus_name,
+    calls = tuple((call.dependency.name, call.histogram.prometheus_name,  # the rules' matchers, less the service's selector
                    ", ".join(c.dependency_matchers("", call.dependency.name, call.dependency.kind)[1:]))
                   for call in metrics.dependency_calls if metrics.scraped)
-    gauges = tuple((name, contract.JOB_GAUGE_HELP[name]) for name in metrics.job_gauges)
+    gauges = tuple((gauge, contract.JOB_GAUGE_HELP[gauge]) for gauge in metrics.job_gauges)
     resource = tuple((contract.label(key), value) for key, value in metrics.resource)
     java = service.language == "java" and metrics.scraped
     return InstrumentationView(
-        service.language, None, None, series if metrics.scraped else (), calls, gauges, resource,
+        service.language, name, None, None, series if metrics.scraped else (), calls, gauges, resource,
         java_environment(service, metrics) if java else None, java_views(metrics) if java else None)
 
 
