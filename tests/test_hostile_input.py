@@ -11,6 +11,7 @@ executed, never breaking structure.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import json
 import re
@@ -29,6 +30,7 @@ from ruamel.yaml import YAML
 from opgen import conventions as c
 from opgen.descriptor.load import load_service_text
 from opgen.render import RenderContext, render_all
+from opgen.sync.regions import regions
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "openslo-v1.schema.json").read_text())
 
@@ -156,6 +158,14 @@ def test_hostile_text_stays_text_in_every_artifact(tmp_path_factory, promtool, d
                  if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
     assert ast.literal_eval(constants["SERVICE_DESCRIPTION"]) == description
 
+    # Go and Node.js stubs of the same service: the description constant is the text itself (their
+    # string literals escape only what JSON also escapes), and the text forms no keep-region marker.
+    for language, constant in (("go", "const ServiceDescription = "), ("node", "const SERVICE_DESCRIPTION = ")):
+        stub = stub_text(service, language)
+        (literal,) = [line.removeprefix(constant).removesuffix(";") for line in stub.splitlines() if line.startswith(constant)]
+        assert json.loads(literal) == description
+        assert set(regions(stub)) == {"imports", "custom"}
+
     # Runbooks: Markdown whose visible text holds the descriptions, with no HTML of their making.
     parser = MarkdownIt("commonmark")
     overview = parser.parse(artifacts[c.runbook_overview_path("hostile")])
@@ -170,6 +180,13 @@ def test_hostile_text_stays_text_in_every_artifact(tmp_path_factory, promtool, d
     # Backstage: YAML with the description unchanged.
     (catalog,) = yaml_load_all(artifacts[c.catalog_info_path("hostile")])
     assert plain(catalog["metadata"].get("description", "")) == plain(description)
+
+
+def stub_text(service, language: str) -> str:
+    """The instrumentation stub of the service, were it written in `language`."""
+    artifacts = render_all(RenderContext(dataclasses.replace(service, language=language), "service.yaml"))
+    (text,) = [a.text for a in artifacts if a.path == c.telemetry_path(service.name, language)]
+    return text
 
 
 # The only HTML in a runbook is opgen's own comments: the generated header and keep-region markers.

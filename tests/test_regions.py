@@ -35,6 +35,15 @@ def test_markers_count_only_in_the_files_own_syntax_at_column_0_and_outside_fenc
     assert regions("# opgen:keep x\n1\n# opgen:end\n", "t.yml") == {}  # rules and other files have no regions
 
 
+def test_regions_are_read_filled_and_blanked_in_go_and_javascript():
+    """The generated Go and Node.js stubs mark their regions with // (column 0, alone on the line)."""
+    stub = "package x\n\n// opgen:keep custom\n// opgen:end\n"
+    filled, leftover = fill(stub, {"custom": "func Mine() {}\n"})
+    assert filled == "package x\n\n// opgen:keep custom\nfunc Mine() {}\n// opgen:end\n" and leftover == {}
+    assert regions(filled) == {"custom": "func Mine() {}\n"}
+    assert blank(filled) == stub
+
+
 def plan_one(tmp_path: Path, on_disk: str, written_by_opgen: str, new: str) -> p.FileChange:
     (tmp_path / "page.md").write_text(on_disk)
     manifest = Manifest({"page.md": Entry("svc", content_hash(written_by_opgen, "page.md"))})
@@ -76,6 +85,7 @@ LINES = st.sampled_from([
     "<!-- opgen:keep notes -->", "<!-- opgen:keep other -->", "<!-- opgen:end -->", "# opgen:keep imports",
     "# opgen:end", "  <!-- opgen:keep notes -->", "<!--opgen:end-->", "text opgen:keep notes", "opgen:endless",
     "<!-- opgen:keep bad name! -->", "", "plain", "```", "````", "~~~", "``` promql", "   ```", "    ```", " ", "<!-- opgen:keep notes --> trailing",
+    "x = 1", "// opgen:keep notes", "// opgen:end", "x := 1 // opgen:end",
 ])
 
 

@@ -14,8 +14,10 @@ import promql_parser
 import pytest
 import yaml_helpers
 from markdown_it import MarkdownIt
+from ruamel.yaml import YAML
 
 from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from opgen import contract
 from opgen import conventions as c
 from opgen.alerts import service_alerts
 from opgen.descriptor.load import load_validated
@@ -26,7 +28,7 @@ from opgen.render.templating import md_fenced
 CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
 DESCRIPTORS = [CHECKOUT] + sorted(TEST_DESCRIPTORS.glob("*.yaml"))
 PAGE_SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation", "Notes"]
-OVERVIEW_SECTIONS = ["On call", "Links", "Alerts", "SLOs", "Dependencies", "Capacity", "Cost"]
+OVERVIEW_SECTIONS = ["On call", "Links", "Alerts", "SLOs", "Dependencies", "Capacity", "Cost", "Instrumentation"]
 KEEP_NOTES = "<!-- opgen:keep notes -->\n<!-- opgen:end -->\n"
 MARKDOWN = MarkdownIt("commonmark").enable("table")
 
@@ -575,3 +577,68 @@ def test_cpu_near_limit_says_it_never_fires_without_cpu_limits(synced):
     meaning = text_of(section(tokens(alert_pages(ops, service)["CPUNearLimit"]), "Meaning"))
     assert "It never fires for containers without a CPU limit" in meaning
     assert 'kube_pod_container_resource_limits{resource="cpu"}' in meaning
+
+
+# --- instrumentation: the stub, or the whole contract where opgen writes none --------------------
+
+
+def table_rows(tokens) -> list[list[str]]:
+    """The body rows of every table among `tokens`, as the text of their cells."""
+    rows, row, in_body = [], None, False
+    for token in tokens:
+        if token.type == "tbody_open":
+            in_body = True
+        elif token.type == "tbody_close":
+            in_body = False
+        elif in_body and token.type == "tr_open":
+            row = []
+        elif in_body and token.type == "inline" and row is not None:
+            row.append(text_of(token.children))
+        elif in_body and token.type == "tr_close":
+            rows.append(row)
+            row = None
+    return rows
+
+
+@each_descriptor
+def test_the_overview_links_the_stub_that_emits_the_metrics(synced, descriptor):
+    service, ops = synced(descriptor)
+    overview = runbook_dir(ops, service) / "README.md"
+    links = [t.attrs["href"] for t in walk(section(tokens(overview), "Instrumentation")) if t.type == "link_open"]
+    assert [(overview.parent / unquote(href)).resolve() for href in links] == [
+        (ops / c.telemetry_path(service.name, service.language)).resolve()]
+
+
+@pytest.mark.parametrize("language", ["java", "other"])
+@pytest.mark.parametrize("descriptor", ["ecs-all-deps", "queue-fresh", "cron-report"])
+def test_without_a_stub_the_overview_states_the_whole_contract(tmp_path, descriptor, language):
+    """Every series with its labels and bucket boundaries (the freshness threshold among them), each
+    dependency's labels, the job gauges, and for Java the agent's settings and view file."""
+    folder = service_folder(tmp_path, TEST_DESCRIPTORS / f"{descriptor}.yaml")
+    text = (folder / "service.yaml").read_text()
+    (folder / "service.yaml").write_text(text.replace("spec:\n", f"spec:\n  runtime: {{language: {language}}}\n", 1)
+                                         if "runtime:" not in text else text.replace("language: python", f"language: {language}"))
+    result = run_opgen("sync", ".", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"warning: opgen writes no instrumentation for {language} services" in result.stderr
+    service = load_validated(folder / "service.yaml", "service.yaml").service
+    assert service.language == language and not (folder / "ops" / "otel").exists()
+    metrics = contract.service_contract(service)
+    parsed = section(tokens(runbook_dir(folder / "ops", service) / "README.md"), "Instrumentation")
+    rows = {row[0]: row for row in table_rows(parsed)}
+    for histogram in metrics.histograms if metrics.scraped else ():
+        name, otel_name, labels, boundaries = rows[histogram.prometheus_name]
+        assert (otel_name, labels.split(", ")) == (histogram.otel_name, list(histogram.labels))
+        assert [Fraction(b) for b in boundaries.split(", ")] == list(histogram.boundaries)
+    for call in metrics.dependency_calls if metrics.scraped else ():
+        assert f'peer_service="{call.dependency.name}"' in rows[call.dependency.name][2]
+    assert [gauge for gauge in metrics.job_gauges if gauge not in rows] == []
+    fences = {t.info: t.content for t in parsed if t.type == "fence"}
+    if language != "java" or not metrics.scraped:
+        assert fences == {}
+        return
+    assert f"OTEL_EXPORTER_PROMETHEUS_PORT={service.metrics_port}" in fences["sh"].splitlines()
+    assert "OTEL_METRICS_EXPORTER=prometheus" in fences["sh"].splitlines()
+    views = YAML(typ="safe", pure=True).load(fences["yaml"])
+    assert {v["selector"]["instrument_name"]: [Fraction(str(b)) for b in v["view"]["aggregation_args"]["bucket_boundaries"]]
+            for v in views} == {h.otel_name: list(h.boundaries) for h in metrics.histograms}

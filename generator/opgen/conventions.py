@@ -337,9 +337,18 @@ def dashboard_path(service: str) -> str:
     return f"grafana/{service}.json"
 
 
-def telemetry_path(service: str) -> str:
-    """The instrumentation module: importable, so hyphens become underscores."""
-    return f"otel/{service.replace('-', '_')}_telemetry.py"
+def telemetry_path(service: str, language: str = "python") -> str:
+    """The instrumentation stub, named as its language imports it: the Python and Node.js module
+    <name>_telemetry (hyphens become underscores), the Go package folder <name>telemetry."""
+    if language == "go":
+        return f"otel/{go_telemetry_package(service)}/telemetry.go"
+    extension = {"python": "py", "node": "js"}[language]
+    return f"otel/{service.replace('-', '_')}_telemetry.{extension}"
+
+
+def go_telemetry_package(service: str) -> str:
+    """A Go package name: lower case, no hyphens or underscores (checkout-api -> checkoutapitelemetry)."""
+    return service.replace("-", "") + "telemetry"
 
 
 def openslo_path(service: str) -> str:

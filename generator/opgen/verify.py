@@ -312,6 +312,90 @@ def check_stub_import(kit: Path) -> Iterator[Result]:
         yield Result(OK if passed else FAIL, "stub import", _name(kit, path), "" if passed else _first_lines(output))
 
 
+INSTALL_GO = ("apt-get install golang-go golang-github-prometheus-client-golang-dev (Debian), or in a Go module: "
+              "go get github.com/prometheus/client_golang")
+INSTALL_NODE = "apt-get install nodejs (Debian), or Node.js 18+ from nodejs.org"
+INSTALL_NODE_PACKAGES = ("npm install @opentelemetry/api @opentelemetry/sdk-metrics@2 @opentelemetry/resources@2 "
+                         "@opentelemetry/exporter-prometheus prom-client, in the service's package")
+# What go says of an import its module does not provide (and, with GOPROXY=off, will not fetch).
+MISSING_FROM_MODULE = ("cannot find module providing package", "no required module provides package",
+                       "missing go.sum entry for module providing package")
+DEBIAN_GOPATH = Path("/usr/share/gocode")  # where Debian's golang-*-dev packages put their sources
+CLIENT_GOLANG = "github.com/prometheus/client_golang"
+
+
+def check_go_stub(kit: Path) -> Iterator[Result]:
+    """gofmt parses each generated Go package, then `go vet` (which compiles it) in the service's Go
+    module when it is in one (never downloading: GOPROXY=off, go.mod read only), else in GOPATH
+    mode against client_golang from a GOPATH (Debian's included)."""
+    packages = sorted({p.parent for p in _files(kit, "otel/*/telemetry.go")})
+    if not packages:
+        return
+    go, gofmt = shutil.which("go"), shutil.which("gofmt")
+    if go is None or gofmt is None:
+        yield Result(SKIP, "go stub", "otel/", f"the Go toolchain is not installed: {INSTALL_GO}")
+        return
+    for package in packages:
+        parsed, output = _run([gofmt, "-e", "-l", str(package)])
+        if not parsed:
+            yield Result(FAIL, "go stub", _name(kit, package), _first_lines(output))
+            continue
+        yield _go_vet(go, kit, package)
+
+
+def _go_vet(go: str, kit: Path, package: Path) -> Result:
+    import tempfile
+
+    module = next((folder for folder in (package, *package.parents) if (folder / "go.mod").is_file()), None)
+    if module is not None:
+        env = {**os.environ, "GO111MODULE": "on", "GOFLAGS": "-mod=readonly", "GOPROXY": "off"}
+        passed, output = _run([go, "vet", "./" + package.relative_to(module).as_posix()], cwd=module, env=env)
+        if not passed and any(f"{reason} {CLIENT_GOLANG}" in output for reason in MISSING_FROM_MODULE):
+            return Result(SKIP, "go stub", _name(kit, package), f"{CLIENT_GOLANG} is not in the module {module / 'go.mod'} "
+                          f"or its download cache: go get {CLIENT_GOLANG}")
+        return Result(OK if passed else FAIL, "go stub", _name(kit, package), "" if passed else _first_lines(output))
+    gopaths = [Path(p) for p in _go_env(go, "GOPATH").split(os.pathsep) if p] + [DEBIAN_GOPATH]
+    found = [p for p in gopaths if (p / "src" / CLIENT_GOLANG).is_dir()]
+    if not found:
+        return Result(SKIP, "go stub", _name(kit, package), f"syntax ok (gofmt); not built: {CLIENT_GOLANG} is in no "
+                      f"GOPATH and the package is in no Go module: {INSTALL_GO}")
+    with tempfile.TemporaryDirectory(prefix="opgen-verify-") as scratch:
+        copy = Path(scratch) / "src" / "opgen.verify" / package.name
+        shutil.copytree(package, copy)
+        env = {**os.environ, "GO111MODULE": "off", "GOFLAGS": "", "GOPATH": os.pathsep.join(map(str, [scratch, *found]))}
+        passed, output = _run([go, "vet", f"opgen.verify/{package.name}"], cwd=copy, env=env)
+    return Result(OK if passed else FAIL, "go stub", _name(kit, package), "" if passed else _first_lines(output))
+
+
+def _go_env(go: str, variable: str) -> str:
+    passed, output = _run([go, "env", variable])
+    return output if passed else ""
+
+
+def check_node_stub(kit: Path) -> Iterator[Result]:
+    """`node --check` parses each generated module, then a fresh node loads it (setup() is not
+    called: no port opens) from where it is, so it finds the packages the service installed."""
+    files = _files(kit, "otel/*.js")
+    if not files:
+        return
+    node = shutil.which("node")
+    if node is None:
+        yield Result(SKIP, "node stub", "otel/", f"node is not installed: {INSTALL_NODE}")
+        return
+    for path in files:
+        parsed, output = _run([node, "--check", str(path)])
+        if not parsed:
+            yield Result(FAIL, "node stub", _name(kit, path), _first_lines(output))
+            continue
+        loaded, output = _run([node, "-e", "require(process.argv[1])", str(path.resolve())], cwd=path.parent)
+        missing = re.findall(r"Cannot find module '((?:@[\w.-]+/)?[\w.-]+)'", output)
+        if not loaded and missing:
+            yield Result(SKIP, "node stub", _name(kit, path), f"syntax ok (node --check); not loaded: {missing[0]} is not "
+                         f"installed where the module is: {INSTALL_NODE_PACKAGES}")
+            continue
+        yield Result(OK if loaded else FAIL, "node stub", _name(kit, path), "" if loaded else _first_lines(output))
+
+
 # --- Alertmanager ---------------------------------------------------------------------------------
 
 
@@ -359,7 +443,7 @@ def check_conflict_markers(kit: Path) -> Iterator[Result]:
 
 CHECKS: tuple[Callable[[Path], Iterator[Result]], ...] = (
     check_conflict_markers, check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
-    check_runbook_links, check_stub_import, check_alertmanager,
+    check_runbook_links, check_stub_import, check_go_stub, check_node_stub, check_alertmanager,
 )
 
 

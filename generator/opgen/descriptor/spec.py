@@ -78,7 +78,9 @@ RUNTIME = Object(
         Field("platform", Choice(PLATFORMS), "Where the service runs.", default="kubernetes"),
         Field("namespace", String(pattern=DNS_LABEL, pattern_hint="a DNS label"),
               "Kubernetes namespace (or ECS cluster) it runs in.", default_text="metadata.name", example="shop"),
-        Field("language", Choice(LANGUAGES), "Implementation language, for instrumentation stubs.", default="python"),
+        Field("language", Choice(LANGUAGES), "Implementation language: python, go and node get an instrumentation "
+              "stub (ops/otel/); java and other get the metric contract in the runbook overview, and a warning.",
+              default="python"),
     ),
     doc="Where and how the service runs.",
 )

@@ -57,6 +57,7 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     if "baseline_rps" in traffic and "peak_rps" in traffic and traffic["baseline_rps"] > traffic["peak_rps"]:
         ctx.error(("spec", "traffic", "baseline_rps"),
                   f"baseline_rps {traffic['baseline_rps']} is more than peak_rps {traffic['peak_rps']}")
+    _warn_about_unchecked_instrumentation(data, ctx)
     if "gpu" in spec.get("resources", {}) and spec["runtime"]["platform"] != "kubernetes":
         ctx.error(("spec", "resources", "gpu"),
                   f"GPUs are supported on kubernetes only (the GPU alerts, panels and scaling read the NVIDIA DCGM "
@@ -131,6 +132,19 @@ def _warn_about_capacity(service: Service, ctx: Context) -> None:
                  f"alone ({gpus} x {format_number(to_fraction(service.gpu.hourly_cost_usd))} USD x {HOURS_PER_MONTH} h "
                  f"x {plan.min_replicas}){share} cost.monthly_budget_usd {format_number(budget)}: "
                  "lower the minimum or raise the budget, with the team")
+
+
+def _warn_about_unchecked_instrumentation(data: dict[str, Any], ctx: Context) -> None:
+    """No stub for the language: the kit is only true if the service emits the contract by itself."""
+    from opgen.render import stub_languages
+
+    language = data["spec"]["runtime"]["language"]
+    if language not in stub_languages():
+        overview = conventions.runbook_overview_path(data["metadata"]["name"])
+        ctx.warn(("spec", "runtime", "language"),
+                 f"opgen writes no instrumentation for {language} services, so the SLOs, dashboard and autoscaler rely "
+                 f"on metrics opgen cannot check: emit the series the runbook overview lists "
+                 f"({conventions.OPS_DIR}/{overview}, Instrumentation)")
 
 
 def _check_alert_names(slo_name: str, path, ctx: Context) -> None:

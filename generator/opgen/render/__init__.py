@@ -38,6 +38,8 @@ def renderers() -> tuple[Renderer, ...]:
         backstage_catalog,
         grafana_dashboard,
         openslo,
+        otel_go,
+        otel_node,
         otel_python,
         prometheus_rule_tests,
         prometheus_rules,
@@ -50,11 +52,25 @@ def renderers() -> tuple[Renderer, ...]:
         prometheus_rule_tests.render,
         grafana_dashboard.render,
         otel_python.render,
+        otel_go.render,
+        otel_node.render,
         openslo.render,
         terraform_autoscaling.render,
         runbooks.render,
         backstage_catalog.render,
     )
+
+
+STUB_MODULE_PREFIX = "otel_"  # render/otel_<language>.py writes the stub of services in <language>
+
+
+def stub_languages() -> frozenset[str]:
+    """The spec.runtime.language values opgen writes instrumentation for, read from the module names
+    (validate asks, and importing every renderer would cost it more than it does)."""
+    import pkgutil
+
+    return frozenset(m.name.removeprefix(STUB_MODULE_PREFIX) for m in pkgutil.iter_modules(__path__)
+                     if m.name.startswith(STUB_MODULE_PREFIX))
 
 
 def render_all(context: RenderContext) -> list[Artifact]:

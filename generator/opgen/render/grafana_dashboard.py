@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from opgen.alerts import has_dependency_alerts
+from opgen import contract
 from opgen import conventions as c
 from opgen import promql
-from opgen.descriptor.model import REQUEST_INTERFACES, SLO, Dependency, Service
+from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
@@ -223,8 +224,8 @@ BAD_MINUTE = {  # the time-based SLI kinds, as slo/sli.py counts them
 
 
 def request_interfaces(service: Service) -> list[str]:
-    kinds = [i.kind for i in service.interfaces if i.kind in REQUEST_INTERFACES]
-    return sorted(set(kinds), key=kinds.index)
+    """The interface kinds whose server histogram the instrumentation emits (opgen.contract)."""
+    return contract.declared_request_kinds(service)
 
 
 def red_panels(service: Service, kind: str) -> list[dict]:
@@ -253,7 +254,7 @@ def freshness_panels(service: Service) -> list[dict]:
     freshness = [slo for slo in service.slos if slo.sli.kind == "freshness"]
     panels = [
         panel("timeseries", "queue-consumer: message age", "Time from enqueueing to the start of processing, "
-              "quantiles from the histogram buckets (the enqueue time passed to message_processing)"
+              "quantiles from the histogram buckets (the enqueue time the service passes with each message)"
               + ("; dashed: the freshness SLO thresholds." if freshness else "."), "s",
               [(quantile(q, promql.selector(age.bucket, service.selector)), legend) for q, legend in QUANTILES],
               [(slo.sli.threshold_seconds, "red") for slo in freshness]),

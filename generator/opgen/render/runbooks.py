@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from opgen import contract
 from opgen import conventions as c
 from opgen import promql
 from opgen.alerts import SLO_ALERT, AlertInfo, service_alerts
@@ -27,7 +28,7 @@ from opgen.capacity import (
 )
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
 from opgen.fleet import HitService
-from opgen.render import Artifact, RenderContext, generated_header
+from opgen.render import Artifact, RenderContext, generated_header, stub_languages
 from opgen.render import grafana_dashboard, prometheus_rules, terraform_autoscaling
 from opgen.render.templating import md_fenced, md_path_target, md_url_target, render_template
 from opgen.slo.durations import format_duration
@@ -75,6 +76,7 @@ def render(context: RenderContext) -> list[Artifact]:
             "latency_for": prometheus_rules.DEPENDENCY_LATENCY_FOR,
         },
         "blast": blast_view(context),
+        "instrumentation": instrumentation_view(service),
         "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
         "fenced": md_fenced,
         "page": lambda alert_name: md_path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
@@ -461,6 +463,85 @@ def job_view(service: Service) -> JobView | None:
         duration=f"max({promql.selector(c.JOB_LAST_DURATION, service.selector)})",
         pushed=f"time() - max({promql.selector(c.JOB_PUSH_TIME, service.selector)})",
     )
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str  # as Prometheus stores it: <name>_bucket, _count, _sum
+    otel_name: str
+    labels: tuple[str, ...]
+    boundaries: str  # seconds, comma-separated
+
+
+@dataclass(frozen=True)
+class InstrumentationView:
+    """What the service must emit. With a stub, where it is; without one, the whole contract."""
+
+    language: str
+    language_name: str  # as people write it: Node.js
+    stub: str | None  # the stub's path in the kit (ops/otel/...), when opgen writes one
+    stub_link: str | None  # and from the overview page
+    series: tuple[Series, ...]
+    calls: tuple[tuple[str, str, str], ...]  # (dependency, series, the labels that select its calls)
+    job_gauges: tuple[tuple[str, str], ...]  # (gauge, what it holds)
+    resource: tuple[tuple[str, str], ...]  # target_info's labels
+    java_environment: str | None  # the OpenTelemetry Java agent's settings that emit the scraped part
+    java_views: str | None  # its view file: the contract's bucket boundaries
+
+
+JAVA_VIEWS_FILE = "/etc/otel/{service}-views.yaml"  # where the view file goes in the example settings
+LANGUAGE_NAMES = {"python": "Python", "go": "Go", "node": "Node.js", "java": "Java"}  # as people write them
+
+
+def instrumentation_view(service: Service) -> InstrumentationView:
+    metrics = contract.service_contract(service)
+    name = LANGUAGE_NAMES.get(service.language, service.language)
+    if service.language in stub_languages():
+        stub = c.telemetry_path(service.name, service.language)
+        return InstrumentationView(service.language, name, f"{c.OPS_DIR}/{stub}", md_path_target("../../" + stub),
+                                   (), (), (), (), None, None)
+    series = tuple(Series(h.prometheus_name, h.otel_name, h.labels, ", ".join(format_number(b) for b in h.boundaries))
+                   for h in metrics.histograms)
+    calls = tuple((call.dependency.name, call.histogram.prometheus_name,  # the rules' matchers, less the service's selector
+                   ", ".join(c.dependency_matchers("", call.dependency.name, call.dependency.kind)[1:]))
+                  for call in metrics.dependency_calls if metrics.scraped)
+    gauges = tuple((gauge, contract.JOB_GAUGE_HELP[gauge]) for gauge in metrics.job_gauges)
+    resource = tuple((contract.label(key), value) for key, value in metrics.resource)
+    java = service.language == "java" and metrics.scraped
+    return InstrumentationView(
+        service.language, name, None, None, series if metrics.scraped else (), calls, gauges, resource,
+        java_environment(service, metrics) if java else None, java_views(metrics) if java else None)
+
+
+def java_environment(service: Service, metrics: contract.Contract) -> str:
+    """The OpenTelemetry Java agent's settings: its Prometheus exporter on the metrics port, the
+    resource that becomes target_info, and the view file that sets the bucket boundaries."""
+    attributes = ",".join(f"{key}={value}" for key, value in metrics.resource if key != "service.name")
+    return "\n".join([
+        f"OTEL_SERVICE_NAME={service.name}",
+        f"OTEL_RESOURCE_ATTRIBUTES={attributes}",
+        "OTEL_METRICS_EXPORTER=prometheus",
+        f"OTEL_EXPORTER_PROMETHEUS_PORT={service.metrics_port}",
+        f"OTEL_EXPERIMENTAL_METRICS_VIEW_CONFIG={JAVA_VIEWS_FILE.format(service=service.name)}",
+    ])
+
+
+def java_views(metrics: contract.Contract) -> str:
+    """A view file of the Java SDK's incubator (loaded by the agent): each histogram's boundaries."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    views = [{"selector": {"instrument_name": h.otel_name},
+              "view": {"aggregation": "explicit_bucket_histogram",
+                       "aggregation_args": {"bucket_boundaries": [float(b) for b in h.boundaries]}}}
+             for h in metrics.histograms]
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = None  # innermost collections on one line: a boundary list stays readable
+    yaml.width = 4096
+    text = io.StringIO()
+    yaml.dump(views, text)
+    return text.getvalue()
 
 
 def dashboard_rows(service: Service):

@@ -1,9 +1,10 @@
-"""Jinja2 for text outputs (Markdown, HCL, Python): strict, with one escape filter per language.
+"""Jinja2 for text outputs (Markdown, HCL, Python, Go, JavaScript): strict, with one escape filter per language.
 
 Structured outputs (YAML, JSON) never come through here: they are data handed to a serializer.
 Templates must escape every descriptor value with the filter of their language:
 `md` (Markdown text), `md_code` (inside `inline code`), `hcl` (an HCL string literal),
-`hcl_comment`, `py` (a Python literal), `py_comment`.
+`hcl_comment`, `py` (a Python literal), `py_comment`, `go` (a Go literal), `go_comment`, `js` (a
+JavaScript literal), `js_comment`.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def one_line(value: object) -> str:
-    """For comments (HCL #, Python #): one line without control characters, so text cannot end the comment."""
+    """For comments (HCL and Python #, Go and JavaScript //): one line without control characters,
+    so text cannot end the comment."""
     return " ".join(_CONTROL.sub(" ", str(value)).split())
 
 
@@ -123,6 +125,31 @@ def private_folder(path: str) -> bool:
     return True
 
 
+_GO_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_GO_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def go(value: object) -> str:
+    """A Go interpreted string literal ("..."), or a bool or number as Go writes it: one line whatever
+    the text holds, so it cannot end the string or form a line of its own."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + _GO_NEEDS_ESCAPE.sub(lambda m: _GO_ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), str(value)) + '"'
+
+
+def js(value: object) -> str:
+    """A JavaScript string literal (JSON's, which JavaScript reads the same), or a bool or number:
+    one line, with the two line separators JSON leaves raw escaped too."""
+    import json
+
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    text = json.dumps(str(value), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _bytecode_cache(environment_kind: str):
     """Templates compiled by an earlier run, kept per user: compiling them costs more than a whole
     service's render (0.5 s per process on a quiet machine), and a pre-commit hook starts a
@@ -167,7 +194,8 @@ def _bytecode_cache(environment_kind: str):
 
 
 _OPTIONS = dict(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line)
+_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line,
+                go=go, go_comment=one_line, js=js, js_comment=one_line)
 
 
 @cache
