@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from opgen.render import Artifact
 from opgen.sync import plan as p
 from opgen.sync.manifest import Entry, Manifest, content_hash
@@ -35,13 +37,15 @@ def test_markers_count_only_in_the_files_own_syntax_at_column_0_and_outside_fenc
     assert regions("# opgen:keep x\n1\n# opgen:end\n", "t.yml") == {}  # rules and other files have no regions
 
 
-def test_regions_are_read_filled_and_blanked_in_go_and_javascript():
+@pytest.mark.parametrize("path", ["x/telemetry.go", "x_telemetry.js"])
+def test_regions_are_read_filled_and_blanked_in_go_and_javascript(path):
     """The generated Go and Node.js stubs mark their regions with // (column 0, alone on the line)."""
     stub = "package x\n\n// opgen:keep custom\n// opgen:end\n"
-    filled, leftover = fill(stub, {"custom": "func Mine() {}\n"})
+    filled, leftover = fill(stub, {"custom": "func Mine() {}\n"}, path)
     assert filled == "package x\n\n// opgen:keep custom\nfunc Mine() {}\n// opgen:end\n" and leftover == {}
-    assert regions(filled) == {"custom": "func Mine() {}\n"}
-    assert blank(filled) == stub
+    assert regions(filled, path) == {"custom": "func Mine() {}\n"}
+    assert blank(filled, path) == stub
+    assert regions(filled, "x.md") == {}, "// marks regions only where // is the comment syntax"
 
 
 def plan_one(tmp_path: Path, on_disk: str, written_by_opgen: str, new: str) -> p.FileChange:

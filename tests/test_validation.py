@@ -162,19 +162,13 @@ def test_an_unassigned_team_is_warned_about_on_tiers_1_and_2(tier, warned):
 @pytest.mark.parametrize("language", ["java", "other"])
 def test_a_language_opgen_writes_no_stub_for_is_warned_about(language):
     """The kit then relies on instrumentation opgen cannot check; the runbook overview lists the contract."""
-    from opgen.descriptor.load import validate_source
-    from opgen.descriptor.source import parse_yaml
-
     text = VALID.replace("spec:\n", f"spec:\n  runtime: {{language: {language}}}\n")
-    _, warnings = validate_source(parse_yaml(text.encode(), "service.yaml"))
-    assert [str(w) for w in warnings] == [
+    assert warnings_of(text) == [
         f"service.yaml:7:23: opgen writes no instrumentation for {language} services, so the SLOs, dashboard and "
         "autoscaler rely on metrics opgen cannot check: emit the series the runbook overview lists "
         "(ops/runbooks/checkout/README.md, Instrumentation)"]
     for stubbed in ("python", "go", "node"):
-        _, warnings = validate_source(parse_yaml(VALID.replace("spec:\n", f"spec:\n  runtime: {{language: {stubbed}}}\n").encode(),
-                                                 "service.yaml"))
-        assert warnings == []
+        assert warnings_of(VALID.replace("spec:\n", f"spec:\n  runtime: {{language: {stubbed}}}\n")) == []
 
 
 def test_gpus_are_refused_outside_kubernetes():
