@@ -3,7 +3,7 @@
 Structured outputs (YAML, JSON) never come through here: they are data handed to a serializer.
 Templates must escape every descriptor value with the filter of their language:
 `md` (Markdown text), `md_code` (inside `inline code`), `hcl` (an HCL string literal),
-`hcl_comment`, `py` (a Python literal), `py_comment`.
+`hcl_comment`, `py` (a Python literal), `py_comment`, `html` (HTML text and attribute values).
 """
 
 from __future__ import annotations
@@ -78,6 +78,13 @@ def py(value: object) -> str:
     return repr(str(value))
 
 
+def html(value: object) -> str:
+    """Text safe in HTML (and SVG) content and in double- or single-quoted attribute values."""
+    import html as stdlib_html
+
+    return stdlib_html.escape(str(value), quote=True)
+
+
 def _bytecode_cache(environment_kind: str):
     """Templates compiled by an earlier run, kept per user: compiling them costs more than a whole
     service's render (about 0.5 s per process), and a pre-commit hook starts a process per commit.
@@ -127,7 +134,7 @@ def _bytecode_cache(environment_kind: str):
 
 
 _OPTIONS = dict(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line)
+_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line, html=html)
 
 
 @cache

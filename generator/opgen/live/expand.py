@@ -1,0 +1,200 @@
+"""Alert expressions with every recording rule they read replaced by the expression it records, so a
+range query over the raw series evaluates an alert as if its rules had been loaded all along.
+
+Works on whatever rule groups the renderer returns, as data: a reference `record{matchers}` to
+recording rules of those groups becomes what each matching rule records, with the rule's labels
+added as the rule would add them (label_replace); `record{...}[30d]` becomes a subquery of it at
+the group's evaluation interval, `(…)[30d:1m]`, which is what a range over recorded samples reads;
+`absent(record{...})` keeps the labels absent() takes from the selector. Recordings that read
+recordings are expanded first. Only the references are rewritten: the rest of the text is the
+rule's own (the PromQL parser finds and counts the references; its printer is never used).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from opgen import promql
+from opgen.live.selectors import selectors_in
+
+
+class CannotExpand(ValueError):
+    """A rule reads recordings in a form that cannot be rewritten faithfully."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    record: str
+    expr: str
+    labels: tuple[tuple[str, str], ...]
+    interval: str  # its group's evaluation interval, as PromQL writes durations
+
+
+_TOKEN = re.compile(r"""
+    (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
+  | (?P<comment>\#[^\n]*)
+  | (?P<number>(?:0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[a-zA-Z0-9_]*)
+  | (?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)
+  | (?P<space>\s+)
+  | (?P<other>.)
+""", re.VERBOSE | re.DOTALL)
+LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+KEYWORDS = LABEL_LIST_KEYWORDS | {"offset", "bool", "and", "or", "unless", "atan2", "start", "end", "inf", "nan"}
+ABSENT_FUNCTIONS = {"absent", "absent_over_time"}
+ALERTS_SERIES = {"ALERTS", "ALERTS_FOR_STATE"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+class Expander:
+    def __init__(self, recordings: list[Recording]) -> None:
+        self.by_name: dict[str, list[Recording]] = {}
+        for recording in recordings:
+            self.by_name.setdefault(recording.record, []).append(recording)
+        self.expanded: dict[Recording, str] = {}
+        self.in_progress: set[Recording] = set()
+
+    def expand(self, expr: str) -> str:
+        """`expr` reading only raw series (and recordings of no rule given)."""
+        names = _all_selector_names(expr)
+        if ALERTS_SERIES & set(names):
+            raise CannotExpand("it reads ALERTS, which holds the live alerts, not the ones of the past")
+        tokens = [t for t in _tokens(expr) if t.kind not in ("space", "comment")]
+        spans: list[tuple[int, int, str]] = []
+        references = 0
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if token.kind == "name" and token.text in LABEL_LIST_KEYWORDS and _is(tokens, i + 1, "("):
+                i = _closing(tokens, i + 1, "(", ")") + 1
+                continue
+            if token.text == "{":  # a selector without a name: its names are labels
+                i = _closing(tokens, i, "{", "}") + 1
+                continue
+            if token.kind != "name" or token.text in KEYWORDS or _is(tokens, i + 1, "("):
+                i += 1
+                continue
+            end = _closing(tokens, i + 1, "{", "}") if _is(tokens, i + 1, "{") else i
+            selector_text = expr[token.start:tokens[end].end]
+            after = end + 1
+            range_text = None
+            if _is(tokens, after, "["):
+                close = _closing(tokens, after, "[", "]")
+                range_text = expr[tokens[after].end:tokens[close].start].strip()
+                after = close + 1
+            if token.text in self.by_name:
+                references += 1
+                if _is(tokens, after, "offset") or _is(tokens, after, "@"):
+                    raise CannotExpand(f"it reads {selector_text} with offset or @, which backtest cannot shift")
+                span = self._replacement(selector_text, range_text, tokens, i, after)
+                if span is not None:
+                    spans.append((span[0], span[1], span[2]) if span[0] is not None else (token.start, tokens[after - 1].end, span[2]))
+            i = after
+        if references != sum(1 for name in names if name in self.by_name):
+            raise CannotExpand("it reads a recording through {__name__=...}, which backtest cannot expand")
+        text = expr
+        for start, end, replacement in sorted(spans, reverse=True):
+            text = text[:start] + replacement + text[end:]
+        return text
+
+    def _replacement(self, selector_text: str, range_text: str | None, tokens: list[_Token], first: int, after: int):
+        """(start, end, text) to put in place of the reference (start None: the reference itself)."""
+        selector = selectors_in(selector_text)[0]
+        matching = [r for r in self.by_name[selector.name] if _matches(r, selector.matchers)]
+        if not matching:
+            return None  # another service's recording: read as it is
+        alternatives = [self._with_labels(r) for r in matching]
+        text = alternatives[0] if len(alternatives) == 1 else "(" + " or ".join(alternatives) + ")"
+        if range_text is not None:
+            intervals = {r.interval for r in matching}
+            if len(intervals) > 1:
+                raise CannotExpand(f"{selector_text} is recorded by groups with different intervals")
+            resolution = "" if ":" in range_text else ":" + intervals.pop()
+            text = f"({text})[{range_text}{resolution}]"
+        # absent(record{a="b"}) answers {a="b"}; absent(<expression>) answers {}: put the labels back.
+        if first >= 2 and tokens[first - 2].text in ABSENT_FUNCTIONS and _is(tokens, first - 1, "(") and _is(tokens, after, ")"):
+            call = f"{tokens[first - 2].text}({text})"
+            for label, op, value in selector.matchers:
+                if op == "=":
+                    call = _label_replace(call, label, value)
+            return tokens[first - 2].start, tokens[after].end, call
+        return None, None, text
+
+    def _with_labels(self, recording: Recording) -> str:
+        """What the rule records, with its labels as the rule sets them."""
+        if recording not in self.expanded:
+            if recording in self.in_progress:
+                raise CannotExpand(f"the recording rule {recording.record} reads itself")
+            self.in_progress.add(recording)
+            text = f"({self.expand(recording.expr)})"
+            self.in_progress.discard(recording)
+            for label, value in recording.labels:
+                text = _label_replace(text, label, value)
+            self.expanded[recording] = text
+        return self.expanded[recording]
+
+
+def _label_replace(expr: str, label: str, value: str) -> str:
+    """`expr` with `label` set to `value` on every series (an empty regex matches the empty source)."""
+    return f"label_replace({expr}, {promql.quote(label)}, {promql.quote(value.replace('$', '$$'))}, \"\", \"\")"
+
+
+def _matches(recording: Recording, matchers) -> bool:
+    """Whether the series `recording` records match `matchers`, decided by the rule's own labels."""
+    labels = dict(recording.labels)
+    undecided = []
+    for label, op, value in matchers:
+        if label not in labels:
+            undecided.append(label)
+            continue
+        actual = labels[label]
+        hit = actual == value if op in ("=", "!=") else re.fullmatch(value, actual) is not None
+        if hit != (op in ("=", "=~")):
+            return False
+    if undecided:
+        raise CannotExpand(f"a selector of {recording.record} matches on {', '.join(undecided)}, "
+                           "which its rule's labels do not set")
+    return True
+
+
+def _tokens(expr: str):
+    for match in _TOKEN.finditer(expr):
+        yield _Token(match.lastgroup, match.group(), match.start(), match.end())
+
+
+def _is(tokens: list[_Token], index: int, text: str) -> bool:
+    return index < len(tokens) and tokens[index].text == text
+
+
+def _closing(tokens: list[_Token], index: int, opening: str, closing: str) -> int:
+    depth = 0
+    for j in range(index, len(tokens)):
+        if tokens[j].text == opening:
+            depth += 1
+        elif tokens[j].text == closing:
+            depth -= 1
+            if depth == 0:
+                return j
+    raise CannotExpand(f"unbalanced {opening}{closing}")
+
+
+def _all_selector_names(expr: str) -> list[str]:
+    """The metric name of every vector selector, counted once per occurrence."""
+    import promql_parser
+
+    names: list[str] = []
+
+    def visit(node) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            name = node.name or next((m.value for m in node.matchers.matchers if m.name == "__name__"), "")
+            names.append(name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names

@@ -1,0 +1,72 @@
+"""Backtest's rewriting of alert expressions: every recording they read becomes what it records, as
+PromQL the parser accepts, for the rules opgen renders from every test descriptor."""
+
+from pathlib import Path
+
+import promql_parser
+import pytest
+
+from opgen.live.expand import CannotExpand, Expander, Recording
+from opgen.live.selectors import selectors_in
+from opgen.render.prometheus_rules import rule_groups
+from opgen.sync.run import load_services
+
+DESCRIPTORS = sorted((Path(__file__).parent / "descriptors").glob("*.yaml"))
+ERRORS = Recording("slo:errors:rate5m", 'sum(rate(req{job="a",code=~"5.."}[5m]))', (("service", "a"), ("slo", "x")), "1m")
+REQUESTS = Recording("slo:requests:rate5m", 'sum(rate(req{job="a"}[5m]))', (("service", "a"), ("slo", "x")), "1m")
+OTHER = Recording("slo:requests:rate5m", "vector(1)", (("service", "b"), ("slo", "x")), "30s")
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda p: p.stem)
+def test_every_generated_alert_expands_to_raw_series(descriptor):
+    service = load_services([descriptor], reuse=False)[0].service
+    groups = rule_groups(service)
+    recordings = [Recording(r["record"], r["expr"], tuple(sorted(r["labels"].items())), "1m")
+                  for g in groups for r in g["rules"] if "record" in r]
+    expander = Expander(recordings)
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                expanded = expander.expand(rule["expr"])
+                promql_parser.parse(expanded)
+                assert not {s.name for s in selectors_in(expanded)} & {r.record for r in recordings}, rule["alert"]
+
+
+def test_a_range_over_a_recording_becomes_a_subquery_at_its_groups_interval():
+    expanded = Expander([ERRORS, REQUESTS]).expand('sum_over_time(slo:errors:rate5m{service="a"}[30d]) > 0')
+    assert expanded == ('sum_over_time((label_replace(label_replace((sum(rate(req{job="a",code=~"5.."}[5m]))), '
+                        '"service", "a", "", ""), "slo", "x", "", ""))[30d:1m]) > 0')
+
+
+def test_a_selector_reads_every_recording_it_matches_and_only_those():
+    expander = Expander([REQUESTS, OTHER])
+    assert expander.expand('slo:requests:rate5m{service="b"}') == \
+        'label_replace(label_replace((vector(1)), "service", "b", "", ""), "slo", "x", "", "")'
+    both = expander.expand('slo:requests:rate5m{slo="x"}')
+    assert both.startswith("(label_replace(") and " or " in both
+    with pytest.raises(CannotExpand, match="different intervals"):
+        expander.expand('sum_over_time(slo:requests:rate5m{slo="x"}[1h])')
+
+
+def test_absent_keeps_the_labels_of_its_selector():
+    expanded = Expander([REQUESTS]).expand('sum(absent(slo:requests:rate5m{service="a",slo="x"}))')
+    assert expanded.startswith('sum(label_replace(label_replace(absent(')
+    assert expanded.endswith('"service", "a", "", ""), "slo", "x", "", ""))')
+
+
+@pytest.mark.parametrize(("expr", "reason"), [
+    ('ALERTS{alertname="X"} == 1', "reads ALERTS"),
+    ('slo:requests:rate5m{service="a"} offset 1h', "offset or @"),
+    ('{__name__="slo:requests:rate5m", service="a"}', "__name__"),
+    ('slo:requests:rate5m{route="/"}', "matches on route"),
+])
+def test_what_cannot_be_rewritten_faithfully_is_refused(expr, reason):
+    with pytest.raises(CannotExpand, match=reason):
+        Expander([REQUESTS]).expand(expr)
+
+
+def test_names_in_strings_label_lists_and_matchers_are_left_alone():
+    expr = 'sum by (slo) (slo:requests:rate5m{service="a"}) and on (slo) label_replace(up, "slo", "slo:requests:rate5m", "", "")'
+    expanded = Expander([REQUESTS]).expand(expr)
+    assert expanded.count("label_replace(label_replace((sum(rate(") == 1
+    assert expanded.endswith('and on (slo) label_replace(up, "slo", "slo:requests:rate5m", "", "")')
