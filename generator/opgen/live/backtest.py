@@ -116,21 +116,23 @@ def fire(steps: set[int], first: float, last: float, step: float, hold: float, k
     """(start, end, began_before) of each firing, from the indexes of the evaluations that returned
     the alert (Prometheus' pending -> firing -> resolved)."""
     count = round((last - first) / step) + 1
-    active_since = last_seen = firing_since = None
+    active_since = firing_since = kept_since = None
     for index in range(count):
         t = first + index * step
         if index in steps:
             if active_since is None:
                 active_since = t
-            last_seen = t
+            kept_since = None
             if firing_since is None and t - active_since >= hold:
                 firing_since = t
             continue
-        if firing_since is not None and keep and t - last_seen < keep:
-            continue
+        if firing_since is not None and keep:  # keep_firing_for counts from the first evaluation without it
+            kept_since = t if kept_since is None else kept_since
+            if t - kept_since < keep:
+                continue
         if firing_since is not None:
             yield firing_since, t, active_since == first
-        active_since = firing_since = None
+        active_since = firing_since = kept_since = None
     if firing_since is not None:
         yield firing_since, None, active_since == first
 

@@ -197,8 +197,8 @@ def slo_figures(prometheus: Prometheus, service: Service, slo: SLO, at: float) -
     bad_query, total_query, per_point = daily_queries(service, slo)
     bad_by_day = _points(prometheus.query_range(bad_query, start, at, DAY_SECONDS), start)
     total_by_day = _points(prometheus.query_range(total_query, start, at, DAY_SECONDS), start)
-    days = tuple(Day(start + i * DAY_SECONDS, bad_by_day.get(i, 0.0) * per_point, total * per_point)
-                 for i, total in sorted(total_by_day.items()))
+    days = tuple(Day(at - (window_days - 1 - i) * DAY_SECONDS, bad_by_day.get(i, 0.0) * per_point, total * per_point)
+                 for i, total in sorted(total_by_day.items()) if 0 <= i < window_days)
     short = sli_queries(service, slo, SHORT_BURN_WINDOW)
     bad_1h, total_1h = _value(prometheus.query(short.errors, at)), _value(prometheus.query(short.total, at))
     ratio_1h = bad_1h / total_1h if bad_1h is not None and total_1h else None
@@ -220,8 +220,10 @@ def daily_queries(service: Service, slo: SLO) -> tuple[str, str, float]:
 
 
 def _sample_times(how: str, selectors: list[str]) -> str:
-    """The first (min) or last (max) sample time of any of `selectors` in the day before the query's time."""
-    parts = [f"{how}_over_time(timestamp({s})[{DAY}:{SAMPLE_RESOLUTION}])" for s in selectors]
+    """The first (min) or last (max) sample time of any of `selectors` in the day before the query's
+    time (and the lookback before it: a day with one sample has no rate, so its sample is found here)."""
+    span = format_duration(Fraction(DAY_SECONDS + LOOKBACK_SECONDS))
+    parts = [f"{how}_over_time(timestamp({s})[{span}:{SAMPLE_RESOLUTION}])" for s in selectors]
     return f"{how}({' or '.join(parts)})"
 
 

@@ -1,12 +1,15 @@
-"""Backtest's rewriting of alert expressions: every recording they read becomes what it records, as
-PromQL the parser accepts, for the rules opgen renders from every test descriptor."""
+"""The pure parts of the live commands: backtest's rewriting of alert expressions (every recording
+they read becomes what it records, as PromQL the parser accepts, for the rules opgen renders from
+every test descriptor), its pending -> firing -> resolved logic, and the times commands take."""
 
 from pathlib import Path
 
 import promql_parser
 import pytest
 
+from opgen.live.backtest import fire
 from opgen.live.expand import CannotExpand, Expander, Recording
+from opgen.live.times import format_time, parse_time
 from opgen.live.selectors import selectors_in
 from opgen.render.prometheus_rules import rule_groups
 from opgen.sync.run import load_services
@@ -70,3 +73,33 @@ def test_names_in_strings_label_lists_and_matchers_are_left_alone():
     expanded = Expander([REQUESTS]).expand(expr)
     assert expanded.count("label_replace(label_replace((sum(rate(") == 1
     assert expanded.endswith('and on (slo) label_replace(up, "slo", "slo:requests:rate5m", "", "")')
+
+
+# Evaluations every minute (0, 60, ... 600 s); the expression returned the alert at the listed ones.
+RETURNED = {0, 1, 2, 3, 4, 7}
+
+
+@pytest.mark.parametrize(("hold", "keep", "expected"), [
+    # Fires once active for `for` (2m: at 120 s), resolved at the first evaluation without it (300 s);
+    # it was active from the first evaluation looked at, so it may have begun earlier.
+    (120, 0, [(120, 300, True)]),
+    # Back at 420 s but only for one evaluation: pending again, never firing.
+    (60, 0, [(60, 300, True)]),
+    # keep_firing_for 3m counts from the first evaluation without it (300 s): it is back at 420 s,
+    # then gone from 480 s, kept until 480 + 180 = 660 s, past the range: still firing.
+    (120, 180, [(120, None, True)]),
+    # keep_firing_for 1m: kept at 300 s, resolved at 360 s; back at 420 s as a new alert (no `for`),
+    # kept at 480 s, resolved at 540 s.
+    (0, 60, [(0, 360, True), (420, 540, False)]),
+])
+def test_alerts_go_pending_firing_and_resolved_as_in_prometheus(hold, keep, expected):
+    assert list(fire(RETURNED, 0, 600, 60, hold, keep)) == expected
+
+
+def test_times_are_rfc3339_or_unix_seconds():
+    assert parse_time("2025-06-30T00:00:00Z", "--at") == parse_time("1751241600", "--at") == 1751241600
+    assert parse_time("2025-06-30T02:00:00+02:00", "--at") == 1751241600
+    assert format_time(1751241600) == "2025-06-30T00:00:00Z" and format_time(1751241600.25) == "2025-06-30T00:00:00.250Z"
+    for bad in ("yesterday", "2025-06-30T00:00:00", "-5", "nan"):
+        with pytest.raises(ValueError):
+            parse_time(bad, "--at")
