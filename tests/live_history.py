@@ -20,7 +20,8 @@ minute before it):
 - cart exists for the last two days only (a short history promtool can replay): 300 requests a
   minute; incident D1, day 8 09:00-09:20, every request fails; D2, day 9 02:00-02:10, half of
   them; day 9 06:00-06:10 its target is down (up 0); day 9 10:00-10:30 its request series has
-  no samples while the target is up.
+  no samples while the target is up. It calls stock 100 times a minute; a fifth of the calls fail
+  during D1 and on day 9 04:00-04:30.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ OUTAGE_D1 = range(minute(8, 9) + 1, minute(8, 9, 20) + 1)
 SPIKE_D2 = range(minute(9, 2) + 1, minute(9, 2, 10) + 1)
 CART_DOWN = range(minute(9, 6) + 1, minute(9, 6, 10) + 1)
 CART_SILENT = range(minute(9, 10) + 1, minute(9, 10, 30) + 1)
+STOCK_FAILING = range(minute(9, 4) + 1, minute(9, 4, 30) + 1)
 FAILED_RUNS = (minute(6, 3), minute(6, 4))  # nightly runs that fail
 RUN_MINUTES = 5
 ON_TIME_THRESHOLD = 2 * 3600
@@ -187,6 +189,12 @@ def build() -> History:
         h.counter("http_server_request_duration_seconds_count", labels, per_minute, CART)
         h.without("http_server_request_duration_seconds_count", labels, CART_SILENT)
     h.gauge("up", _labels(job="cart", instance="cart-1:9464"), lambda m: 0 if m in CART_DOWN else 1, CART)
+    stock = {"job": "cart", "instance": "cart-1:9464", "peer_service": "stock", "http_request_method": "GET"}
+    stock_failed = lambda m: 20 if m in OUTAGE_D1 or m in STOCK_FAILING else 0  # noqa: E731
+    h.counter("http_client_request_duration_seconds_count", _labels(**stock, http_response_status_code="200"),
+              lambda m: 100 - stock_failed(m), CART)
+    h.counter("http_client_request_duration_seconds_count", _labels(**stock, http_response_status_code="503", error_type="503"),
+              stock_failed, CART)
     # The last two hours: client calls and the platform.
     calls = (("orders-db", _labels(job="shop", instance="shop-1:9464", peer_service="orders-db", db_system_name="postgresql"),
               "db_client_operation_duration_seconds_count", 300),

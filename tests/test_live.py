@@ -59,6 +59,8 @@ spec:
   interfaces: [{kind: http}]
   slos:
     - {name: availability, objective: 99.9, window: 30d, sli: {kind: availability}}
+  dependencies:
+    - {name: stock, kind: http, critical: true}
 """
 NIGHTLY = """\
 apiVersion: opgen/v1
@@ -468,5 +470,5 @@ def test_audit_finds_a_group_loaded_from_an_old_file(live):
     result = opgen(live, "audit", "cart", "--at", str(h.END))
     assert result.returncode == 1
     groups = [line for line in result.stdout.splitlines() if " rule group " in line]
-    assert [line.split()[0] for line in groups] == ["ok", "ok", "FAIL", "ok"], result.stdout
+    assert [line.split()[0] for line in groups] == ["ok", "ok", "FAIL", "ok", "ok"], result.stdout
     assert "cart: cart-health" in groups[2] and "has another `for`" in groups[2] and "run `opgen sync`" in groups[2]

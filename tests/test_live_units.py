@@ -7,7 +7,7 @@ from pathlib import Path
 import promql_parser
 import pytest
 
-from opgen.live.backtest import fire
+from opgen.live.backtest import Episode, alerts_series, fire
 from opgen.live.expand import CannotExpand, Expander, Recording
 from opgen.live.times import format_time, parse_time
 from opgen.live.selectors import selectors_in
@@ -51,6 +51,19 @@ def test_a_selector_reads_every_recording_it_matches_and_only_those():
         expander.expand('sum_over_time(slo:requests:rate5m{slo="x"}[1h])')
 
 
+def test_a_recording_that_reads_its_own_past_is_taken_as_running_for_the_horizon():
+    """A latch (the earliest of its own values over a day, else now) as if it had run for 30 days:
+    the earliest time, over 30 days, at which it would have recorded something without memory."""
+    start = Recording("slo:history_start", 'min(min_over_time(slo:history_start{service="a"}[1d])) or '
+                      'min(timestamp(slo:requests:rate5m{service="a"}))', (("service", "a"), ("slo", "x")), "1m")
+    expanded = Expander([REQUESTS, start], horizon="30d").expand('time() - slo:history_start{service="a"} > 0')
+    promql_parser.parse(expanded)
+    memoryless = ('label_replace(label_replace((min(min_over_time(((vector(0) > 1))[1d:1m])) or '
+                  'min(timestamp(label_replace(label_replace((sum(rate(req{job="a"}[5m]))), "service", "a", "", ""), '
+                  '"slo", "x", "", "")))), "service", "a", "", ""), "slo", "x", "", "")')
+    assert f"min(min_over_time(({memoryless})[30d:1m]))" in expanded
+
+
 def test_absent_keeps_the_labels_of_its_selector():
     expanded = Expander([REQUESTS]).expand('sum(absent(slo:requests:rate5m{service="a",slo="x"}))')
     assert expanded.startswith('sum(label_replace(label_replace(absent(')
@@ -58,7 +71,8 @@ def test_absent_keeps_the_labels_of_its_selector():
 
 
 @pytest.mark.parametrize(("expr", "reason"), [
-    ('ALERTS{alertname="X"} == 1', "reads ALERTS"),
+    ('ALERTS{alertname="X"} == 1', "reads ALERTS"),  # without the alerts evaluated before: a live series
+    ('ALERTS_FOR_STATE{alertname="X"}', "reads ALERTS"),
     ('slo:requests:rate5m{service="a"} offset 1h', "offset or @"),
     ('{__name__="slo:requests:rate5m", service="a"}', "__name__"),
     ('slo:requests:rate5m{route="/"}', "matches on route"),
@@ -80,20 +94,31 @@ RETURNED = {0, 1, 2, 3, 4, 7}
 
 
 @pytest.mark.parametrize(("hold", "keep", "expected"), [
-    # Fires once active for `for` (2m: at 120 s), resolved at the first evaluation without it (300 s);
-    # it was active from the first evaluation looked at, so it may have begun earlier.
-    (120, 0, [(120, 300, True)]),
-    # Back at 420 s but only for one evaluation: pending again, never firing.
-    (60, 0, [(60, 300, True)]),
+    # Active (pending) from 0 s, fires once active for `for` (2m: at 120 s), resolved at the first
+    # evaluation without it (300 s). Back at 420 s for one evaluation: pending, never firing.
+    (120, 0, [(0, 120, 300), (420, None, 480)]),
+    (60, 0, [(0, 60, 300), (420, None, 480)]),
     # keep_firing_for 3m counts from the first evaluation without it (300 s): it is back at 420 s,
     # then gone from 480 s, kept until 480 + 180 = 660 s, past the range: still firing.
-    (120, 180, [(120, None, True)]),
+    (120, 180, [(0, 120, None)]),
     # keep_firing_for 1m: kept at 300 s, resolved at 360 s; back at 420 s as a new alert (no `for`),
     # kept at 480 s, resolved at 540 s.
-    (0, 60, [(0, 360, True), (420, 540, False)]),
+    (0, 60, [(0, 0, 360), (420, 420, 540)]),
 ])
 def test_alerts_go_pending_firing_and_resolved_as_in_prometheus(hold, keep, expected):
     assert list(fire(RETURNED, 0, 600, 60, hold, keep)) == expected
+
+
+def test_alerts_series_is_what_the_alerts_evaluated_before_wrote():
+    """ALERTS{...} for an alert read by another: pending, then firing, each while it lasted."""
+    episodes = [Episode("AvailabilityBudgetBurn", {"service": "a", "severity": "page"}, 60, 180, 300, False),
+                Episode("AvailabilityBudgetBurn", {"service": "a", "severity": "ticket"}, 0, 0, None, True)]
+    selector = selectors_in('ALERTS{alertname="AvailabilityBudgetBurn",severity="page"}')[0]
+    text = alerts_series(selector, episodes)
+    assert "vector(time()) >= 60 and vector(time()) < 180" in text and "vector(time()) >= 180 and vector(time()) < 300" in text
+    assert '"alertstate", "pending"' in text and '"alertstate", "firing"' in text and "ticket" not in text
+    promql_parser.parse(text)
+    assert alerts_series(selectors_in('ALERTS{alertstate="pending",severity="ticket"}')[0], episodes) == "(vector(0) > 1)"
 
 
 def test_times_are_rfc3339_or_unix_seconds():

@@ -23,7 +23,8 @@ from fractions import Fraction
 from opgen import conventions as c
 from opgen.descriptor.model import Service
 from opgen.live.client import Prometheus
-from opgen.live.expand import CannotExpand, Expander, Recording
+from opgen.live.expand import ALERTS_SERIES, NOTHING, CannotExpand, Expander, Recording, label_replace, longest_range
+from opgen.live.selectors import Selector, labels_match, selectors_in
 from opgen.live.times import format_time
 from opgen.render.prometheus_rules import rule_groups
 from opgen.slo.durations import format_duration, parse_duration
@@ -79,6 +80,19 @@ class AlertSummary:
                 "firings": self.firings, "firing_seconds": self.firing_seconds}
 
 
+@dataclass(frozen=True)
+class Episode:
+    """One run of evaluations that returned an alert: pending from `active_since`, firing from
+    `firing_since` (None: it never fired), inactive again at `end` (None: still active at the end)."""
+
+    alert: str
+    labels: dict[str, str]
+    active_since: float
+    firing_since: float | None
+    end: float | None
+    began_before: bool  # active at the first evaluation looked at: it may have begun earlier
+
+
 def backtest(prometheus: Prometheus, service: Service, since: float, until: float, interval: Fraction) -> list[Firing]:
     """Every firing of the service's alerts that was on at some time in [since, until]."""
     groups = rule_groups(service)
@@ -87,34 +101,35 @@ def backtest(prometheus: Prometheus, service: Service, since: float, until: floa
                   format_duration(_interval(group, interval)))
         for group in groups for rule in group["rules"] if "record" in rule
     ]
-    expander = Expander(recordings)
-    firings: list[Firing] = []
-    for group in groups:
+    longest = longest_range(rule["expr"] for group in groups for rule in group["rules"])
+    episodes: list[Episode] = []
+    expander = Expander(recordings, format_duration(Fraction(max(longest, 60))),
+                        alerts=lambda selector: alerts_series(selector, episodes))
+    alerts = [(group, rule) for group in groups for rule in group["rules"] if "alert" in rule]
+    holds = [_duration(rule.get("for")) for _, rule in alerts]
+    lookback = max(holds, default=0.0)  # every alert from the same evaluation: enough to know the state at `since`
+    for group, rule in _readers_of_alerts_last(alerts):
         step = float(_interval(group, interval))
-        for rule in group["rules"]:
-            if "alert" not in rule:
-                continue
-            try:
-                expr = expander.expand(rule["expr"])
-            except CannotExpand as problem:
-                raise CannotExpand(f"alert {rule['alert']} of group {group['name']}: {problem}") from None
-            hold = float(parse_duration(rule["for"])) if rule.get("for") else 0.0
-            keep = float(parse_duration(rule["keep_firing_for"])) if rule.get("keep_firing_for") else 0.0
-            first = math.ceil((since - hold) / step) * step  # enough history to know the state at `since`
-            last = math.floor(until / step) * step
-            active = _active_steps(prometheus, expr, first, last, step)
-            for labels, steps in active.items():
-                alert_labels = {**dict(labels), **{k: str(v) for k, v in rule.get("labels", {}).items()}}
-                for firing in fire(steps, first, last, step, hold, keep):
-                    start, end, began_before = firing
-                    if end is None or end > since:
-                        firings.append(Firing(rule["alert"], alert_labels, start, end, began_before))
+        try:
+            expr = expander.expand(rule["expr"])
+        except CannotExpand as problem:
+            raise CannotExpand(f"alert {rule['alert']} of group {group['name']}: {problem}") from None
+        first = math.ceil((since - lookback) / step) * step
+        last = math.floor(until / step) * step
+        for labels, steps in _active_steps(prometheus, expr, first, last, step).items():
+            alert_labels = {**dict(labels), **{k: str(v) for k, v in rule.get("labels", {}).items()}}
+            for active_since, firing_since, end in fire(steps, first, last, step, _duration(rule.get("for")),
+                                                        _duration(rule.get("keep_firing_for"))):
+                episodes.append(Episode(rule["alert"], alert_labels, active_since, firing_since, end, active_since == first))
+    firings = [Firing(e.alert, e.labels, e.firing_since, e.end, e.began_before) for e in episodes
+               if e.firing_since is not None and (e.end is None or e.end > since)]
     return sorted(firings, key=lambda f: (f.start, f.alert, sorted(f.labels.items())))
 
 
 def fire(steps: set[int], first: float, last: float, step: float, hold: float, keep: float):
-    """(start, end, began_before) of each firing, from the indexes of the evaluations that returned
-    the alert (Prometheus' pending -> firing -> resolved)."""
+    """(active_since, firing_since, end) of each run of evaluations that returned the alert, from
+    their indexes, as Prometheus' rule manager goes pending -> firing -> resolved; firing_since is
+    None for a run that never lasted `for`, end None for one still on at `last`."""
     count = round((last - first) / step) + 1
     active_since = firing_since = kept_since = None
     for index in range(count):
@@ -130,11 +145,57 @@ def fire(steps: set[int], first: float, last: float, step: float, hold: float, k
             kept_since = t if kept_since is None else kept_since
             if t - kept_since < keep:
                 continue
-        if firing_since is not None:
-            yield firing_since, t, active_since == first
+        if active_since is not None:
+            yield active_since, firing_since, t
         active_since = firing_since = kept_since = None
-    if firing_since is not None:
-        yield firing_since, None, active_since == first
+    if active_since is not None:
+        yield active_since, firing_since, None
+
+
+def alerts_series(selector: Selector, episodes: list[Episode]) -> str:
+    """ALERTS{...} as the alerts evaluated so far would have written it: 1, with the alert's labels,
+    alertname and alertstate (pending, then firing), at each evaluation while the alert was on."""
+    spans: dict[tuple, list[tuple[float, float | None]]] = {}
+    for e in episodes:
+        named = {**e.labels, "alertname": e.alert}
+        states = [("firing", e.firing_since, e.end)] if e.firing_since is not None else []
+        if e.firing_since != e.active_since:
+            states.insert(0, ("pending", e.active_since, e.firing_since if e.firing_since is not None else e.end))
+        for state, start, end in states:
+            labels = {**named, "alertstate": state}
+            if labels_match(labels, selector.matchers):
+                spans.setdefault(tuple(sorted(labels.items())), []).append((start, end))
+    series = []
+    for labels, times in sorted(spans.items()):
+        when = " or ".join(f"vector(time()) >= {_number(start)}" + (f" and vector(time()) < {_number(end)}" if end is not None else "")
+                           for start, end in times)
+        text = f"(vector(1) and on() ({when}))"
+        for label, value in labels:
+            text = label_replace(text, label, value)
+        series.append(text)
+    return "(" + " or ".join(series) + ")" if series else NOTHING
+
+
+def _readers_of_alerts_last(alerts: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+    """Alerts that read no ALERTS first, then those that do, once what they read is known."""
+    readers = [(g, r) for g, r in alerts if ALERTS_SERIES & {s.name for s in selectors_in(r["expr"])}]
+    ordered = [(g, r) for g, r in alerts if (g, r) not in readers]
+    for group, rule in readers:
+        for selector in selectors_in(rule["expr"]):
+            if selector.name in ALERTS_SERIES and any(
+                    labels_match({**{k: str(v) for k, v in r.get("labels", {}).items()}, "alertname": r["alert"]},
+                                 [m for m in selector.matchers if m[0] != "alertstate"]) for _, r in readers):
+                raise CannotExpand(f"alert {rule['alert']} of group {group['name']} reads ALERTS of an alert that "
+                                   "reads ALERTS itself")
+    return ordered + readers
+
+
+def _duration(text: str | None) -> float:
+    return float(parse_duration(text)) if text else 0.0
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def summarise(firings: list[Firing], since: float, until: float) -> list[AlertSummary]:

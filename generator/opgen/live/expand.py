@@ -8,6 +8,12 @@ the group's evaluation interval, `(…)[30d:1m]`, which is what a range over rec
 `absent(record{...})` keeps the labels absent() takes from the selector. Recordings that read
 recordings are expanded first. Only the references are rewritten: the rest of the text is the
 rule's own (the PromQL parser finds and counts the references; its printer is never used).
+
+`ALERTS{...}` becomes what the alerts evaluated before would have written (given by the caller:
+live.backtest). A recording that reads its own past (a latch, such as "when the recorded history began": the
+minimum of its own values over a day, else now) is taken as if it had been running for
+`horizon`, the longest range the rules read: its past values are what it records with no memory
+(its reads of itself give nothing), over that span.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ _TOKEN = re.compile(r"""
 LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
 KEYWORDS = LABEL_LIST_KEYWORDS | {"offset", "bool", "and", "or", "unless", "atan2", "start", "end", "inf", "nan"}
 ABSENT_FUNCTIONS = {"absent", "absent_over_time"}
+NOTHING = "(vector(0) > 1)"  # an instant vector without series: a rule's past before it ran
 ALERTS_SERIES = {"ALERTS", "ALERTS_FOR_STATE"}
 
 
@@ -54,17 +61,20 @@ class _Token:
 
 
 class Expander:
-    def __init__(self, recordings: list[Recording]) -> None:
+    def __init__(self, recordings: list[Recording], horizon: str = "30d", alerts=None) -> None:
         self.by_name: dict[str, list[Recording]] = {}
         for recording in recordings:
             self.by_name.setdefault(recording.record, []).append(recording)
-        self.expanded: dict[Recording, str] = {}
+        self.horizon = horizon  # how long a recording that reads its own past is taken to have run
+        self.expanded: dict[tuple, str] = {}
         self.in_progress: set[Recording] = set()
+        self.forgetting: set[Recording] = set()  # recordings whose reads of themselves give nothing
+        self.alerts = alerts  # ALERTS{...} -> what the alerts evaluated so far would have written, if given
 
     def expand(self, expr: str) -> str:
         """`expr` reading only raw series (and recordings of no rule given)."""
         names = _all_selector_names(expr)
-        if ALERTS_SERIES & set(names):
+        if "ALERTS_FOR_STATE" in names or ("ALERTS" in names and self.alerts is None):
             raise CannotExpand("it reads ALERTS, which holds the live alerts, not the ones of the past")
         tokens = [t for t in _tokens(expr) if t.kind not in ("space", "comment")]
         spans: list[tuple[int, int, str]] = []
@@ -89,7 +99,11 @@ class Expander:
                 close = _closing(tokens, after, "[", "]")
                 range_text = expr[tokens[after].end:tokens[close].start].strip()
                 after = close + 1
-            if token.text in self.by_name:
+            if token.text == "ALERTS":
+                if range_text is not None or _is(tokens, after, "offset") or _is(tokens, after, "@"):
+                    raise CannotExpand(f"it reads {selector_text} over a range or with offset or @")
+                spans.append((token.start, tokens[after - 1].end, self.alerts(selectors_in(selector_text)[0])))
+            elif token.text in self.by_name:
                 references += 1
                 if _is(tokens, after, "offset") or _is(tokens, after, "@"):
                     raise CannotExpand(f"it reads {selector_text} with offset or @, which backtest cannot shift")
@@ -110,38 +124,58 @@ class Expander:
         matching = [r for r in self.by_name[selector.name] if _matches(r, selector.matchers)]
         if not matching:
             return None  # another service's recording: read as it is
-        alternatives = [self._with_labels(r) for r in matching]
-        text = alternatives[0] if len(alternatives) == 1 else "(" + " or ".join(alternatives) + ")"
-        if range_text is not None:
-            intervals = {r.interval for r in matching}
-            if len(intervals) > 1:
-                raise CannotExpand(f"{selector_text} is recorded by groups with different intervals")
-            resolution = "" if ":" in range_text else ":" + intervals.pop()
-            text = f"({text})[{range_text}{resolution}]"
+        intervals = {r.interval for r in matching}
+        if range_text is not None and len(intervals) > 1:
+            raise CannotExpand(f"{selector_text} is recorded by groups with different intervals")
+        resolution = "" if range_text is None or ":" in range_text else ":" + intervals.pop()
+        past = [r for r in matching if r in self.in_progress]
+        if past:  # a rule reading its own past
+            if len(matching) > 1:
+                raise CannotExpand(f"{selector_text} reads its own rule's past together with other recordings")
+            recording = past[0]
+            if recording in self.forgetting:
+                text, span = NOTHING, range_text
+            else:
+                text, span = self._without_memory(recording), self.horizon if range_text is not None else None
+        else:
+            alternatives = [self._with_labels(r) for r in matching]
+            text = alternatives[0] if len(alternatives) == 1 else "(" + " or ".join(alternatives) + ")"
+            span = range_text
+        if span is not None:
+            text = f"({text})[{span}{resolution}]"
         # absent(record{a="b"}) answers {a="b"}; absent(<expression>) answers {}: put the labels back.
         if first >= 2 and tokens[first - 2].text in ABSENT_FUNCTIONS and _is(tokens, first - 1, "(") and _is(tokens, after, ")"):
             call = f"{tokens[first - 2].text}({text})"
             for label, op, value in selector.matchers:
                 if op == "=":
-                    call = _label_replace(call, label, value)
+                    call = label_replace(call, label, value)
             return tokens[first - 2].start, tokens[after].end, call
         return None, None, text
 
     def _with_labels(self, recording: Recording) -> str:
         """What the rule records, with its labels as the rule sets them."""
-        if recording not in self.expanded:
-            if recording in self.in_progress:
-                raise CannotExpand(f"the recording rule {recording.record} reads itself")
+        key = (recording, frozenset(self.forgetting))
+        if key not in self.expanded:
+            outer = recording in self.in_progress  # expanded again inside itself, without memory
             self.in_progress.add(recording)
             text = f"({self.expand(recording.expr)})"
-            self.in_progress.discard(recording)
+            if not outer:
+                self.in_progress.discard(recording)
             for label, value in recording.labels:
-                text = _label_replace(text, label, value)
-            self.expanded[recording] = text
-        return self.expanded[recording]
+                text = label_replace(text, label, value)
+            self.expanded[key] = text
+        return self.expanded[key]
+
+    def _without_memory(self, recording: Recording) -> str:
+        """What the rule records when its reads of its own past give nothing."""
+        self.forgetting.add(recording)
+        try:
+            return self._with_labels(recording)
+        finally:
+            self.forgetting.discard(recording)
 
 
-def _label_replace(expr: str, label: str, value: str) -> str:
+def label_replace(expr: str, label: str, value: str) -> str:
     """`expr` with `label` set to `value` on every series (an empty regex matches the empty source)."""
     return f"label_replace({expr}, {promql.quote(label)}, {promql.quote(value.replace('$', '$$'))}, \"\", \"\")"
 
@@ -198,3 +232,19 @@ def _all_selector_names(expr: str) -> list[str]:
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return names
+
+
+def longest_range(exprs) -> float:
+    """Seconds of the longest range or subquery any of `exprs` reads (0 when none does)."""
+    import promql_parser
+
+    longest = 0.0
+
+    def visit(node) -> None:
+        nonlocal longest
+        if isinstance(node, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr)):
+            longest = max(longest, node.range.total_seconds())
+
+    for expr in exprs:
+        promql_parser.walk(promql_parser.parse(expr), visit)
+    return longest

@@ -25,6 +25,18 @@ class Selector:
         return next((v for name, op, v in self.matchers if name == label and op == "="), None)
 
 
+def labels_match(labels: dict[str, str], matchers) -> bool:
+    """Whether a series with `labels` matches `matchers`; a missing label reads as empty, as in Prometheus."""
+    import re
+
+    for label, op, value in matchers:
+        actual = labels.get(label, "")
+        hit = actual == value if op in ("=", "!=") else re.fullmatch(value, actual) is not None
+        if hit != (op in ("=", "=~")):
+            return False
+    return True
+
+
 def parse_matchers(text: str) -> tuple[tuple[str, str, str], ...]:
     """Matchers as opgen writes them (conventions), e.g. 'code!~"5..",error_type!=""', as tuples."""
     return selectors_in(f"x{{{text}}}")[0].matchers
