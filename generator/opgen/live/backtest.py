@@ -7,7 +7,8 @@ would have had that alert active. `for` and `keep_firing_for` then decide when i
 Prometheus' rule manager does: an alert fires at the first evaluation at least `for` after the
 first of an unbroken run of active evaluations, and is resolved at the first evaluation that does
 not return it (after `keep_firing_for`). Recordings read by the alert are those of the same
-evaluation, as when the recordings' group runs first.
+evaluation, as when the recordings' group runs first. Alerts that read ALERTS come last, and read
+the pending and firing spans of the alerts before them (alerts_series).
 
 Range queries are split so that none asks for more than MAX_POINTS steps (the API refuses more than
 11 000 per series); a long window over a recording is a subquery over the raw series, so its cost

@@ -9,11 +9,11 @@ the group's evaluation interval, `(…)[30d:1m]`, which is what a range over rec
 recordings are expanded first. Only the references are rewritten: the rest of the text is the
 rule's own (the PromQL parser finds and counts the references; its printer is never used).
 
-`ALERTS{...}` becomes what the alerts evaluated before would have written (given by the caller:
-live.backtest). A recording that reads its own past (a latch, such as "when the recorded history began": the
-minimum of its own values over a day, else now) is taken as if it had been running for
-`horizon`, the longest range the rules read: its past values are what it records with no memory
-(its reads of itself give nothing), over that span.
+`ALERTS{...}` becomes what the alerts evaluated before would have written (the caller says what:
+live.backtest). A recording that reads its own past (a latch, such as "when the recorded history
+began": the minimum of its own values over a day, else now) is taken as if it had been running
+for `horizon`, the longest range the rules read: its past values are what it records with no
+memory (its reads of itself give nothing), over that span.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from opgen import promql
-from opgen.live.selectors import selectors_in
+from opgen.live.selectors import labels_match, selectors_in
 
 
 class CannotExpand(ValueError):
@@ -107,9 +107,9 @@ class Expander:
                 references += 1
                 if _is(tokens, after, "offset") or _is(tokens, after, "@"):
                     raise CannotExpand(f"it reads {selector_text} with offset or @, which backtest cannot shift")
-                span = self._replacement(selector_text, range_text, tokens, i, after)
-                if span is not None:
-                    spans.append((span[0], span[1], span[2]) if span[0] is not None else (token.start, tokens[after - 1].end, span[2]))
+                replacement = self._replacement(selector_text, range_text, tokens, i, after)
+                if replacement is not None:
+                    spans.append(replacement)
             i = after
         if references != sum(1 for name in names if name in self.by_name):
             raise CannotExpand("it reads a recording through {__name__=...}, which backtest cannot expand")
@@ -119,7 +119,7 @@ class Expander:
         return text
 
     def _replacement(self, selector_text: str, range_text: str | None, tokens: list[_Token], first: int, after: int):
-        """(start, end, text) to put in place of the reference (start None: the reference itself)."""
+        """(start, end, text) to put in place of the reference, tokens[first:after] (with its range)."""
         selector = selectors_in(selector_text)[0]
         matching = [r for r in self.by_name[selector.name] if _matches(r, selector.matchers)]
         if not matching:
@@ -150,7 +150,7 @@ class Expander:
                 if op == "=":
                     call = label_replace(call, label, value)
             return tokens[first - 2].start, tokens[after].end, call
-        return None, None, text
+        return tokens[first].start, tokens[after - 1].end, text
 
     def _with_labels(self, recording: Recording) -> str:
         """What the rule records, with its labels as the rule sets them."""
@@ -183,15 +183,9 @@ def label_replace(expr: str, label: str, value: str) -> str:
 def _matches(recording: Recording, matchers) -> bool:
     """Whether the series `recording` records match `matchers`, decided by the rule's own labels."""
     labels = dict(recording.labels)
-    undecided = []
-    for label, op, value in matchers:
-        if label not in labels:
-            undecided.append(label)
-            continue
-        actual = labels[label]
-        hit = actual == value if op in ("=", "!=") else re.fullmatch(value, actual) is not None
-        if hit != (op in ("=", "=~")):
-            return False
+    if not labels_match(labels, [m for m in matchers if m[0] in labels]):
+        return False
+    undecided = [label for label, _, _ in matchers if label not in labels]
     if undecided:
         raise CannotExpand(f"a selector of {recording.record} matches on {', '.join(undecided)}, "
                            "which its rule's labels do not set")
