@@ -163,6 +163,14 @@ def test_a_server_that_does_not_answer_times_out(service, tmp_path):
     assert len(api.requests) == 3  # tried three times
 
 
+def test_an_answer_of_another_shape_is_a_clear_message(service, tmp_path):
+    api = FakeAPI()  # answers /api/v1/rules with a query's result
+    with serving(api) as url:
+        result = opgen("audit", "--prometheus", url, str(service), cwd=tmp_path)
+    assert result.returncode == 4
+    assert "/api/v1/rules answered in an unexpected shape" in result.stderr and "Traceback" not in result.stderr
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

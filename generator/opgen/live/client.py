@@ -73,20 +73,27 @@ class Prometheus:
     def query(self, expr: str, at: float) -> list[Sample]:
         """An instant query: the vector (or scalar, as one unlabelled sample) `expr` gives at `at`."""
         data = self._call("/api/v1/query", {"query": expr, "time": _number(at)}, expr)
-        if data["resultType"] == "scalar":
-            return [Sample({}, float(data["result"][1]))]
-        if data["resultType"] != "vector":
-            raise PrometheusError(f"expected a vector from {_short(expr)}, got a {data['resultType']}")
-        return [Sample(item["metric"], float(item["value"][1])) for item in data["result"]]
+        with _answer("/api/v1/query"):
+            if data["resultType"] == "scalar":
+                return [Sample({}, float(data["result"][1]))]
+            if data["resultType"] != "vector":
+                raise PrometheusError(f"expected a vector from {_short(expr)}, got a {data['resultType']}")
+            return [Sample(item["metric"], float(item["value"][1])) for item in data["result"]]
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         data = self._call("/api/v1/query_range",
                           {"query": expr, "start": _number(start), "end": _number(end), "step": _number(step)}, expr)
-        return [Series(item["metric"], tuple((float(t), float(v)) for t, v in item["values"])) for item in data["result"]]
+        with _answer("/api/v1/query_range"):
+            return [Series(item["metric"], tuple((float(t), float(v)) for t, v in item["values"])) for item in data["result"]]
 
     def rule_groups(self) -> list[dict]:
         """Every rule group the server has loaded, as /api/v1/rules lists them (with `file`)."""
-        return self._call("/api/v1/rules", None)["groups"]
+        data = self._call("/api/v1/rules", None)
+        with _answer("/api/v1/rules"):
+            groups = data["groups"]
+            if not all("name" in group and "rules" in group for group in groups):
+                raise KeyError("a group without name or rules")
+            return groups
 
     def _call(self, path: str, form: dict[str, str] | None, expr: str | None = None):
         body = None
@@ -129,6 +136,22 @@ class Prometheus:
             return answer["data"]
         attempts = f" ({self.attempts} attempts)" if self.attempts > 1 else ""
         raise PrometheusError(f"Prometheus at {self.url} {problem}{attempts}")
+
+
+class _answer:
+    """An answer of another shape than the Prometheus API's is Prometheus' problem, not a traceback."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, (KeyError, IndexError, TypeError, ValueError)):
+            raise PrometheusError(f"{self.path} answered in an unexpected shape ({type(error).__name__}: {error}): "
+                                  "is it a Prometheus API?") from None
+        return False
 
 
 def checked_url(url: str) -> str:
