@@ -128,3 +128,26 @@ def test_times_are_rfc3339_or_unix_seconds():
     for bad in ("yesterday", "2025-06-30T00:00:00", "-5", "nan"):
         with pytest.raises(ValueError):
             parse_time(bad, "--at")
+
+
+def test_the_gate_blocks_at_the_line_and_warns_at_its_own():
+    """Spent exactly block_at blocks ("100 % or more"); exactly warn_at warns; just below, allows."""
+    from dataclasses import replace
+    from fractions import Fraction
+
+    from opgen.descriptor.load import load_service_text
+    from opgen.live.budget import Day, SLOFigures
+    from opgen.live.gate import judge
+
+    service = load_service_text(
+        "apiVersion: opgen/v1\nkind: Service\nmetadata: {name: api, team: web, tier: 2}\n"
+        "spec:\n  interfaces: [{kind: http}]\n  slos: [{name: availability, objective: 99, sli: {kind: availability}}]\n",
+        "service.yaml")
+
+    def decision(bad: float) -> str:
+        figures = SLOFigures(service, service.slos[0], 1e9, (Day(1e9, bad, 1000.0),), None, 1e9 - 86400 * 30, 1e9)
+        return judge(service, [figures]).decision
+
+    assert [decision(10), decision(9.999), decision(7.5), decision(7.499)] == ["block", "warn", "warn", "allow"]
+    service = replace(service, error_budget_policy=replace(service.error_budget_policy, warn_at_percent=Fraction(29)))
+    assert decision(2.9) == "warn"  # 2.9 / 1000 / 0.01 is 0.29 give or take float noise; times 100 it is 28.999999999999996

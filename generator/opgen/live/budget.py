@@ -128,7 +128,7 @@ class SLOFigures:
         the window can afford: a burn rate above 1); else ok."""
         if not self.has_data:
             return NO_DATA
-        if self.budget_spent >= 1:
+        if round(self.budget_spent, 12) >= 1:  # float noise must not keep a spent budget from being spent
             return EXHAUSTED
         if self.burn_rate_1h is not None and self.burn_rate_1h > 1:
             return BURNING

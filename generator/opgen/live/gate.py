@@ -76,14 +76,15 @@ def _verdict(figures: SLOFigures, policy: ErrorBudgetPolicy) -> SLOVerdict:
         return SLOVerdict(slo.name, UNDECIDED, f"{name}: no data in the {slo.window} window ending "
                                                 f"{format_time(figures.at)}: cannot decide", figures)
     spent = figures.budget_spent * 100
+    share = round(figures.budget_spent, 12)  # compared as a share of 1: 29 % is 0.29, never 28.999999999999996
     lines = f"warn at {format_number(policy.warn_at_percent)}%, block at {format_number(policy.block_at_percent)}%"
     said = f"{name}: {spent:.2f}% of the {slo.window} error budget spent (SLI {figures.sli * 100:.4f}%, objective " \
            f"{format_number(slo.objective_percent)}%; {lines})"
     if figures.partial and figures.first_sample is not None:
         said += f"; data only since {format_time(max(figures.first_sample, figures.window_start))}"
-    if spent >= float(policy.block_at_percent):
+    if share >= float(policy.block_at_percent / 100):
         who = ", ".join(policy.override_by)
         return SLOVerdict(slo.name, BLOCK, f"{said}: deploy blocked; override by: {who}", figures)
-    if spent >= float(policy.warn_at_percent):
+    if share >= float(policy.warn_at_percent / 100):
         return SLOVerdict(slo.name, WARN, f"{said}: deploy allowed, with a warning", figures)
     return SLOVerdict(slo.name, ALLOW, f"{said}: deploy allowed", figures)
