@@ -1,7 +1,9 @@
 """The `opgen` command: thin click commands that call the library, print, and set the exit code.
 
 Exit codes: 0 fine; 1 `--check` found drift; 2 bad input (nothing written); 3 sync left
-hand-edited files alone (conflicts to resolve). Heavy modules are imported inside commands.
+hand-edited files alone (conflicts to resolve). The live commands (report, gate, backtest, audit):
+1 gate blocks or audit found a failure; 4 Prometheus gave no answer (gate: cannot decide). Heavy
+modules are imported inside commands.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import click
 
 from opgen import __version__
 
-EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT = 1, 2, 3
+EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NO_ANSWER = 1, 2, 3, 4
 
 
 def _print_warnings(loaded, as_errors: bool = False) -> int:
@@ -197,10 +199,10 @@ def _is_terminal() -> bool:
 
 
 class _progress:
-    """A progress bar on stderr while a fleet renders, when it is a terminal; nothing otherwise."""
+    """A progress bar on stderr while a fleet renders (or is queried), when it is a terminal; nothing otherwise."""
 
-    def __init__(self, loaded, on_terminal: bool) -> None:
-        self.bar = click.progressbar(length=len(loaded), label="rendering", file=sys.stderr,
+    def __init__(self, loaded, on_terminal: bool, label: str = "rendering") -> None:
+        self.bar = click.progressbar(length=len(loaded), label=label, file=sys.stderr,
                                      item_show_func=lambda name: name) if on_terminal and len(loaded) > 1 else None
 
     def __enter__(self):
@@ -463,3 +465,247 @@ class _ClickPrompter:
 
     def confirm(self, question, default):
         return click.confirm(question, default=default)
+
+
+# --- live commands: the descriptor against a Prometheus (opgen.live, docs/live.md) -------------------
+
+
+def _live_options(command):
+    """--prometheus, --timeout and --blueprints; credentials come from the environment (docs/live.md)."""
+    command = click.option("--timeout", default=30.0, show_default=True, metavar="SECONDS",
+                           type=click.FloatRange(min=0, min_open=True),
+                           help="Seconds to wait for each answer (each request is tried 3 times).")(command)
+    command = click.option("--prometheus", "prometheus_url", required=True, metavar="URL",
+                           help="Base URL of a Prometheus HTTP API (Prometheus, Thanos, Mimir: http://host:9090, "
+                                "https://mimir/prometheus). Credentials and headers come from OPGEN_PROMETHEUS_* "
+                                "variables (docs/live.md), never from here.")(command)
+    return _blueprints_option(command)
+
+
+def _at_option(command):
+    return click.option("--at", "at_text", metavar="TIME", help="Judge at TIME, RFC 3339 or Unix seconds (default: now).")(command)
+
+
+def _live_services(paths: tuple[Path, ...], blueprint_dirs: tuple[Path, ...]) -> list:
+    """The services of PATHS (default: the current folder), each parsed; bad descriptors exit 2."""
+    from opgen.errors import DescriptorError
+    from opgen.sync.run import load_services
+
+    try:
+        loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs, reuse=False)
+    except DescriptorError as error:
+        _fail_on_problems(error)
+    _print_warnings(loaded)
+    return [item.service for item in loaded]
+
+
+def _connect(url: str, timeout: float):
+    from opgen.live.client import Prometheus, SettingsError
+
+    try:
+        return Prometheus.from_environment(url, timeout)
+    except SettingsError as error:
+        _bad_input(str(error))
+
+
+def _time(text: str | None, flag: str) -> float:
+    import time
+
+    from opgen.live.times import parse_time
+
+    if text is None:
+        return time.time()
+    try:
+        return parse_time(text, flag)
+    except ValueError as error:
+        _bad_input(str(error))
+
+
+def _bad_input(message: str):
+    click.echo(f"opgen: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _no_answer(error) -> None:
+    click.echo(f"opgen: {error}", err=True)
+    sys.exit(EXIT_NO_ANSWER)
+
+
+def _figures(prometheus, services: list, at: float, judged=None) -> list:
+    """(service, figures of each of its SLOs, or of those `judged(service)` names), with a progress
+    bar on a terminal for fleets."""
+    from opgen.live.budget import slo_figures
+
+    result = []
+    with _progress(services, sys.stderr.isatty(), "querying") as queried_one:
+        for service in services:
+            slos = [slo for slo in service.slos if judged is None or slo.name in judged(service)]
+            result.append((service, tuple(slo_figures(prometheus, service, slo, at) for slo in slos)))
+            if queried_one:
+                queried_one(service.name)
+    return result
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_live_options
+@_at_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text", show_default=True,
+              help="text for a terminal, json for programs, markdown for a pull request, html for a review page.")
+def report(paths: tuple[Path, ...], prometheus_url: str, timeout: float, blueprint_dirs: tuple[Path, ...],
+           at_text: str | None, fmt: str) -> None:
+    """Report each SLO's SLI and error budget over its window, from the raw series at --at.
+
+    PATHS are descriptor files or folders (default: the current folder). Per SLO: objective,
+    window, SLI (good / total, request-weighted), budget spent and left, burn rate over 1h and 1d,
+    time to exhaustion at the 1h rate, status (ok, burning, exhausted, no-data) and the data seen.
+    Exit codes: 0 done, 2 bad input, 4 Prometheus gave no answer.
+    """
+    from opgen.live.client import PrometheusError
+    from opgen.live.report import Report, formatted
+
+    services = _live_services(paths, blueprint_dirs)
+    prometheus = _connect(prometheus_url, timeout)
+    at = _time(at_text, "--at")
+    try:
+        result = Report(prometheus.url, at, tuple(_figures(prometheus, services, at)))
+    except PrometheusError as error:
+        _no_answer(error)
+    click.echo(formatted(result, fmt), nl=False)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_live_options
+@_at_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def gate(paths: tuple[Path, ...], prometheus_url: str, timeout: float, blueprint_dirs: tuple[Path, ...],
+         at_text: str | None, fmt: str) -> None:
+    """Decide whether a deploy may go, by each service's spec.error_budget_policy.
+
+    Blocks when an SLO has spent block_at of its window's error budget (100 % by default), warns
+    from warn_at (by tier). Exit codes: 0 allow (or warn), 1 block, 2 bad input, 4 cannot decide
+    (Prometheus unreachable, or no data): the caller chooses whether 4 blocks.
+    """
+    import json
+
+    from opgen.live import gate as g
+    from opgen.live.client import PrometheusError
+    from opgen.live.times import format_time
+
+    services = _live_services(paths, blueprint_dirs)
+    prometheus = _connect(prometheus_url, timeout)
+    at = _time(at_text, "--at")
+    try:
+        judged = _figures(prometheus, services, at, lambda service: service.error_budget_policy.slos)
+        verdicts = [g.judge(service, list(figures)) for service, figures in judged]
+    except PrometheusError as error:
+        if fmt == "json":
+            click.echo(json.dumps({"decision": g.UNDECIDED, "exit_code": EXIT_NO_ANSWER, "at": format_time(at),
+                                   "error": str(error), "services": []}, indent=2))
+        click.echo(f"opgen: {error}: cannot decide (exit {EXIT_NO_ANSWER})", err=True)
+        sys.exit(EXIT_NO_ANSWER)
+    decision = g.worst(v.decision for v in verdicts)
+    code = g.EXIT_CODES[decision]
+    if fmt == "json":
+        click.echo(json.dumps({"decision": decision, "exit_code": code, "at": format_time(at),
+                               "services": [v.as_json() for v in verdicts]}, indent=2))
+    else:
+        for verdict in verdicts:
+            for slo in verdict.verdicts:
+                click.echo(f"{slo.decision}: {slo.reason}")
+            if not verdict.verdicts:
+                click.echo(f"allow: {verdict.service.name}: its error-budget policy judges no SLO")
+        click.echo(f"opgen gate: {decision} (exit {code})")
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_live_options
+@click.option("--since", "since_text", required=True, metavar="DURATION", help="How far back to start, like 30d or 12h.")
+@click.option("--until", "until_text", metavar="TIME", help="Where to stop, RFC 3339 or Unix seconds (default: now).")
+@click.option("--eval-interval", "interval_text", default="1m", show_default=True, metavar="DURATION",
+              help="Prometheus' evaluation_interval, for rule groups that set none.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def backtest(paths: tuple[Path, ...], prometheus_url: str, timeout: float, blueprint_dirs: tuple[Path, ...],
+             since_text: str, until_text: str | None, interval_text: str, fmt: str) -> None:
+    """List every firing the generated alerts would have had over the past, as if loaded then.
+
+    Recording rules are computed from the raw series, so the alerts see history from before
+    --since. Per firing: alert, severity, labels, start and end; then per alert the pages,
+    tickets and time spent firing. Exit codes: 0 done, 2 bad input, 4 Prometheus gave no answer.
+    """
+    import json
+
+    from opgen.live import backtest as b
+    from opgen.live.client import PrometheusError
+    from opgen.live.expand import CannotExpand
+    from opgen.slo.durations import parse_duration
+
+    services = _live_services(paths, blueprint_dirs)
+    prometheus = _connect(prometheus_url, timeout)
+    until = _time(until_text, "--until")
+    durations = []
+    for flag, text in (("--since", since_text), ("--eval-interval", interval_text)):
+        try:
+            durations.append(parse_duration(text))
+        except ValueError as error:
+            _bad_input(f"{flag} {text!r} {error}")
+    since, interval = until - float(durations[0]), durations[1]
+    firings = []
+    try:
+        with _progress(services, sys.stderr.isatty(), "evaluating") as evaluated_one:
+            for service in services:
+                firings += b.backtest(prometheus, service, since, until, interval)
+                if evaluated_one:
+                    evaluated_one(service.name)
+    except PrometheusError as error:
+        _no_answer(error)
+    except CannotExpand as error:
+        _bad_input(f"cannot backtest {error}")
+    result = b.Backtest(prometheus.url, since, until, interval, tuple(sorted(firings, key=lambda f: (f.start, f.alert))))
+    click.echo(json.dumps(result.as_json(), indent=2) if fmt == "json" else result.text(), nl=fmt == "json")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_live_options
+@_at_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def audit(paths: tuple[Path, ...], prometheus_url: str, timeout: float, blueprint_dirs: tuple[Path, ...],
+          at_text: str | None, fmt: str) -> None:
+    """Check what the descriptors declare against what Prometheus observes.
+
+    The generated rule groups are loaded and healthy; scrape targets are up; every selector the
+    rules, dashboard and autoscaler read matches series; every SLO threshold is a bucket `le`;
+    declared dependencies show in client metrics, and undeclared peers are listed. One line per
+    check. Exit codes: 0 all fine, 1 a check failed, 2 bad input, 4 Prometheus gave no answer.
+    """
+    import json
+
+    from opgen.live import audit as a
+    from opgen.live.client import PrometheusError
+    from opgen.live.times import format_time
+
+    services = _live_services(paths, blueprint_dirs)
+    prometheus = _connect(prometheus_url, timeout)
+    at = _time(at_text, "--at")
+    findings = []
+    try:
+        loaded_groups = prometheus.rule_groups()
+        with _progress(services, sys.stderr.isatty(), "auditing") as audited_one:
+            for service in services:
+                findings += a.audit(prometheus, service, at, loaded_groups)
+                if audited_one:
+                    audited_one(service.name)
+    except PrometheusError as error:
+        _no_answer(error)
+    failed = sum(f.status == a.FAIL for f in findings)
+    if fmt == "json":
+        click.echo(json.dumps({"at": format_time(at), "failed": failed, "findings": [f.as_json() for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            click.echo(finding.line())
+        click.echo(f"opgen audit: {len(findings)} checks, {failed} failed")
+    sys.exit(1 if failed else 0)

@@ -175,7 +175,7 @@ def check_dashboard_queries(kit: Path) -> Iterator[Result]:
             yield Result(FAIL, "dashboard", _name(kit, path), f"not JSON: {exc}")
             continue
         problems, count = [], 0
-        for title, expr in _dashboard_queries(dashboard):
+        for title, expr in dashboard_queries(dashboard):
             count += 1
             text = expr
             for variable, value in GRAFANA_VARIABLES.items():
@@ -188,7 +188,7 @@ def check_dashboard_queries(kit: Path) -> Iterator[Result]:
         yield Result(FAIL if problems else OK, "dashboard queries", _name(kit, path), detail)
 
 
-def _dashboard_queries(dashboard: dict) -> Iterator[tuple[str, str]]:
+def dashboard_queries(dashboard: dict) -> Iterator[tuple[str, str]]:
     def panels(items):
         for panel in items or []:
             yield panel

@@ -98,6 +98,21 @@ class Scaling:
         return getattr(self, field) if field in self.from_blueprint else None
 
 
+# How much of the budget may go before `opgen gate` warns, by tier: the more critical the service,
+# the earlier people hear that its budget is going (the block stays at 100 % unless declared).
+WARN_AT_PERCENT_BY_TIER = {1: 50, 2: 75, 3: 90, 4: 90}
+
+
+@dataclass(frozen=True)
+class ErrorBudgetPolicy:
+    """spec.error_budget_policy, with the tier's defaults: what `opgen gate` blocks and warns about."""
+
+    block_at_percent: Fraction  # of the SLO window's error budget spent
+    warn_at_percent: Fraction
+    slos: tuple[str, ...]  # the SLOs it judges
+    override_by: tuple[str, ...]  # who may let a blocked deploy go
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -123,6 +138,7 @@ class Service:
     monthly_budget_usd: float | None
     gpu: GPU | None = None
     system: str | None = None  # a declared Backstage System
+    error_budget_policy: ErrorBudgetPolicy | None = None  # always set by build_service
 
     @property
     def is_cron_job(self) -> bool:
@@ -160,7 +176,15 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
         system=meta.get("system"),
+        error_budget_policy=_error_budget_policy(spec.get("error_budget_policy", {}), meta, spec["slos"]),
     )
+
+
+def _error_budget_policy(raw: dict[str, Any], meta: dict[str, Any], slos: list[dict[str, Any]]) -> ErrorBudgetPolicy:
+    block_at = to_fraction(raw.get("block_at", 100))
+    warn_at = to_fraction(raw["warn_at"]) if "warn_at" in raw else min(Fraction(WARN_AT_PERCENT_BY_TIER[meta["tier"]]), block_at)
+    return ErrorBudgetPolicy(block_at, warn_at, tuple(raw.get("slos", [s["name"] for s in slos])),
+                             tuple(raw.get("override_by", [meta["team"]])))
 
 
 def default_request_interface(interfaces: tuple[Interface, ...]) -> str | None:

@@ -209,6 +209,27 @@ COST = Object(
     doc="Cost limits.",
 )
 
+# `opgen gate` (docs/live.md): what a deploy gate does with the error budget. The tier defaults of
+# warn_at are in model.py (ErrorBudgetPolicy); the cross-field checks in validate.py.
+ERROR_BUDGET_POLICY = Object(
+    (
+        Field("block_at", Number(0, 1000, exclusive=True),
+              "Share of an SLO's error budget, in percent of its window's budget, whose spending makes "
+              "`opgen gate` block a deploy (exit 1).", default=100, example=100),
+        Field("warn_at", Number(0, 1000, exclusive=True),
+              "Share spent, in percent, from which the gate warns but lets the deploy go; at most block_at.",
+              default_text="50 (tier 1), 75 (tier 2), 90 (tiers 3 and 4); at most block_at", example=75),
+        Field("slos", ListOf(String(pattern=SLUG, pattern_hint="an SLO name from spec.slos"), max_items=20),
+              "The SLOs the gate judges.", default_text="every SLO", example=["availability"]),
+        Field("override_by", ListOf(String(pattern=r"[@A-Za-z0-9][A-Za-z0-9@/._-]{0,99}",
+                                           pattern_hint="a person or group as your CI names them, like @shop/payments-leads"),
+                                    max_items=20),
+              "Who may let a blocked deploy go anyway; the gate names them with every block (your CI enforces it).",
+              default_text="metadata.team", example=["@shop/payments-leads"]),
+    ),
+    doc="What `opgen gate` does with the error budget before a deploy (docs/live.md).",
+)
+
 SPEC = Object(
     (
         Field("blueprint", String(pattern=SLUG, pattern_hint="a blueprint name like http-api"),
@@ -222,6 +243,7 @@ SPEC = Object(
         Field("resources", RESOURCES, "Hardware each replica needs."),
         Field("scaling", SCALING, "Autoscaling bounds."),
         Field("cost", COST, "Cost limits."),
+        Field("error_budget_policy", ERROR_BUDGET_POLICY, "What `opgen gate` does with the error budget.", default={}),
     ),
     doc="What the service needs operationally.",
 )

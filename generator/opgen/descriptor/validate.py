@@ -69,6 +69,19 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
     for index, dep in enumerate(spec["dependencies"]):
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
+    _check_error_budget_policy(spec, ctx)
+
+
+def _check_error_budget_policy(spec: dict[str, Any], ctx: Context) -> None:
+    policy = spec.get("error_budget_policy", {})
+    if "warn_at" in policy and policy["warn_at"] > policy.get("block_at", 100):
+        ctx.error(("spec", "error_budget_policy", "warn_at"),
+                  f"warn_at {policy['warn_at']} is more than block_at {policy.get('block_at', 100)}: the gate would block before it warns")
+    names = [slo["name"] for slo in spec["slos"]]
+    for index, name in enumerate(policy.get("slos", [])):
+        if name not in names:
+            ctx.error(("spec", "error_budget_policy", "slos", index),
+                      f"SLO {name!r} is not in spec.slos (declared: {', '.join(names) or 'none'})")
 
 
 def check_model(service: Service, ctx: Context) -> None:

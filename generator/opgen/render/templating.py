@@ -4,7 +4,7 @@ Structured outputs (YAML, JSON) never come through here: they are data handed to
 Templates must escape every descriptor value with the filter of their language:
 `md` (Markdown text), `md_code` (inside `inline code`), `hcl` (an HCL string literal),
 `hcl_comment`, `py` (a Python literal), `py_comment`, `go` (a Go literal), `go_comment`, `js` (a
-JavaScript literal), `js_comment`.
+JavaScript literal), `js_comment`, `html` (HTML text and attribute values).
 """
 
 from __future__ import annotations
@@ -150,6 +150,13 @@ def js(value: object) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
+def html(value: object) -> str:
+    """Text safe in HTML (and SVG) content and in double- or single-quoted attribute values."""
+    import html as stdlib_html
+
+    return stdlib_html.escape(str(value), quote=True)
+
+
 def _bytecode_cache(environment_kind: str):
     """Templates compiled by an earlier run, kept per user: compiling them costs more than a whole
     service's render (0.5 s per process on a quiet machine), and a pre-commit hook starts a
@@ -195,7 +202,7 @@ def _bytecode_cache(environment_kind: str):
 
 _OPTIONS = dict(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 _FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line,
-                go=go, go_comment=one_line, js=js, js_comment=one_line)
+                go=go, go_comment=one_line, js=js, js_comment=one_line, html=html)
 
 
 @cache
