@@ -66,6 +66,7 @@ class Dependency:
     critical: bool = False
     service: str | None = None
     auth: bool = False  # reaching it takes credentials (a KEDA TriggerAuthentication)
+    fallback: bool = False  # the service degrades gracefully without it: it does not bound the availability ceiling
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         metrics_port=spec["prometheus"]["metrics_port"],
         traffic=Traffic(**spec.get("traffic", {})),
         slos=tuple(_slo(s, interfaces) for s in spec["slos"]),
-        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service"), d["auth"]) for d in spec["dependencies"]),
+        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service"), d["auth"], d["fallback"]) for d in spec["dependencies"]),
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,

@@ -177,6 +177,8 @@ DEPENDENCY = Object(
         Field("service", String(pattern=DNS_LABEL, pattern_hint="a DNS label"), "The opgen service it is, when it has a descriptor.", example="payments-gateway"),
         Field("auth", Boolean(), "Whether reaching it takes credentials (SASL or TLS on Kafka, a RabbitMQ user, an AWS "
               "identity for SQS): a broker's KEDA trigger then reads them from a TriggerAuthentication.", default=False, example=True),
+        Field("fallback", Boolean(), "Whether the service degrades gracefully without it (a cache, a default answer): a "
+              "critical dependency with a fallback does not bound the service's availability ceiling.", default=False, example=True),
     ),
 )
 

@@ -27,7 +27,7 @@ from opgen.capacity import (
     HEADROOM, HOURS_PER_MONTH, monthly_gpu_cost, plan_backlog, plan_capacity, replicas_for, with_headroom,
 )
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
-from opgen.fleet import HitService
+from opgen.fleet import HitService, ceiling_arithmetic, percent_text
 from opgen.render import Artifact, RenderContext, generated_header, stub_languages
 from opgen.render import grafana_dashboard, prometheus_rules, terraform_autoscaling
 from opgen.render.templating import md_fenced, md_path_target, md_url_target, render_template
@@ -77,6 +77,7 @@ def render(context: RenderContext) -> list[Artifact]:
         },
         "blast": blast_view(context),
         "instrumentation": instrumentation_view(service),
+        "ceiling": ceiling_view(context),
         "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
         "fenced": md_fenced,
         "page": lambda alert_name: md_path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
@@ -300,6 +301,28 @@ def blast_view(context: RenderContext) -> BlastView:
     hit = tuple(replace(h, link=_target(h.link)) for h in hood.hit)
     return BlastView(hit, sum(h.fails for h in hit), sum(not h.fails for h in hit),
                      {target: _target(link) for target, link in hood.links})
+
+
+@dataclass(frozen=True)
+class CeilingView:
+    rows: tuple[tuple[str, str, str, str], ...]  # (dependencies, service, availability objective, its window), counted
+    arithmetic: str  # the product, written out
+    ceiling: str
+    verdicts: tuple[tuple[str, str, bool], ...]  # (SLO, its objective, above the ceiling); none when nothing known bounds it
+    unknown: tuple[tuple[str, str], ...]  # (dependencies, why no objective is known)
+    fallbacks: tuple[str, ...]
+
+
+def ceiling_view(context: RenderContext) -> CeilingView | None:
+    """The availability ceiling its critical dependencies set (fleet.Ceiling), as the overview shows it."""
+    ceiling = context.neighbourhood.ceiling
+    if ceiling is None:
+        return None
+    return CeilingView(
+        tuple((", ".join(b.dependencies), b.service, percent_text(b.objective.percent), b.objective.window) for b in ceiling.bounds),
+        ceiling_arithmetic(ceiling, "×", "≈"), percent_text(ceiling.percent, "≈"),
+        tuple((o.slo, percent_text(o.percent), o in ceiling.above) for o in ceiling.objectives if ceiling.bounds),
+        tuple((", ".join(b.dependencies), b.unknown_because) for b in ceiling.unknown), ceiling.fallbacks)
 
 
 def _target(link: str | None) -> str | None:

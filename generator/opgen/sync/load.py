@@ -24,7 +24,7 @@ from opgen.descriptor.load import load_validated
 from opgen.descriptor.model import Service
 from opgen.descriptor.source import read_source_bytes
 from opgen.errors import DescriptorError, FileError, Position, Problem
-from opgen.fleet import Fleet, ServiceFacts, build_fleet, facts_of
+from opgen.fleet import Fleet, ServiceFacts, build_fleet, ceiling_warnings, facts_of
 from opgen.paths import display_path
 from opgen.sync import parallel
 from opgen.sync.discover import find_descriptors
@@ -330,6 +330,8 @@ def with_graph_warnings(loaded: list[Loaded], fleet_dir: Path) -> list[Loaded]:
     for name, where in unpaged(fleet).items():  # a fleet-wide fact: routes go by team
         extra.setdefault(name, []).append(Problem(by_name[name].name_position, (
             f"the pages of {name!r} go to {where}, where nobody is paged; {FIX_UNROUTED}")))
+    for name, messages in ceiling_warnings(fleet).items() if len(loaded) > 1 else ():
+        extra.setdefault(name, []).extend(Problem(by_name[name].name_position, m) for m in messages)
     return [replace(i, fleet_dir=fleet_dir, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
 
 
