@@ -411,6 +411,7 @@ DEFAULT_RULES_FORMAT = "prometheus"
 ALERTMANAGER_CONFIG_PATH = "alertmanager/routes.yml"
 # Secrets are never in the config: each receiver points at a file the deployment mounts here.
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+MAINTENANCE_INTERVAL_SUFFIX = "-maintenance"  # the Alertmanager time interval of a service's planned maintenance
 DEFAULT_RECEIVER = "opgen-default"  # alerts of teams without on-call data, and of no known team
 DEFAULT_ALERT_CHANNEL = "#alerts"
 UNROUTED_PAGES_RECEIVER = "opgen-unrouted-pages"  # pages that reach no pager nor team channel: loud, in DEFAULT_ALERT_CHANNEL
@@ -433,3 +434,8 @@ def pager_receiver(team: str, pagerduty_service_id: str | None = None) -> str:
 
 def chat_receiver(team: str, channel: str | None = None) -> str:
     return f"{team}-chat" + (f"-{channel.lstrip('#')}" if channel else "")
+
+
+def maintenance_interval(service: str) -> str:
+    """The Alertmanager time interval holding `service`'s planned maintenance windows."""
+    return f"{service}{MAINTENANCE_INTERVAL_SUFFIX}"

@@ -19,7 +19,7 @@ from math import prod
 from pathlib import PurePosixPath
 
 from opgen import conventions as c
-from opgen.descriptor.model import Dependency, Service
+from opgen.descriptor.model import Dependency, Maintenance, Service
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,14 @@ class ServiceFacts:
     dependencies: tuple[Dependency, ...]
     pages: bool = True  # whether any of its alerts pages (alerts.service_alerts)
     availability: tuple[Objective, ...] = ()  # its availability SLOs, which dependency ceilings read
+    maintenance: Maintenance | None = None  # planned maintenance, which its Alertmanager routes mute
 
     def to_json(self) -> dict:
         return {"name": self.name, "team": self.team, "tier": self.tier, "slack": self.slack,
                 "pagerduty_service_id": self.pagerduty_service_id, "slos": list(self.slos),
                 "dependencies": [[d.name, d.kind, d.critical, d.service, d.fallback] for d in self.dependencies],
-                "pages": self.pages, "availability": [[o.slo, str(o.percent), o.window] for o in self.availability]}
+                "pages": self.pages, "availability": [[o.slo, str(o.percent), o.window] for o in self.availability],
+                "maintenance": self.maintenance.to_json() if self.maintenance else None}
 
     @classmethod
     def from_json(cls, data: dict) -> ServiceFacts:
@@ -51,7 +53,8 @@ class ServiceFacts:
                     _optional(data["pagerduty_service_id"]), tuple(str(s) for s in data["slos"]),
                     tuple(Dependency(str(n), str(k), bool(cr), _optional(sv), fallback=bool(fb))
                           for n, k, cr, sv, fb in data["dependencies"]),
-                    bool(data["pages"]), tuple(Objective(str(n), Fraction(p), str(w)) for n, p, w in data["availability"]))
+                    bool(data["pages"]), tuple(Objective(str(n), Fraction(p), str(w)) for n, p, w in data["availability"]),
+                    None if data["maintenance"] is None else Maintenance.from_json(data["maintenance"]))
         return facts
 
 
@@ -77,7 +80,7 @@ def facts_of(service: Service) -> ServiceFacts:
     availability = tuple(Objective(slo.name, slo.objective_percent, slo.window) for slo in service.slos
                          if slo.sli.kind == "availability")
     return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,
-                        tuple(slo.name for slo in service.slos), dependencies, pages, availability)
+                        tuple(slo.name for slo in service.slos), dependencies, pages, availability, service.maintenance)
 
 
 @dataclass(frozen=True)

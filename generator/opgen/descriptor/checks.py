@@ -5,6 +5,7 @@ Each returns a problem text, or None when the value is fine.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 from opgen.slo.durations import parse_duration
@@ -129,4 +130,35 @@ def check_events_promql(text: str) -> str | None:
     if made_up:
         return (f"must read series only: {made_up[0]}() gives a value when there is no data, which hides an outage "
                 "from the no-data alert (opgen already reads a quiet error counter as 0)")
+    return None
+
+
+def check_time_of_day(text: str) -> str | None:
+    """HH:MM on a 24-hour clock; 24:00 is the end of a day (Alertmanager's time intervals)."""
+    match = re.fullmatch(r"([01][0-9]|2[0-4]):([0-5][0-9])", text)
+    if not match or (match[1] == "24" and match[2] != "00"):
+        return "is not a time of day: HH:MM on a 24-hour clock, from 00:00 to 24:00"
+    return None
+
+
+def check_date(text: str) -> str | None:
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return "is not a date: YYYY-MM-DD"
+    return None if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else "is not a date: YYYY-MM-DD"
+
+
+def check_time_zone(text: str) -> str | None:
+    """An IANA time zone, as Alertmanager's `location` reads it. Checked against this machine's
+    time zone database when it has one (no database: the name's form only)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if zoneinfo.available_timezones():
+            return "is not an IANA time zone such as Europe/Berlin or UTC"
     return None

@@ -70,6 +70,32 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class MaintenanceWindow:
+    """A window of planned maintenance: weekly on `days`, or once on `date`. Times are HH:MM in
+    the maintenance's time zone; an end at or before the start is on the next day."""
+
+    start: str
+    end: str
+    days: tuple[str, ...] = ()  # weekly: the days it starts on
+    date: str | None = None  # one-off: YYYY-MM-DD
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    time_zone: str
+    windows: tuple[MaintenanceWindow, ...]  # weekly ones first, as declared
+
+    def to_json(self) -> list:
+        return [self.time_zone, [[list(w.days), w.date, w.start, w.end] for w in self.windows]]
+
+    @classmethod
+    def from_json(cls, data: list) -> Maintenance:
+        zone, windows = data
+        return cls(str(zone), tuple(MaintenanceWindow(str(s), str(e), tuple(map(str, d)), None if t is None else str(t))
+                                    for d, t, s, e in windows))
+
+
+@dataclass(frozen=True)
 class Traffic:
     baseline_rps: float | None = None
     peak_rps: float | None = None
@@ -140,6 +166,7 @@ class Service:
     gpu: GPU | None = None
     system: str | None = None  # a declared Backstage System
     error_budget_policy: ErrorBudgetPolicy | None = None  # always set by build_service
+    maintenance: Maintenance | None = None  # planned maintenance windows
 
     @property
     def is_cron_job(self) -> bool:
@@ -178,6 +205,7 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
         system=meta.get("system"),
         error_budget_policy=_error_budget_policy(spec.get("error_budget_policy", {}), meta, spec["slos"]),
+        maintenance=_maintenance(spec["maintenance"]) if "maintenance" in spec else None,
     )
 
 
@@ -186,6 +214,12 @@ def _error_budget_policy(raw: dict[str, Any], meta: dict[str, Any], slos: list[d
     warn_at = to_fraction(raw["warn_at"]) if "warn_at" in raw else min(Fraction(WARN_AT_PERCENT_BY_TIER[meta["tier"]]), block_at)
     return ErrorBudgetPolicy(block_at, warn_at, tuple(raw.get("slos", [s["name"] for s in slos])),
                              tuple(raw.get("override_by", [meta["team"]])))
+
+
+def _maintenance(raw: dict[str, Any]) -> Maintenance | None:
+    windows = tuple(MaintenanceWindow(w["start"], w["end"], days=tuple(dict.fromkeys(w["days"]))) for w in raw["weekly"])
+    windows += tuple(MaintenanceWindow(w["start"], w["end"], date=w["date"]) for w in raw["dates"])
+    return Maintenance(raw["time_zone"], windows) if windows else None
 
 
 def default_request_interface(interfaces: tuple[Interface, ...]) -> str | None:

@@ -6,6 +6,7 @@ The rest of opgen works on plain dicts, lists and scalars; a `Positions` map
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +175,8 @@ class _Walker:
             return float(node)
         if isinstance(node, str):
             return str(node)
+        if type(node) is datetime.date:  # an unquoted 2026-12-24: the text the user wrote
+            return node.isoformat()
         raise _fail(self.source.file, where.line, where.column, f"unsupported YAML value of type {type(node).__name__}")
 
 

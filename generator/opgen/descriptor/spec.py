@@ -6,7 +6,10 @@ Validation, `opgen schema` and the table in docs/descriptor.md all follow from t
 
 from __future__ import annotations
 
-from opgen.descriptor.checks import check_duration, check_events_promql, check_selector, check_slo_window, check_url
+from opgen.descriptor.checks import (
+    check_date, check_duration, check_events_promql, check_selector, check_slo_window, check_time_of_day, check_time_zone,
+    check_url,
+)
 from opgen.descriptor.fields import (
     Boolean,
     Choice,
@@ -31,6 +34,7 @@ PLATFORMS = ("kubernetes", "ecs", "lambda")
 LANGUAGES = ("python", "go", "java", "node", "other")
 INTERFACE_KINDS = ("http", "grpc", "queue-consumer", "cron")
 DEPENDENCY_KINDS = ("postgres", "mysql", "redis", "kafka", "rabbitmq", "sqs", "http", "grpc", "s3")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ONCALL = Object(
     (
@@ -232,6 +236,42 @@ ERROR_BUDGET_POLICY = Object(
     doc="What `opgen gate` does with the error budget before a deploy (docs/live.md).",
 )
 
+
+def _time_of_day(name: str, doc: str, example: str, **defaults) -> Field:
+    return Field(name, String(check=check_time_of_day, type_label="time of day (HH:MM)"), doc, example=example, **defaults)
+
+
+WEEKLY_WINDOW = Object(
+    (
+        Field("days", ListOf(Choice(WEEKDAYS), max_items=7), "Days of the week it starts on.", required=True,
+              example=["tuesday", "thursday"]),
+        _time_of_day("start", "When it starts, in maintenance.time_zone.", "02:00", required=True),
+        _time_of_day("end", "When it ends; an end before the start is on the next day.", "04:00", required=True),
+    ),
+)
+
+DATED_WINDOW = Object(
+    (
+        Field("date", String(check=check_date, type_label="date (YYYY-MM-DD)"), "The day it starts on.", required=True,
+              example="2026-12-24"),
+        _time_of_day("start", "When it starts, in maintenance.time_zone.", "22:00", default="00:00"),
+        _time_of_day("end", "When it ends; an end before the start is on the next day.", "02:00", default="24:00"),
+    ),
+)
+
+MAINTENANCE = Object(
+    (
+        Field("time_zone", String(check=check_time_zone, max_length=60, type_label="IANA time zone"),
+              "Time zone of every window's times.", default="UTC", example="Europe/Berlin"),
+        Field("weekly", ListOf(WEEKLY_WINDOW, max_items=20), "Windows that recur every week.", default=[],
+              example=[{"days": ["tuesday"], "start": "02:00", "end": "04:00"}]),
+        Field("dates", ListOf(DATED_WINDOW, max_items=50), "One-off windows.", default=[],
+              example=[{"date": "2026-12-24", "start": "22:00", "end": "02:00"}]),
+    ),
+    doc="Planned maintenance: Alertmanager mutes the service's own pages and tickets during these windows "
+        "(never its dependents'). The minutes still count against the error budget.",
+)
+
 SPEC = Object(
     (
         Field("blueprint", String(pattern=SLUG, pattern_hint="a blueprint name like http-api"),
@@ -246,6 +286,7 @@ SPEC = Object(
         Field("scaling", SCALING, "Autoscaling bounds."),
         Field("cost", COST, "Cost limits."),
         Field("error_budget_policy", ERROR_BUDGET_POLICY, "What `opgen gate` does with the error budget.", default={}),
+        Field("maintenance", MAINTENANCE, "Planned maintenance windows, when its alerts are muted."),
     ),
     doc="What the service needs operationally.",
 )

@@ -70,6 +70,7 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
         if dep.get("service") == data["metadata"]["name"]:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
     _check_error_budget_policy(spec, ctx)
+    _check_maintenance(spec.get("maintenance"), ctx)
 
 
 def _check_error_budget_policy(spec: dict[str, Any], ctx: Context) -> None:
@@ -82,6 +83,19 @@ def _check_error_budget_policy(spec: dict[str, Any], ctx: Context) -> None:
         if name not in names:
             ctx.error(("spec", "error_budget_policy", "slos", index),
                       f"SLO {name!r} is not in spec.slos (declared: {', '.join(names) or 'none'})")
+
+
+def _check_maintenance(maintenance: dict[str, Any] | None, ctx: Context) -> None:
+    """Windows that Alertmanager can express: a start within the day, some length, some day."""
+    for which in ("weekly", "dates") if maintenance else ():
+        for index, window in enumerate(maintenance[which]):
+            path = ("spec", "maintenance", which, index)
+            if window["start"] == "24:00":
+                ctx.error(path + ("start",), "a window cannot start at 24:00; start at 00:00 (of the next day)")
+            elif window["start"] == window["end"]:
+                ctx.error(path + ("end",), f"the window starts and ends at {window['start']}: it lasts no time")
+            if which == "weekly" and not window["days"]:
+                ctx.error(path + ("days",), "days lists no day of the week")
 
 
 def check_model(service: Service, ctx: Context) -> None:

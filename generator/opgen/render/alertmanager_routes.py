@@ -15,14 +15,21 @@ Inhibition is narrow, so that an independent outage still pages (docs/fleet.md):
 - a burn page of service X holds back its direct dependents' dependency alerts that name X
   (`dependency` is the name of their dependency on X). Their own SLO and no-data pages always
   go out. A no-data alert is never a source: missing data says nothing about the service.
-The config is built as data (routes, receivers, inhibit rules), then serialized.
+Planned maintenance (`spec.maintenance`) becomes a time interval per service
+(conventions.maintenance_interval) and a route of that service's alerts inside its team's route,
+a copy of the team's page and ticket routes with `mute_time_intervals` on each: its own pages and
+tickets are muted in the window, its dependents' never are (their alerts carry their own service).
+The config is built as data (routes, receivers, inhibit rules, time intervals), then serialized.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 
 from opgen import conventions as c
+from opgen.descriptor.model import Maintenance
+from opgen.descriptor.spec import WEEKDAYS
 from opgen.fleet import Fleet, ServiceFacts
 from opgen.render import Artifact
 from opgen.render.yaml_output import dump_yaml
@@ -49,7 +56,7 @@ def config(fleet: Fleet) -> dict:
         receivers += team_receivers
         routes.append(route)
     routes.append(_unrouted_pages_route())  # pages of no known team
-    return {
+    result = {
         "route": {
             "receiver": c.DEFAULT_RECEIVER,
             "group_by": GROUP_BY,
@@ -61,6 +68,40 @@ def config(fleet: Fleet) -> dict:
         "receivers": receivers,
         "inhibit_rules": inhibit_rules(fleet),
     }
+    intervals = [{"name": c.maintenance_interval(s.name), "time_intervals": time_intervals(s.maintenance)}
+                 for s in fleet.services.values() if s.maintenance]
+    if intervals:
+        result["time_intervals"] = intervals
+    return result
+
+
+def time_intervals(maintenance: Maintenance) -> list[dict]:
+    """Alertmanager's time intervals for the windows: one per window, two for a window that runs
+    past midnight (a time range ends by 24:00), each in the maintenance's time zone."""
+    result = []
+    for window in maintenance.windows:
+        crosses = window.end <= window.start
+        first = {"start_time": window.start, "end_time": "24:00" if crosses else window.end}
+        second = {"start_time": "00:00", "end_time": window.end} if crosses and window.end != "00:00" else None
+        if window.date:
+            day = datetime.date.fromisoformat(window.date)
+            result.append({**_on_date(day), "times": [first], "location": maintenance.time_zone})
+            if second:
+                result.append({**_on_date(day + datetime.timedelta(days=1)), "times": [second], "location": maintenance.time_zone})
+        else:
+            result.append({"weekdays": list(window.days), "times": [first], "location": maintenance.time_zone})
+            if second:
+                following = [WEEKDAYS[(WEEKDAYS.index(d) + 1) % 7] for d in window.days]
+                result.append({"weekdays": following, "times": [second], "location": maintenance.time_zone})
+    return result
+
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+
+
+def _on_date(day: datetime.date) -> dict:
+    return {"days_of_month": [str(day.day)], "months": [MONTHS[day.month - 1]], "years": [str(day.year)]}
 
 
 def teams(fleet: Fleet) -> dict[str, list[ServiceFacts]]:
@@ -114,8 +155,21 @@ def _team(team: str, services: list[ServiceFacts]) -> tuple[list[dict], dict]:
     if other_chats:
         ticket["routes"] = [{"matchers": [_regex(c.LABEL_SERVICE, names)], "receiver": c.chat_receiver(team, ch)}
                             for ch, names in other_chats.items()]
-    route = {"matchers": [_matcher(c.LABEL_TEAM, team)], "receiver": chat_name, "routes": [page, ticket]}
+    muted = [{"matchers": [_matcher(c.LABEL_SERVICE, s.name)], "receiver": chat_name,
+              "mute_time_intervals": [c.maintenance_interval(s.name)],
+              "routes": [_muted(page, c.maintenance_interval(s.name)), _muted(ticket, c.maintenance_interval(s.name))]}
+             for s in sorted(services, key=lambda s: s.name) if s.maintenance]
+    route = {"matchers": [_matcher(c.LABEL_TEAM, team)], "receiver": chat_name, "routes": [*muted, page, ticket]}
     return receivers, route
+
+
+def _muted(route: dict, interval: str) -> dict:
+    """A copy of `route` and every route below it, muted during `interval` (a route's mute times
+    are its own: Alertmanager does not pass them down)."""
+    copy = {**route, "mute_time_intervals": [interval]}
+    if "routes" in route:
+        copy["routes"] = [_muted(child, interval) for child in route["routes"]]
+    return copy
 
 
 def page_receiver(team_services: list[ServiceFacts]) -> str:

@@ -78,6 +78,8 @@ def render(context: RenderContext) -> list[Artifact]:
         "blast": blast_view(context),
         "instrumentation": instrumentation_view(service),
         "ceiling": ceiling_view(context),
+        "maintenance": maintenance_windows(service),
+        "maintenance_interval": c.maintenance_interval(service.name),
         "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
         "fenced": md_fenced,
         "page": lambda alert_name: md_path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
@@ -301,6 +303,18 @@ def blast_view(context: RenderContext) -> BlastView:
     hit = tuple(replace(h, link=_target(h.link)) for h in hood.hit)
     return BlastView(hit, sum(h.fails for h in hit), sum(not h.fails for h in hit),
                      {target: _target(link) for target, link in hood.links})
+
+
+def maintenance_windows(service: Service) -> list[str]:
+    """Each planned maintenance window in words: `every Tuesday, Sunday 23:00-01:30 (ends the next day)`."""
+    if service.maintenance is None:
+        return []
+    texts = []
+    for window in service.maintenance.windows:
+        when = f"on {window.date}" if window.date else "every " + ", ".join(d.capitalize() for d in window.days)
+        span = "all day" if (window.start, window.end) == ("00:00", "24:00") else f"{window.start}–{window.end}"
+        texts.append(f"{when} {span}" + (" (ends the next day)" if window.end <= window.start and window.end != "00:00" else ""))
+    return texts
 
 
 @dataclass(frozen=True)
