@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 
 from opgen import conventions as c
 from opgen.descriptor.model import Dependency, Maintenance, Service
+from opgen.slo.numbers import format_number
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,7 @@ class Neighbourhood:
     ceiling: Ceiling | None = None  # None: no critical dependency
 
 
-ALONE = Neighbourhood()
-_NO_CEILING = Ceiling((), (), (), ())  # a service synced without its fleet: nobody is known to depend on it
+ALONE = Neighbourhood()  # a service synced without its fleet: nobody is known to depend on it
 
 
 @dataclass(frozen=True)
@@ -244,11 +244,6 @@ class Fleet:
                 bounds.append(Bound(names, target, min(other.availability, key=lambda o: (o.percent, o.slo))))
         fallbacks = tuple(sorted(d.name for d in critical if d.fallback))
         return Ceiling(tuple(bounds), tuple(sorted(unknown, key=lambda b: b.dependencies)), fallbacks, service.availability)
-
-    def bounding_edges(self) -> set[tuple[str, str]]:
-        """(source, target) of the edges a ceiling multiplies: a critical dependency, without a
-        fallback, on a service with an availability objective."""
-        return {(name, b.service) for name in self.services for b in (self.ceiling(name) or _NO_CEILING).bounds}
 
     def cycles(self) -> list[tuple[str, ...]]:
         """One cycle per strongly connected component that has one, from its first name back to it."""
@@ -364,8 +359,6 @@ CEILING_DECIMALS = 4  # 99.6005996001% reads as ~99.6005%: rounded down, a ceili
 
 def percent_text(value: Fraction, about: str = "~") -> str:
     """A percentage; with more than CEILING_DECIMALS decimals, rounded down and marked `about`."""
-    from opgen.slo.numbers import format_number
-
     scale = 10 ** CEILING_DECIMALS
     shown = Fraction(int(value * scale), scale)  # floor: the value is positive
     return f"{'' if shown == value else about}{format_number(shown)}%"
