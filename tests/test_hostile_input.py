@@ -164,7 +164,7 @@ def test_hostile_text_stays_text_in_every_artifact(tmp_path_factory, promtool, d
         stub = stub_text(service, language)
         (literal,) = [line.removeprefix(constant).removesuffix(";") for line in stub.splitlines() if line.startswith(constant)]
         assert json.loads(literal) == description
-        assert set(regions(stub)) == {"imports", "custom"}
+        assert set(regions(stub, c.telemetry_path(service.name, language))) == {"imports", "custom"}
 
     # Runbooks: Markdown whose visible text holds the descriptions, with no HTML of their making.
     parser = MarkdownIt("commonmark")
