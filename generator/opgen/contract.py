@@ -105,6 +105,23 @@ class Contract:
         return tuple({h.otel_name: h for h in found}.values())
 
 
+def stub_constants() -> dict[str, object]:
+    """The contract's fixed values, as every language's stub template reads them (one place, so the
+    stubs cannot drift apart on an environment variable or a status name)."""
+    return dict(
+        metrics_port_variable=METRICS_PORT_VARIABLE,
+        job_help=JOB_GAUGE_HELP,
+        http_methods=HTTP_METHODS,
+        other_http_method=OTHER_HTTP_METHOD,
+        grpc_status_names=GRPC_STATUS_NAMES,
+        grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
+        target_info=TARGET_INFO,
+        pushgateway_url_variable=PUSHGATEWAY_URL_VARIABLE,
+        default_pushgateway_url=DEFAULT_PUSHGATEWAY_URL,
+        push_timeout_seconds=PUSH_TIMEOUT_SECONDS,
+    )
+
+
 def service_contract(service: Service) -> Contract:
     kinds = declared_request_kinds(service)
     servers = {kind: server_histogram(service, kind) for kind in kinds}
