@@ -134,7 +134,7 @@ def test_hostile_text_stays_text_in_every_artifact(tmp_path_factory, promtool, d
     (folder / "hostile.rules.yml").write_text(rules_text, encoding="utf-8")
     checked = subprocess.run([promtool, "check", "rules", str(folder / "hostile.rules.yml")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    first = promql_parser.parse(rules["groups"][0]["rules"][1]["expr"])  # availability total: sum(rate(...))
+    first = promql_parser.parse(rules["groups"][0]["rules"][0]["expr"])  # availability total: sum(rate(...[5m]))
     matchers = {m.name: m.value for m in first.expr.args[0].vector_selector.matchers.matchers}
     assert matchers["job"] == label_value
 

@@ -59,7 +59,7 @@ def facts_of(service: Service) -> ServiceFacts:
     from opgen.alerts import service_alerts
 
     pages = any(c.SEVERITY_PAGE in alert.severities for alert in service_alerts(service))
-    dependencies = tuple(Dependency(d.name, d.kind, d.critical, d.service) for d in service.dependencies)  # what the graph reads
+    dependencies = tuple(Dependency(d.name, d.kind, d.critical, d.service) for d in service.dependencies)  # the graph: no thresholds
     return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,
                         tuple(slo.name for slo in service.slos), dependencies, pages)
 

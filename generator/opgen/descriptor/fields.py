@@ -158,6 +158,19 @@ class Number(Kind):
         return schema
 
 
+@dataclass(frozen=True)
+class Percentage(Number):
+    """A percentage written as a number (99.9). "99.9%", which YAML reads as a string, is taken
+    with a warning: the value is plain, and --strict refuses it for CI."""
+
+    def validate(self, value, path, ctx):
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*%\s*", value):
+            number = value.strip().rstrip("%").strip()
+            ctx.warn(path, f"{_where(path)} is the string {value!r}; write {number}, without the %: it is a percentage already")
+            value = float(number) if "." in number else int(number)
+        return super().validate(value, path, ctx)
+
+
 def _num(value: float | None) -> str:
     return str(int(value)) if value is not None and float(value).is_integer() else str(value)
 
