@@ -381,8 +381,8 @@ def test_live_one_incident_of_one_service_is_one_notification(shop, alertmanager
     checkout = [
         *all_rule_labels(shop, "checkout", "AvailabilityBudgetBurn", severity="page"),
         rule_labels(shop, "checkout", "LatencyBudgetBurn", severity="page"),
-        rule_labels(shop, "checkout", "SLONoData", cause="sli-metrics-missing", slo="latency"),
-        rule_labels(shop, "checkout", "DependencyErrorRatioHigh", dependency="cart"),
+        rule_labels(shop, "checkout", "SLONoData", cause="sli-metrics-vanished", slo="latency"),
+        rule_labels(shop, "checkout", "DependencyErrorRatioHigh", dependency="cart", severity="page"),
     ]
     payments = rule_labels(shop, "payments", "SLONoData", cause="targets-down")
     webhooks = Webhooks()

@@ -552,7 +552,7 @@ def test_the_stub_checks_clean_keeps_its_regions_at_column_0_and_is_the_same_eve
     lines = text.splitlines()
     assert lines.index("// opgen:keep imports") + 1 == lines.index("// opgen:end")
     assert lines[-2:] == ["// opgen:keep custom", "// opgen:end"]
-    assert regions(text) == {"imports": "", "custom": ""}
+    assert regions(text, path) == {"imports": "", "custom": ""}
     assert not (first / "ops" / c.telemetry_path("orders")).exists(), "a Python module for a service that is not Python"
     if language == "go":  # gofmt-clean, or gofmt would move the markers; vet compiles it
         formatted = subprocess.run(["gofmt", "-l", str(first / path)], capture_output=True, text=True)
@@ -689,7 +689,7 @@ def test_hostile_descriptor_text_still_makes_a_module_that_imports(tmp_path):
     assert description == HOSTILE_DESCRIPTION
     assert setup_doc.startswith("Install the SDK")
     assert helpers == list(HOSTILE_DEPENDENCIES["python"].values())
-    assert set(regions(module.read_text())) == {"imports", "custom"}
+    assert set(regions(module.read_text(), module.name)) == {"imports", "custom"}
 
 
 GO_SHOW = """package main
@@ -730,4 +730,4 @@ def test_hostile_descriptor_text_still_makes_a_go_or_node_stub_that_builds(tmp_p
         expected = [HOSTILE_DESCRIPTION, ["function"] * len(helpers)]
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == expected
-    assert set(regions(stub.read_text())) == {"imports", "custom"}
+    assert set(regions(stub.read_text(), stub.name)) == {"imports", "custom"}

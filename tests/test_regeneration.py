@@ -91,11 +91,10 @@ CODE = {
 CPU_LINE = 'aws_ecs_cpuutilization_average{dimension_ClusterName="shop-cluster",dimension_ServiceName="orders"}) / 100 > 0.9\n'
 CPU_HOT_FIX = CPU_LINE.replace("> 0.9\n", "> 0.95\n")
 # The availability SLO's fast-burn condition: the objective change rewrites these three lines.
-BURN_OLD = ('          slo:sli_error:ratio_rate1h{service="orders",slo="availability"} / 0.001 > 14.4\n'
-            "          and\n"
-            '          slo:sli_error:ratio_rate5m{service="orders",slo="availability"} / 0.001 > 14.4\n')
+# The short window of the 1h page pair: an objective change rewrites its budget, a hot fix its threshold.
+BURN_OLD = '          slo:sli_error:ratio_rate5m{service="orders",slo="availability"} / 0.001 > 14.4\n'
 BURN_NEW = BURN_OLD.replace("/ 0.001 ", "/ 0.0005 ")
-BURN_HOT_FIX = BURN_OLD.replace("/ 0.001 > 14.4\n          and", "/ 0.001 > 20\n          and")
+BURN_HOT_FIX = BURN_OLD.replace("> 14.4\n", "> 20\n")
 
 
 # --- the tree ---------------------------------------------------------------------------------------------
@@ -313,7 +312,7 @@ def test_merge_marks_overlapping_edits_with_diff3_markers_and_a_resolved_file_is
     assert kit.sync().returncode == 3 and kit.read(RULES) == with_markers  # markers left in: still a conflict
     assert f"edited by hand, and opgen has changes for it: {shown(RULES)}" in kit.sync("--check").stdout
 
-    resolution = BURN_NEW.replace("/ 0.0005 > 14.4\n          and", "/ 0.0005 > 20\n          and")  # both: new budget, 20
+    resolution = BURN_NEW.replace("> 14.4\n", "> 20\n")  # both: new budget, 20
     resolved = replace_once(with_markers, markers, resolution)
     kit.write(RULES, resolved)
     before = kit.tree()

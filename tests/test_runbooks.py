@@ -208,7 +208,7 @@ def test_burn_pages_explain_the_window_labels_and_show_each_rule(synced, descrip
     for slo in service.slos:
         parsed = tokens(pages[c.alert_budget_burn(slo.name)])
         meaning = section(parsed, "Meaning")
-        assert {"long_window", "short_window", "page", "ticket"} <= code_spans(meaning)
+        assert {"long_window", "short_window", "ticket"} | ({"page"} if slo.pages else set()) <= code_spans(meaning)
         rows = [t for t in meaning if t.type == "tr_open"]
         assert len(rows) == 1 + 4  # header and one per window pair
         shown = {t.content.rstrip("\n") for t in section(parsed, "Diagnosis") if t.type == "fence" and t.info == "promql"}
@@ -231,8 +231,9 @@ def test_budget_in_minutes_of_full_outage_is_exact(synced):
 def test_no_data_page_has_a_subsection_per_cause(synced):
     service, ops = synced(CHECKOUT)
     parsed = tokens(alert_pages(ops, service)[c.ALERT_NO_DATA])
-    assert headings(section(parsed, "Diagnosis"), "h3") == [
-        'cause="targets-down"', *(f'cause="sli-metrics-missing", slo="{s.name}"' for s in service.slos)]
+    missing = [[f'cause="sli-metrics-vanished" or "sli-metrics-missing", slo="{s.name}"']
+               + ([f'cause="threshold-bucket-missing", slo="{s.name}"'] if s.sli.kind == "latency" else []) for s in service.slos]
+    assert headings(section(parsed, "Diagnosis"), "h3") == ['cause="targets-down"', *(h for hs in missing for h in hs)]
 
 
 @pytest.mark.parametrize("alert", [c.ALERT_DEPENDENCY_ERRORS, c.ALERT_DEPENDENCY_LATENCY])
@@ -319,7 +320,8 @@ def test_no_data_page_of_a_cron_job_explains_the_first_run_and_the_pushgateway(s
     service, ops = synced(CRON)
     parsed = tokens(alert_pages(ops, service)[c.ALERT_NO_DATA])
     assert "first run" in text_of(section(parsed, "Meaning"))
-    assert headings(section(parsed, "Diagnosis"), "h3") == [f'cause="sli-metrics-missing", slo="{s.name}"' for s in service.slos]
+    assert headings(section(parsed, "Diagnosis"), "h3") == [
+        f'cause="sli-metrics-vanished" or "sli-metrics-missing", slo="{s.name}"' for s in service.slos]
     assert "Pushgateway" in text_of(section(parsed, "Mitigation"))
 
 

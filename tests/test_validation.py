@@ -4,6 +4,7 @@
 """
 
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -138,7 +139,8 @@ def warnings_of(text: str, runbook_base_url: str | None = "https://git.example.c
     from opgen.descriptor.load import validate_source
     from opgen.descriptor.source import parse_yaml
 
-    return [str(w) for w in validate_source(parse_yaml(text.encode(), "service.yaml"), runbook_base_url=runbook_base_url)[1]]
+    source = parse_yaml(textwrap.dedent(text).encode(), "service.yaml")
+    return [str(w) for w in validate_source(source, runbook_base_url=runbook_base_url)[1]]
 
 
 def test_runbook_links_without_a_base_url_are_warned_about_at_the_name():
@@ -180,3 +182,55 @@ def test_gpus_are_refused_outside_kubernetes():
 def test_control_characters_are_refused_in_text():
     found = problems(VALID.replace("team: payments", 'team: payments\n  description: "tab\\tok, nul\\0 not"'))
     assert found == ["service.yaml:6:16: metadata.description contains the control character U+0000; use plain text"]
+
+
+# --- objectives that cannot work, and fields of docs/alerts.md (warnings: --strict refuses them) ---
+
+
+def test_an_objective_written_as_a_ratio_asks_whether_a_percentage_was_meant():
+    (found,) = [w for w in warnings_of(VALID.replace("objective: 99.9", "objective: 0.999")) if "Did you mean" in w]
+    assert found.startswith("service.yaml:10:18: objective 0.999 is a percentage") and found.endswith("Did you mean 99.9?")
+
+
+def test_a_percent_sign_is_taken_with_a_warning_to_drop_it():
+    service = load_service_text(VALID.replace("objective: 99.9", "objective: 99.9%"), "service.yaml")
+    assert service.slos[0].objective_percent == Fraction("99.9")
+    assert warnings_of(VALID.replace("objective: 99.9", "objective: 99.9%")) == [
+        "service.yaml:10:18: spec.slos[0].objective is the string '99.9%'; write 99.9, without the %: it is a percentage already"]
+
+
+def test_a_budget_below_one_scrape_of_full_outage_is_warned_about():
+    """99.9999999 % over 30d allows 2.6 ms of full outage; one scrape interval is 1m."""
+    (found,) = warnings_of(VALID.replace("objective: 99.9", "objective: 99.9999999"))
+    assert found.startswith("service.yaml:10:18: with an objective of 99.9999999% over 30d the error budget is 2.6ms of full outage")
+    assert "99.99% over 30d allows 259s" in found
+    assert warnings_of(VALID.replace("objective: 99.9", "objective: 99.99")) == []  # 4.3 minutes
+
+
+def test_the_tab_error_is_said_in_words_at_its_line():
+    found = problems(VALID.replace("  team: payments", "\tteam: payments"))
+    assert found == ["service.yaml:5:1: invalid YAML: a tab character; YAML indents with spaces only, so replace the "
+                     "tab at the start of this line (or before this value) with spaces"]
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("sli: {kind: availability}", "previous_names: [availability]\n      sli: {kind: availability}",
+         "service.yaml:11:24: previous name 'availability' of SLO 'availability' is the name of an SLO of this service"),
+        ("spec:\n", "spec:\n  prometheus: {buckets: {grpc: [1s]}}\n",
+         "service.yaml:7:26: buckets for grpc, but spec.interfaces declares no grpc interface"),
+        ("kind: http, port: 8080}", "kind: grpc, port: 8080, probe: {path: /}}",
+         "service.yaml:7:41: probes are for http interfaces"),
+    ],
+)
+def test_history_buckets_and_probes_are_checked(old, new, expected):
+    found = problems(VALID.replace(old, new, 1))
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_time_based_slis_take_no_bad_event_floor():
+    text = VALID.replace("interfaces: [{kind: http, port: 8080}]", "interfaces: [{kind: cron}]").replace(
+        "sli: {kind: availability}", "alerting: {min_bad_events: 3}\n      sli: {kind: job-success}")
+    (found,) = problems(text)
+    assert found.startswith("service.yaml:11:34: min_bad_events does not apply to the job-success SLI")

@@ -7,11 +7,14 @@ that is not generated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from opgen import conventions as c
-from opgen.descriptor.model import SLO, Dependency, Service
-from opgen.slo.numbers import format_number
+from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
+from opgen.slo.numbers import format_number, to_fraction
+from opgen.slo.windows import WindowPair, window_pairs
 
 SLO_ALERT, HEALTH_ALERT, DEPENDENCY_ALERT, SATURATION_ALERT = "slo", "health", "dependency", "saturation"
 
@@ -30,25 +33,23 @@ def service_alerts(service: Service) -> list[AlertInfo]:
     alerts: list[AlertInfo] = []
     for slo in service.slos:
         alerts.append(AlertInfo(
-            c.alert_budget_burn(slo.name), SLO_ALERT, (c.SEVERITY_PAGE, c.SEVERITY_TICKET),
+            c.alert_budget_burn(slo.name), SLO_ALERT, (c.SEVERITY_PAGE, c.SEVERITY_TICKET) if slo.pages else (c.SEVERITY_TICKET,),
             f"The {slo.name} SLO is spending its error budget faster than it can afford over one of four window pairs.", slo))
         alerts.append(AlertInfo(
             c.alert_budget_exhausted(slo.name), SLO_ALERT, (c.SEVERITY_TICKET,),
             f"The {slo.name} SLO has spent its whole error budget for the {slo.window} window.", slo))
     if is_scraped(service) or service.slos:
+        severities = (c.SEVERITY_PAGE,) if is_scraped(service) or any(s.pages for s in service.slos) else ()
         alerts.append(AlertInfo(
-            c.ALERT_NO_DATA, HEALTH_ALERT, (c.SEVERITY_PAGE,),
+            c.ALERT_NO_DATA, HEALTH_ALERT, severities + ((c.SEVERITY_TICKET,) if service.slos else ()),
             "Prometheus has no data to judge the SLOs by: targets are down or the SLI metrics are missing."))
     if has_dependency_alerts(service):
-        severities = tuple(s for s, present in (
-            (c.SEVERITY_PAGE, any(d.critical for d in service.dependencies)),
-            (c.SEVERITY_TICKET, any(not d.critical for d in service.dependencies))) if present)
         deps = service.dependencies
+        severities = ((c.SEVERITY_PAGE,) if any(dependency_pages(service, d) for d in deps) else ()) + (c.SEVERITY_TICKET,)
         alerts.append(AlertInfo(c.ALERT_DEPENDENCY_ERRORS, DEPENDENCY_ALERT, severities,
-                                f"More than {format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD * 100)}% of calls to a "
-                                "dependency fail.", dependencies=deps))
+                                "More calls to a dependency fail than its threshold allows.", dependencies=deps))
         alerts.append(AlertInfo(c.ALERT_DEPENDENCY_LATENCY, DEPENDENCY_ALERT, severities,
-                                "Calls to a dependency are slow: their p99 latency is above the threshold for its kind.",
+                                "Calls to a dependency are slow: their p99 latency is above its threshold.",
                                 dependencies=deps))
     alerts += saturation_alerts(service)
     return alerts
@@ -84,3 +85,59 @@ def saturation_alerts(service: Service) -> list[AlertInfo]:
         alerts.append(AlertInfo(c.ALERT_GPU_MEMORY_NEAR_LIMIT, SATURATION_ALERT, ticket, f"A GPU's memory is more than {limit}% used."))
         alerts.append(AlertInfo(c.ALERT_GPU_SATURATED, SATURATION_ALERT, ticket, f"The service's GPUs have been more than {limit}% busy for 30 minutes."))
     return alerts
+
+
+# --- who is woken, and on how much evidence -----------------------------------------------------
+
+
+def burn_severity(slo: SLO, pair: WindowPair) -> str:
+    """The pair's own severity, except that an SLO which does not page (alerting.page) only tickets."""
+    return pair.severity if slo.pages else c.SEVERITY_TICKET
+
+
+def fast_pairs(slo: SLO) -> tuple[WindowPair, ...]:
+    """The workbook's page pairs: short windows that need the bad-event floor."""
+    return tuple(p for p in window_pairs(slo.window_seconds) if p.severity == c.SEVERITY_PAGE)
+
+
+MIN_BAD_EVENTS = 10  # what a page needs in its long window, by default
+MIN_BAD_EVENTS_FLOOR = 2  # never fewer: one failure never pages
+OUTAGE_DETECTION_SHARE = Fraction(1, 10)  # of the first page window: a total outage must reach the floor by then
+ONE_FAILURE_BUDGET_SHARE = Fraction(1, 100)  # validate warns when one bad event spends more of the budget
+
+
+def page_min_bad_events(service: Service, slo: SLO) -> int | None:
+    """Bad events a fast pair needs in its long window (None for time-based SLIs, which count
+    minutes that always tick). MIN_BAD_EVENTS, but a total outage at the declared event rate must
+    reach it within a tenth of the first page window (6 minutes of 1h); never below 2."""
+    if slo.sli.time_based:
+        return None
+    if slo.min_bad_events is not None:
+        return slo.min_bad_events
+    rate = declared_event_rate(service, slo)
+    if rate is None:
+        return MIN_BAD_EVENTS
+    first_page = min(p.long for p in fast_pairs(slo))
+    outage_events = math.floor(rate * first_page * OUTAGE_DETECTION_SHARE)
+    return max(MIN_BAD_EVENTS_FLOOR, min(MIN_BAD_EVENTS, outage_events))
+
+
+def declared_event_rate(service: Service, slo: SLO) -> Fraction | None:
+    """Events per second the SLI counts, as far as the descriptor says: the declared baseline (it
+    describes the service's main interface) plus the synthetic probes of the SLI's interface."""
+    sli = slo.sli
+    if sli.kind == "events" or sli.time_based:
+        return None
+    rate = None
+    if service.traffic.baseline_rps is not None and sli.interface == default_request_interface(service.interfaces):
+        rate = to_fraction(service.traffic.baseline_rps)
+    for interface in service.interfaces:
+        if interface.kind == sli.interface and interface.probe is not None:
+            rate = (rate or 0) + interface.probe.requests_per_second
+    return rate
+
+
+def dependency_pages(service: Service, dependency: Dependency) -> bool:
+    """A critical dependency may page, but only while an SLO of the service pages: then it is the
+    likely cause of that user pain (docs/alerts.md says how to make it the one page)."""
+    return dependency.critical and any(slo.pages for slo in service.slos)

@@ -24,12 +24,24 @@ def _print_warnings(loaded, as_errors: bool = False) -> int:
 
     count = 0
     for item in loaded:
-        for warning in item.warnings + item.graph_warnings:
+        for warning in item.warnings + item.graph_warnings + _rename_warnings(item):
             if item.name_position is not None:
                 warning = naming_the_descriptor(warning, item.name_position.file)
             click.echo(f"{warning.position}: {'error' if as_errors else 'warning'}: {warning.message}", err=True)
             count += 1
     return count
+
+
+def _rename_warnings(item) -> tuple:
+    """Renamed SLOs without previous_names, against the SLO names of the service's last sync."""
+    from opgen.descriptor.renames import rename_warnings
+    from opgen.sync.manifest import read_manifest
+
+    record = read_manifest(item.out_dir).services.get(item.name)
+    if item.service is None or record is None or item.name_position is None:
+        return ()
+    synced = tuple(str(name) for name in record.facts.get("slos", ()))
+    return tuple(rename_warnings(item.service, item.descriptor, item.name_position.file, synced))
 
 
 def _fail_on_problems(error) -> None:

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen.descriptor.model import REQUEST_INTERFACES, Dependency, Service
+from opgen.slo.buckets import histogram_boundaries
 
 # The semantic conventions' descriptions, shown as # HELP in the scrape.
 DESCRIPTIONS = {
@@ -105,6 +106,23 @@ class Contract:
         return tuple({h.otel_name: h for h in found}.values())
 
 
+def stub_constants() -> dict[str, object]:
+    """The contract's fixed values, as every language's stub template reads them (one place, so the
+    stubs cannot drift apart on an environment variable or a status name)."""
+    return dict(
+        metrics_port_variable=METRICS_PORT_VARIABLE,
+        job_help=JOB_GAUGE_HELP,
+        http_methods=HTTP_METHODS,
+        other_http_method=OTHER_HTTP_METHOD,
+        grpc_status_names=GRPC_STATUS_NAMES,
+        grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
+        target_info=TARGET_INFO,
+        pushgateway_url_variable=PUSHGATEWAY_URL_VARIABLE,
+        default_pushgateway_url=DEFAULT_PUSHGATEWAY_URL,
+        push_timeout_seconds=PUSH_TIMEOUT_SECONDS,
+    )
+
+
 def service_contract(service: Service) -> Contract:
     kinds = declared_request_kinds(service)
     servers = {kind: server_histogram(service, kind) for kind in kinds}
@@ -137,35 +155,34 @@ def label(attribute_name: str) -> str:
 def server_histogram(service: Service, kind: str) -> Histogram:
     """Its boundaries hold each latency SLO's threshold, or the SLI reads every request as slow."""
     metric = c.REQUEST_METRICS[kind]
-    thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "latency" and s.sli.interface == kind]
     labels = dict.fromkeys((*metric.labels, "error_type"))  # error.type marks a failure on every kind
-    return histogram(metric, tuple(attribute(name) for name in labels), (*c.DEFAULT_BUCKETS_SECONDS, *thresholds))
+    return histogram(metric, tuple(attribute(name) for name in labels), histogram_boundaries(service, metric))
 
 
 def message_age_histogram(service: Service) -> Histogram:
     """Its boundaries hold each freshness SLO's threshold, or the SLI reads every message as stale."""
-    thresholds = [s.sli.threshold_seconds for s in service.slos if s.sli.kind == "freshness"]
     return histogram(c.MESSAGE_AGE, tuple(attribute(name) for name in c.MESSAGE_AGE_LABELS),
-                     (*c.MESSAGE_AGE_BUCKETS_SECONDS, *thresholds))
+                     histogram_boundaries(service, c.MESSAGE_AGE))
 
 
 def dependency_call(service: Service, dependency: Dependency) -> DependencyCall:
     metric = c.DEPENDENCY_METRICS[dependency.kind]
     status = {"http_client_request_duration_seconds": HTTP_STATUS, "rpc_client_call_duration_seconds": GRPC_STATUS}.get(metric.histogram)
     system = (attribute(metric.system[0]), metric.system[1]) if metric.system else None
-    return DependencyCall(dependency, client_histogram(metric), status, system)
+    return DependencyCall(dependency, client_histogram(service, metric), status, system)
 
 
-def client_histogram(metric: c.ClientMetric) -> Histogram:
-    """One histogram per client metric, whatever the dependency kind, so its attributes are those of
-    every kind that shares it (postgres and redis both set db.system.name)."""
+def client_histogram(service: Service, metric: c.ClientMetric) -> Histogram:
+    """One histogram per client metric, whatever the dependency kind, so its attributes and
+    boundaries are those of every kind that shares it (postgres and redis both set db.system.name;
+    each one's latency threshold is a boundary)."""
     sharing = [m for m in c.DEPENDENCY_METRICS.values() if m.histogram == metric.histogram]
     attributes = [c.PEER_ATTRIBUTE, *(attribute(m.system[0]) for m in sharing if m.system)]
     if metric.histogram == "http_client_request_duration_seconds":
         attributes.append(attribute("http_response_status_code"))
     if metric.histogram == "rpc_client_call_duration_seconds":
         attributes.append(attribute("rpc_response_status_code"))
-    return histogram(metric, tuple(dict.fromkeys([*attributes, ERROR_TYPE])), metric.buckets_seconds)
+    return histogram(metric, tuple(dict.fromkeys([*attributes, ERROR_TYPE])), histogram_boundaries(service, metric))
 
 
 def histogram(metric: c.DurationHistogram, attributes: tuple[str, ...], boundaries: tuple[Fraction, ...]) -> Histogram:

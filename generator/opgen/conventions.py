@@ -248,8 +248,20 @@ UNASSIGNED_TEAM = "unassigned"  # new-service's team when none is given: a place
 
 # --- recording rules ---------------------------------------------------------------------------
 
-SLI_ERRORS_RATE5M = "slo:sli_errors:rate5m"
-SLI_REQUESTS_RATE5M = "slo:sli_requests:rate5m"
+def sli_errors_rate(window: str) -> str:
+    """Bad events per second over `window`, e.g. slo:sli_errors:rate5m (recorded for the raw windows)."""
+    return f"slo:sli_errors:rate{window}"
+
+
+def sli_requests_rate(window: str) -> str:
+    """All events per second over `window`, e.g. slo:sli_requests:rate1h (recorded for the raw windows)."""
+    return f"slo:sli_requests:rate{window}"
+
+
+SLI_ERRORS_RATE5M = sli_errors_rate("5m")
+SLI_REQUESTS_RATE5M = sli_requests_rate("5m")
+# When the SLO's 5m recordings began (Unix seconds): how much of a long window they cover.
+SLI_HISTORY_START = "slo:sli_history_start:timestamp"
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
@@ -260,6 +272,12 @@ PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
 def sli_error_ratio(window: str) -> str:
     """Share of bad events over `window`, e.g. slo:sli_error:ratio_rate5m."""
     return f"slo:sli_error:ratio_rate{window}"
+
+
+# Recorded series carry these labels only. Ownership (team, tier) is on the alerts, from the rule
+# labels: on a recording it would split the series whenever the team or tier changes, and the long
+# windows would fail while both versions are in them.
+RECORDING_LABELS = (LABEL_SERVICE, LABEL_SLO)
 
 
 # --- alerts ----------------------------------------------------------------------------------
@@ -395,6 +413,33 @@ def runbook_overview_url(base_url: str | None, service: str) -> str:
 
 def dashboard_url(grafana_url: str, service: str) -> str:
     return f"{grafana_url.rstrip('/')}/d/{dashboard_uid(service)}/{service}"
+
+
+def blackbox_config_path(service: str) -> str:
+    """The blackbox exporter's config with the service's probe module (blackbox_exporter --config.file)."""
+    return f"blackbox/{service}.blackbox.yml"
+
+
+def probe_scrape_config_path(service: str) -> str:
+    """The Prometheus scrape job that asks the blackbox exporter to probe the service (scrape_config_files)."""
+    return f"blackbox/{service}.scrape.yml"
+
+
+def probe_module(service: str) -> str:
+    return f"opgen_{service.replace('-', '_')}_http"
+
+
+def probe_job(service: str) -> str:
+    """Its own job, so probe_success and friends never match the service's selector (job="<service>")."""
+    return f"{service}-probe"
+
+
+def probe_url(service: str, namespace: str, port: int | None, path: str) -> str:
+    """Where a Kubernetes service answers inside the cluster."""
+    return f"http://{service}.{namespace}.svc{f':{port}' if port else ''}{path}"
+
+
+BLACKBOX_PROBE_TIMEOUT = "5s"
 
 
 def catalog_info_path(service: str) -> str:

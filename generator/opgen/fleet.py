@@ -77,7 +77,7 @@ def facts_of(service: Service) -> ServiceFacts:
 
     pages = any(c.SEVERITY_PAGE in alert.severities for alert in service_alerts(service))
     dependencies = tuple(Dependency(d.name, d.kind, d.critical, d.service, fallback=d.fallback)
-                         for d in service.dependencies)  # what the graph and the ceilings read
+                         for d in service.dependencies)  # the graph and the ceilings: no thresholds
     availability = tuple(Objective(slo.name, slo.objective_percent, slo.window) for slo in service.slos
                          if slo.sli.kind == "availability")
     return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,

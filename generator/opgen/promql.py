@@ -28,8 +28,9 @@ def sum_of(expr: str) -> str:
 
 def zero_when_absent(expr: str, reference: str) -> str:
     """`expr`, or 0 while `reference` has data: a counter that never moved (no 5xx yet) must
-    read as 0, not as absent, or every ratio built on it disappears with it."""
-    return f"({expr} or 0 * {reference})"
+    read as 0, not as absent, or every ratio built on it disappears with it. `on()`: the
+    reference may be a recorded series with labels, which must not be added beside `expr`."""
+    return f"({expr} or on() 0 * {reference})"
 
 
 def slo_series(metric: str, service_name: str, slo_name: str) -> str:

@@ -441,9 +441,26 @@ def check_conflict_markers(kit: Path) -> Iterator[Result]:
             yield Result(FAIL, "conflict markers", relative, f"line {line} holds {marker.group(1)}: resolve the merge")
 
 
+# --- synthetic traffic: blackbox exporter modules and their scrape jobs ----------------------------
+
+INSTALL_BLACKBOX = "apt-get install prometheus-blackbox-exporter (Debian), or blackbox_exporter from prometheus.io"
+
+
+def check_probes(kit: Path) -> Iterator[Result]:
+    """The blackbox exporter loads its config (--config.check); the scrape jobs are a valid Prometheus config."""
+    modules = _files(kit, "blackbox/*.blackbox.yml")
+    exporter = shutil.which("prometheus-blackbox-exporter") or shutil.which("blackbox_exporter")
+    if modules and exporter is None:
+        yield Result(SKIP, "probe modules", "blackbox/", f"the blackbox exporter is not installed: {INSTALL_BLACKBOX}")
+    for path in modules if exporter else ():
+        passed, output = _run([exporter, f"--config.file={path}", "--config.check"])
+        yield Result(OK if passed else FAIL, "probe modules", _name(kit, path), "" if passed else _first_lines(output))
+    yield from _promtool(kit, "probe scrape jobs", _files(kit, "blackbox/*.scrape.yml"), ["check", "config"])
+
+
 CHECKS: tuple[Callable[[Path], Iterator[Result]], ...] = (
     check_conflict_markers, check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
-    check_runbook_links, check_stub_import, check_go_stub, check_node_stub, check_alertmanager,
+    check_runbook_links, check_stub_import, check_go_stub, check_node_stub, check_alertmanager, check_probes,
 )
 
 

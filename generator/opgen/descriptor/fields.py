@@ -149,94 +149,6 @@ class Number(Kind):
             return f"greater than {low}" if self.exclusive else f"at least {low}"
         return f"less than {high}" if self.exclusive else f"at most {high}"
 
-    def json_schema(self) -> dict:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class String(Kind):
-    pattern: str | None = None
-    pattern_hint: str = ""
-    max_length: int = 1000
-    check: Callable[[str], str | None] | None = None  # returns a problem text or None
-    json_format: str | None = None
-    type_label: str = "string"
-
-    def validate(self, value, path, ctx):
-        if not isinstance(value, str):
-            ctx.error(path, f"{_where(path)} must be a string, not {_type_name(value)}")
-            return INVALID
-        control = next((ch for ch in value if (ord(ch) < 32 and ch not in "\n\r\t") or 127 <= ord(ch) < 160), None)
-        if control is not None:
-            ctx.error(path, f"{_where(path)} contains the control character U+{ord(control):04X}; use plain text")
-            return INVALID
-        if len(value) > self.max_length:
-            ctx.error(path, f"{_where(path)} is {len(value)} characters long; the limit is {self.max_length}")
-            return INVALID
-        if self.pattern and not re.fullmatch(self.pattern, value):
-            ctx.error(path, f"{_where(path)} {_shorten(value)} is not valid: {self.pattern_hint or 'must match ' + self.pattern}")
-            return INVALID
-        if self.check:
-            problem = self.check(value)
-            if problem:
-                ctx.error(path, f"{_where(path)} {_shorten(value)} {problem}")
-                return INVALID
-        return value
-
-    def json_schema(self):
-        schema: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
-        if self.pattern:
-            schema["pattern"] = f"^(?:{self.pattern})$"
-        if self.json_format:
-            schema["format"] = self.json_format
-        return schema
-
-
-@dataclass(frozen=True)
-class Number(Kind):
-    """A number; `integer` refuses fractions. Bounds are inclusive unless `exclusive`."""
-
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive: bool = False
-    integer: bool = False
-
-    @property
-    def type_label(self) -> str:
-        return "integer" if self.integer else "number"
-
-    def validate(self, value, path, ctx):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            ctx.error(path, f"{_where(path)} must be {'an integer' if self.integer else 'a number'}, not {_type_name(value)}")
-            return INVALID
-        if self.integer and not isinstance(value, int):
-            ctx.error(path, f"{_where(path)} must be a whole number, not {value}")
-            return INVALID
-        if value != value or value in (float("inf"), float("-inf")):
-            ctx.error(path, f"{_where(path)} must be a finite number")
-            return INVALID
-        low_bad = self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum)
-        high_bad = self.maximum is not None and (value >= self.maximum if self.exclusive else value > self.maximum)
-        if low_bad or high_bad:
-            shown = value if len(repr(value)) <= 24 else f"a number of {len(repr(value)):,} characters"
-            ctx.error(path, f"{_where(path)} is {shown}; it must be {self.range_text()}")
-            return INVALID
-        return value
-
-    def range_text(self) -> str:
-        low, high = _num(self.minimum), _num(self.maximum)
-        if self.minimum is not None and self.maximum is not None:
-            return f"between {low} and {high}" + (" (both excluded)" if self.exclusive else "")
-        if self.minimum is not None:
-            return f"greater than {low}" if self.exclusive else f"at least {low}"
-        return f"less than {high}" if self.exclusive else f"at most {high}"
-
-    def bound_text(self, low: bool) -> str:
-        """The one bound a value broke, said alone: 'at least 0' reads better than a whole range."""
-        if low:
-            return f"greater than {_num(self.minimum)}" if self.exclusive else f"at least {_num(self.minimum)}"
-        return f"less than {_num(self.maximum)}" if self.exclusive else f"at most {_num(self.maximum)}"
-
     def json_schema(self):
         schema: dict[str, Any] = {"type": "integer" if self.integer else "number"}
         if self.minimum is not None:
@@ -244,6 +156,19 @@ class Number(Kind):
         if self.maximum is not None:
             schema["exclusiveMaximum" if self.exclusive else "maximum"] = self.maximum
         return schema
+
+
+@dataclass(frozen=True)
+class Percentage(Number):
+    """A percentage written as a number (99.9). "99.9%", which YAML reads as a string, is taken
+    with a warning: the value is plain, and --strict refuses it for CI."""
+
+    def validate(self, value, path, ctx):
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*%\s*", value):
+            number = value.strip().rstrip("%").strip()
+            ctx.warn(path, f"{_where(path)} is the string {value!r}; write {number}, without the %: it is a percentage already")
+            value = float(number) if "." in number else int(number)
+        return super().validate(value, path, ctx)
 
 
 def _num(value: float | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -17,9 +17,24 @@ SLI_INTERFACE = {"freshness": "queue-consumer", "job-success": "cron", "job-on-t
 
 
 @dataclass(frozen=True)
+class Probe:
+    """Synthetic traffic for an HTTP interface (render/blackbox_probe.py)."""
+
+    path: str
+    interval_seconds: Fraction
+    url: str | None  # None: the Kubernetes service name (conventions.probe_url)
+    exporter: str  # host:port of the blackbox exporter
+
+    @property
+    def requests_per_second(self) -> Fraction:
+        return 1 / self.interval_seconds
+
+
+@dataclass(frozen=True)
 class Interface:
     kind: str
     port: int | None = None
+    probe: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,14 @@ class SLO:
     window_seconds: Fraction
     description: str
     sli: SLI
+    pages: bool = True  # whether a fast burn pages; False: every burn alert is a ticket
+    min_bad_events: int | None = None  # alerting.min_bad_events; None: derived (alerts.page_min_bad_events)
+    previous_names: tuple[str, ...] = ()  # older names whose recorded history still counts
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Its name and every previous one: the `slo` label values its history is recorded under."""
+        return (self.name, *self.previous_names)
 
     @property
     def objective(self) -> Fraction:
@@ -67,6 +90,10 @@ class Dependency:
     service: str | None = None
     auth: bool = False  # reaching it takes credentials (a KEDA TriggerAuthentication)
     fallback: bool = False  # the service degrades gracefully without it: it does not bound the availability ceiling
+    # Alert thresholds, set by build_service (defaults by kind in conventions); None in the fleet's
+    # facts (fleet.py), which know the graph only.
+    error_ratio_threshold: Fraction | None = None  # share of failed calls
+    latency_threshold_seconds: Fraction | None = None  # p99 of calls
 
 
 @dataclass(frozen=True)
@@ -167,6 +194,7 @@ class Service:
     system: str | None = None  # a declared Backstage System
     error_budget_policy: ErrorBudgetPolicy | None = None  # always set by build_service
     maintenance: Maintenance | None = None  # planned maintenance windows
+    buckets: dict[str, tuple[Fraction, ...]] = field(default_factory=dict)  # prometheus.buckets, by histogram key
 
     @property
     def is_cron_job(self) -> bool:
@@ -179,7 +207,8 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
     meta, spec = data["metadata"], data["spec"]
     oncall, links = meta.get("oncall", {}), meta.get("links", {})
     runtime = spec["runtime"]
-    interfaces = tuple(Interface(i["kind"], i.get("port")) for i in spec["interfaces"])
+    interfaces = tuple(Interface(i["kind"], i.get("port"), _probe(i["probe"]) if "probe" in i else None)
+                       for i in spec["interfaces"])
     return Service(
         name=meta["name"],
         team=meta["team"],
@@ -198,14 +227,16 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         selector=spec["prometheus"].get("selector", f'job="{meta["name"]}"'),
         metrics_port=spec["prometheus"]["metrics_port"],
         traffic=Traffic(**spec.get("traffic", {})),
-        slos=tuple(_slo(s, interfaces) for s in spec["slos"]),
-        dependencies=tuple(Dependency(d["name"], d["kind"], d["critical"], d.get("service"), d["auth"], d["fallback"]) for d in spec["dependencies"]),
+        slos=tuple(_slo(s, interfaces, meta["tier"]) for s in spec["slos"]),
+        dependencies=tuple(_dependency(d) for d in spec["dependencies"]),
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
         system=meta.get("system"),
         error_budget_policy=_error_budget_policy(spec.get("error_budget_policy", {}), meta, spec["slos"]),
         maintenance=_maintenance(spec["maintenance"]) if "maintenance" in spec else None,
+        buckets={key: tuple(sorted({parse_duration(b) for b in bounds}))
+                 for key, bounds in spec["prometheus"].get("buckets", {}).items()},
     )
 
 
@@ -226,7 +257,27 @@ def default_request_interface(interfaces: tuple[Interface, ...]) -> str | None:
     return next((i.kind for i in interfaces if i.kind in REQUEST_INTERFACES), None)
 
 
-def _slo(raw: dict[str, Any], interfaces: tuple[Interface, ...]) -> SLO:
+def _probe(raw: dict[str, Any]) -> Probe:
+    return Probe(raw["path"], parse_duration(raw["interval"]), raw.get("url"), raw["exporter"])
+
+
+def _dependency(raw: dict[str, Any]) -> Dependency:
+    from opgen.conventions import DEPENDENCY_ERROR_RATIO_THRESHOLD, DEPENDENCY_METRICS
+
+    error = to_fraction(raw["error_threshold"]) / 100 if "error_threshold" in raw else DEPENDENCY_ERROR_RATIO_THRESHOLD
+    latency = (parse_duration(raw["latency_threshold"]) if "latency_threshold" in raw
+               else DEPENDENCY_METRICS[raw["kind"]].latency_threshold_seconds)
+    return Dependency(raw["name"], raw["kind"], raw["critical"], raw.get("service"), auth=raw["auth"], fallback=raw["fallback"],
+                      error_ratio_threshold=error, latency_threshold_seconds=latency)
+
+
+def pages_by_default(sli_kind: str, tier: int) -> bool:
+    """One failed run of a scheduled job is fixed or rerun the same day (the cron-job blueprint):
+    its job-success SLO pages only at tier 1. A missed deadline pages through job-on-time."""
+    return sli_kind != "job-success" or tier == 1
+
+
+def _slo(raw: dict[str, Any], interfaces: tuple[Interface, ...], tier: int) -> SLO:
     sli_raw = raw["sli"]
     kind = sli_raw["kind"]
     if kind == "events":
@@ -235,10 +286,14 @@ def _slo(raw: dict[str, Any], interfaces: tuple[Interface, ...]) -> SLO:
         threshold = parse_duration(sli_raw["threshold"]) if "threshold" in sli_raw else None
         interface = SLI_INTERFACE.get(kind) or sli_raw.get("interface") or default_request_interface(interfaces)
         sli = SLI(kind, interface, threshold)
+    alerting = raw.get("alerting", {})
     return SLO(
         name=raw["name"],
         objective_percent=to_fraction(raw["objective"]),
         window_seconds=parse_duration(raw["window"]),
         description=raw["description"],
         sli=sli,
+        pages=alerting.get("page", pages_by_default(kind, tier)),
+        min_bad_events=alerting.get("min_bad_events"),
+        previous_names=tuple(raw["previous_names"]),
     )

@@ -230,6 +230,9 @@ def _best_mark(exc: Exception):
 
 
 def _yaml_message(exc: Exception) -> str:
+    if "found character '\\t'" in str(getattr(exc, "problem", "")):
+        return ("invalid YAML: a tab character; YAML indents with spaces only, so replace the tab at the start of "
+                "this line (or before this value) with spaces")
     parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
     text = " ".join(" ".join(str(p) for p in parts if p).split()) or "cannot parse"
     if "expected <block end>" in text or "mapping values are not allowed here" in text:

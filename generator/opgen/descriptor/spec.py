@@ -6,6 +6,7 @@ Validation, `opgen schema` and the table in docs/descriptor.md all follow from t
 
 from __future__ import annotations
 
+from opgen.conventions import MESSAGE_AGE, REQUEST_METRICS
 from opgen.descriptor.checks import (
     check_date, check_duration, check_events_promql, check_selector, check_slo_window, check_time_of_day, check_time_zone,
     check_url,
@@ -17,6 +18,7 @@ from opgen.descriptor.fields import (
     ListOf,
     Number,
     Object,
+    Percentage,
     String,
     Variants,
     const_field,
@@ -89,11 +91,45 @@ RUNTIME = Object(
     doc="Where and how the service runs.",
 )
 
+PROBE = Object(
+    (
+        Field("path", String(pattern=r"/[A-Za-z0-9._~/?&=%+-]*", max_length=200, pattern_hint="a URL path like /healthz"),
+              "Path the probe requests; its answers count in the SLIs like any request, so pick one that exercises "
+              "the service.", default="/", example="/healthz"),
+        Field("interval", String(check=check_duration, type_label="duration"),
+              "How often the probe requests it (the scrape interval of the probe job).", default="15s", example="10s"),
+        Field("url", String(check=check_url, json_format="uri", type_label="URL"),
+              "Full URL to probe, when the service is not reachable at its Kubernetes service name.",
+              default_text="http://<metadata.name>.<runtime.namespace>.svc:<port><path>", example="https://checkout.example.com/healthz"),
+        Field("exporter", String(pattern=r"[A-Za-z0-9.-]+:[0-9]{1,5}", max_length=253, pattern_hint="host:port of a blackbox exporter"),
+              "The blackbox exporter Prometheus asks to probe.", default="blackbox-exporter:9115", example="blackbox-exporter.monitoring:9115"),
+    ),
+    doc="Synthetic traffic: a blackbox-exporter module and Prometheus scrape job that request the interface "
+        "every `interval` (HTTP only). For quiet services, where one failed request spends much of the budget.",
+)
+
 INTERFACE = Object(
     (
         Field("kind", Choice(INTERFACE_KINDS), "What the service serves.", required=True, example="http"),
         Field("port", Number(1, 65535, integer=True), "Port it listens on.", example=8080),
+        Field("probe", PROBE, "Synthetic traffic for this interface (http only)."),
     ),
+)
+
+def _buckets(key: str, histogram: str, example: list[str]) -> Field:
+    return Field(key, ListOf(String(check=check_duration, type_label="duration"), max_items=60),
+                 f"Bucket boundaries (`le`) of {histogram}, as durations.", example=example)
+
+
+_REQUEST_EXAMPLE = ["100ms", "250ms", "500ms", "1s", "2500ms"]
+BUCKETS = Object(
+    (
+        *(_buckets(kind, REQUEST_METRICS[kind].histogram, _REQUEST_EXAMPLE) for kind in INTERFACE_KINDS[:3]),
+        _buckets("message-age", f"{MESSAGE_AGE.histogram} (a queue consumer's freshness SLIs)", ["10s", "30s", "60s", "300s"]),
+    ),
+    doc="The buckets of each request-duration histogram (by interface kind) and of the message-age histogram. "
+        "A latency or freshness threshold must be one of them; opgen's generated instrumentation uses these "
+        "and adds every threshold.",
 )
 
 PROMETHEUS = Object(
@@ -104,6 +140,8 @@ PROMETHEUS = Object(
         Field("metrics_port", Number(1, 65535, integer=True),
               "Port where the generated instrumentation serves /metrics (env OPGEN_METRICS_PORT overrides).",
               default=9464, example=9464),
+        Field("buckets", BUCKETS, "Histogram bucket boundaries the service exports, when it is instrumented "
+              "otherwise than by opgen's generated module."),
     ),
     doc="How Prometheus finds the service's metrics.",
 )
@@ -137,7 +175,7 @@ SLI = Variants(
         ("availability", _sli("availability", "Share of requests that did not fail with a server error.", INTERFACE_FIELD)),
         ("latency", _sli(
             "latency", "Share of requests served faster than the threshold.",
-            _threshold("Latency threshold; becomes a histogram bucket boundary.", "500ms"),
+            _threshold("Latency threshold; becomes a histogram bucket boundary (with spec.prometheus.buckets declared, it must be one of them).", "500ms"),
             INTERFACE_FIELD,
         )),
         ("freshness", _sli(
@@ -162,14 +200,29 @@ SLI = Variants(
     ),
 )
 
+SLO_ALERTING = Object(
+    (
+        Field("page", Boolean(), "Whether a fast burn pages (severity page) or opens a ticket like a slow one.",
+              default_text="true; job-success: only at tier 1", example=False),
+        Field("min_bad_events", Number(1, 1_000_000, integer=True),
+              "Bad events a page needs in its long window, so that a quiet service is not woken by one failure.",
+              default_text="10, fewer when the declared traffic makes 10 failures slow to come (docs/alerts.md)", example=20),
+    ),
+    doc="How the SLO's alerts page.",
+)
+
 SLO = Object(
     (
         Field("name", String(pattern=SLUG, max_length=40, pattern_hint="lower-case words joined by single '-', like availability or charge-success"),
               "SLO name, unique within the service: the `slo` label and part of alert names.", required=True, example="availability"),
-        Field("objective", Number(0, 100, exclusive=True), "Target percentage of good events, 0 < x < 100.", required=True, example=99.9),
+        Field("objective", Percentage(0, 100, exclusive=True), "Target percentage of good events, 0 < x < 100.", required=True, example=99.9),
         Field("window", String(check=check_slo_window, type_label="duration (days)"), "Compliance window, whole days from 7d to 90d.", default="30d", example="28d"),
         Field("description", String(max_length=500), "What the SLO protects, in user terms.", default="", example="Checkout requests succeed."),
         Field("sli", SLI, "How good and bad events are counted.", required=True),
+        Field("previous_names", ListOf(String(pattern=SLUG, max_length=40, pattern_hint="an SLO name"), max_items=10),
+              "Names this SLO had before a rename: their recorded history still counts in its long windows and "
+              "budget. Keep an old name for one SLO window after the rename.", default=[], example=["success"]),
+        Field("alerting", SLO_ALERTING, "Who is woken, and on how much evidence."),
     ),
 )
 
@@ -183,6 +236,11 @@ DEPENDENCY = Object(
               "identity for SQS): a broker's KEDA trigger then reads them from a TriggerAuthentication.", default=False, example=True),
         Field("fallback", Boolean(), "Whether the service degrades gracefully without it (a cache, a default answer): a "
               "critical dependency with a fallback does not bound the service's availability ceiling.", default=False, example=True),
+        Field("error_threshold", Number(0, 100, exclusive=True),
+              "Percentage of failed calls (over 5m, for 10m) that raises DependencyErrorRatioHigh.", default_text="5", example=2),
+        Field("latency_threshold", String(check=check_duration, type_label="duration"),
+              "p99 call latency (over 5m, for 15m) that raises DependencyLatencyHigh.",
+              default_text="500ms for postgres, mysql and redis; 1s otherwise", example="250ms"),
     ),
 )
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from opgen import conventions
 from opgen.descriptor.fields import Context
-from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE, Service
+from opgen.descriptor.model import REQUEST_INTERFACES, SLI_INTERFACE, TIME_BASED_SLI_KINDS, Service
+from opgen.slo.buckets import MESSAGE_AGE_KEY
 from opgen.slo.durations import format_duration, parse_duration
 from opgen.slo.numbers import format_number, to_fraction
-from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
+from opgen.slo.windows import burn_rate_threshold, window_pairs
 
 
 def check_service(data: dict[str, Any], ctx: Context) -> None:
@@ -41,6 +43,14 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
                       f"the {sli['kind']} SLI of SLO {slo['name']!r} reads the metrics of a {needed} interface, but "
                       f"spec.interfaces declares none (declared: {', '.join(declared) or 'none'})")
         _warn_about_silent_alerts(slo, path, ctx)
+        _warn_about_objectives_that_cannot_work(slo, path, ctx)
+        if sli["kind"] in TIME_BASED_SLI_KINDS and "min_bad_events" in slo.get("alerting", {}):
+            ctx.error(path + ("alerting", "min_bad_events"),
+                      f"min_bad_events does not apply to the {sli['kind']} SLI of SLO {slo['name']!r}: it counts minutes, "
+                      "which tick whatever the traffic")
+    _check_buckets(spec, declared, ctx)
+    _check_previous_names(spec, ctx)
+    _check_probes(spec, ctx)
     camel_names: dict[str, int] = {}
     for index, slo in enumerate(spec["slos"]):
         key = conventions.camel(slo["name"])
@@ -99,13 +109,14 @@ def _check_maintenance(maintenance: dict[str, Any] | None, ctx: Context) -> None
 
 
 def check_model(service: Service, ctx: Context) -> None:
-    """Warnings that need the built service (its settings, its capacity plan): an owner missing,
-    capacity that does not hold, links that open nothing."""
+    """Warnings that need the built service (its settings, its capacity plan, its traffic): an owner
+    missing, capacity that does not hold, one failure spending much of a budget, links that open nothing."""
     if service.team == conventions.UNASSIGNED_TEAM and service.tier <= 2:
         ctx.warn(("metadata", "team"),
                  f"team {service.team!r} on a tier {service.tier} service: its alerts are routed to no team and its "
                  "catalog entry has no owner; name the owning team")
     _warn_about_capacity(service, ctx)
+    _warn_about_one_failure_budgets(service, ctx)
     if service.runbook_base_url is None:
         ctx.warn(("metadata", "name"),
                  f"runbook links are repository paths ({conventions.runbook_url(None, service.name)}), which no "
@@ -117,12 +128,141 @@ def _warn_about_silent_alerts(slo: dict[str, Any], path, ctx: Context) -> None:
     """A pair whose threshold needs more than every event to fail can never fire."""
     budget = 1 - to_fraction(slo["objective"]) / 100
     window = parse_duration(slo["window"])
-    for pair in WINDOW_PAIRS:
-        factor = burn_rate_factor(pair.budget_share, window, pair.long)
+    for pair in window_pairs(window):
+        factor = burn_rate_threshold(pair, window)
         if factor * budget >= 1:
             ctx.warn(path + ("objective",),
                      f"with an objective of {slo['objective']}% the {pair.severity} alert over {format_duration(pair.long)} "
                      f"can never fire: it needs an error ratio above {format_number(factor * budget * 100)}%")
+
+
+SCRAPE_INTERVAL = Fraction(60)  # Prometheus's default scrape_interval
+
+
+def _warn_about_objectives_that_cannot_work(slo: dict[str, Any], path, ctx: Context) -> None:
+    """An objective written as a ratio (0.999), and a budget smaller than one scrape of full outage."""
+    objective = to_fraction(slo["objective"])
+    where = path + ("objective",)
+    if objective < 1:
+        ctx.warn(where, f"objective {slo['objective']} is a percentage: {slo['objective']}% of events good, which "
+                        f"allows {format_number(100 - objective)}% to fail. Did you mean {format_number(objective * 100)}?")
+        return
+    window = parse_duration(slo["window"])
+    budget_seconds = (1 - objective / 100) * window
+    if budget_seconds < SCRAPE_INTERVAL:
+        ctx.warn(where, f"with an objective of {slo['objective']}% over {slo['window']} the error budget is "
+                        f"{_short_duration(budget_seconds)} of full outage, less than one scrape interval (1m by default): "
+                        f"a single failed scrape can spend it, and nothing can measure it. "
+                        f"{format_number(_nines_for(window))}% over {slo['window']} allows {_short_duration((1 - _nines_for(window) / 100) * window)}")
+
+
+def _nines_for(window: Fraction) -> Fraction:
+    """The highest objective of the 99.9... kind whose budget is at least one scrape interval."""
+    objective = Fraction(99)
+    while (1 - (objective + (100 - objective) * Fraction(9, 10)) / 100) * window >= SCRAPE_INTERVAL:
+        objective += (100 - objective) * Fraction(9, 10)
+    return objective
+
+
+def _short_duration(seconds: Fraction) -> str:
+    if seconds >= 1:
+        return f"{float(seconds):.3g}s"
+    return f"{float(seconds * 1000):.2g}ms"
+
+
+def _check_buckets(spec: dict[str, Any], declared: list[str], ctx: Context) -> None:
+    """Declared buckets belong to a declared histogram, and every threshold read from one is a boundary."""
+    buckets = spec["prometheus"].get("buckets", {})
+    for key in buckets:
+        owner = "queue-consumer" if key == MESSAGE_AGE_KEY else key
+        if owner not in declared:
+            ctx.error(("spec", "prometheus", "buckets", key),
+                      f"buckets for {key}, but spec.interfaces declares no {owner} interface", at_key=True)
+    first_request = next((kind for kind in declared if kind in REQUEST_INTERFACES), None)
+    for index, slo in enumerate(spec["slos"]):
+        sli = slo["sli"]
+        key = MESSAGE_AGE_KEY if sli["kind"] == "freshness" else sli.get("interface", first_request) if sli["kind"] == "latency" else None
+        if key not in buckets:
+            continue
+        threshold = parse_duration(sli["threshold"])
+        boundaries = sorted(parse_duration(b) for b in buckets[key])
+        if threshold in boundaries:
+            continue
+        below = [b for b in boundaries if b < threshold][-1:]
+        above = [b for b in boundaries if b > threshold][:1]
+        nearest = " and ".join(format_duration(b) for b in below + above)
+        ctx.error(("spec", "slos", index, "sli", "threshold"),
+                  f"threshold {sli['threshold']} is not a bucket boundary of the {key} histogram (spec.prometheus.buckets.{key}; "
+                  f"nearest: {nearest}): the SLI could not count what is slower. Use one of them, or add "
+                  f"{sli['threshold']} to the buckets and to the service's instrumentation")
+
+
+def _check_previous_names(spec: dict[str, Any], ctx: Context) -> None:
+    """A previous name is nobody's current name, and belongs to one SLO."""
+    current = {slo["name"] for slo in spec["slos"]}
+    seen: dict[str, str] = {}
+    for index, slo in enumerate(spec["slos"]):
+        for position, name in enumerate(slo["previous_names"]):
+            where = ("spec", "slos", index, "previous_names", position)
+            if name in current:
+                ctx.error(where, f"previous name {name!r} of SLO {slo['name']!r} is the name of an SLO of this service")
+            elif name in seen and seen[name] != slo["name"]:
+                ctx.error(where, f"previous name {name!r} is claimed by SLOs {seen[name]!r} and {slo['name']!r}")
+            seen.setdefault(name, slo["name"])
+
+
+def _check_probes(spec: dict[str, Any], ctx: Context) -> None:
+    for index, interface in enumerate(spec["interfaces"]):
+        if "probe" not in interface:
+            continue
+        where = ("spec", "interfaces", index, "probe")
+        if interface["kind"] != "http":
+            ctx.error(where, f"probes are for http interfaces (a blackbox exporter's http prober), not {interface['kind']}", at_key=True)
+        elif "url" not in interface["probe"] and spec["runtime"]["platform"] != "kubernetes":
+            ctx.error(where, f"a probe on {spec['runtime']['platform']} needs a url: there is no Kubernetes service name to reach",
+                      at_key=True)
+
+
+def _warn_about_one_failure_budgets(service: Service, ctx: Context) -> None:
+    """What the declared traffic means for each SLO's budget: one failure must not spend much of it."""
+    from opgen.alerts import ONE_FAILURE_BUDGET_SHARE, declared_event_rate, page_min_bad_events
+
+    for index, slo in enumerate(service.slos):
+        rate = declared_event_rate(service, slo)
+        if rate is None or not rate:
+            continue
+        budget_events = slo.error_budget * rate * slo.window_seconds
+        share = 1 / budget_events
+        if share <= ONE_FAILURE_BUDGET_SHARE:
+            continue
+        noun = {"http": "request", "grpc": "call"}.get(slo.sli.interface, "message")
+        needed = 1 / (ONE_FAILURE_BUDGET_SHARE * slo.error_budget * slo.window_seconds)  # events/s for one failure to cost 1 %
+        probe_interval = max(1, int(1 / (needed - rate))) if needed > rate else None
+        longest = Fraction(90 * 86400)
+        options = []
+        http = next((i for i, interface in enumerate(service.interfaces) if interface.kind == "http"), None)
+        if slo.sli.interface == "http" and http is not None and probe_interval is not None:
+            options.append(f"synthetic traffic (spec.interfaces[{http}].probe, interval {probe_interval}s or less: one failure then "
+                           f"costs 1%)")
+        if slo.window_seconds < longest:
+            options.append(f"a longer window (window: 90d: {_percent(1 / (slo.error_budget * rate * longest))})")
+        lower = next((o for o in LOWER_OBJECTIVES if o < slo.objective_percent
+                      and 1 / ((1 - o / 100) * rate * slo.window_seconds) <= ONE_FAILURE_BUDGET_SHARE), None)
+        if lower is not None:
+            options.append(f"a lower objective ({format_number(lower)}%: {_percent(1 / ((1 - lower / 100) * rate * slo.window_seconds))})")
+        ctx.warn(("spec", "slos", index, "objective"),
+                 f"at the declared {format_number(rate)} {noun}s per second, the {slo.window} error budget of the {slo.name} SLO "
+                 f"({format_number(slo.objective_percent)}%) is {float(budget_events):.4g} failed {noun}s: one failed {noun} spends "
+                 f"{_percent(share)} of it (more than {_percent(ONE_FAILURE_BUDGET_SHARE)}). Pages wait for "
+                 f"{page_min_bad_events(service, slo)} bad {noun}s in their long window (alerting.min_bad_events), but the SLO "
+                 f"itself is mostly noise. Options: " + "; ".join(options))
+
+
+LOWER_OBJECTIVES = tuple(Fraction(x) for x in ("99.95", "99.9", "99.5", "99", "98", "95", "90"))
+
+
+def _percent(share: Fraction) -> str:
+    return f"{float(share * 100):.3g}%"
 
 
 def _warn_about_capacity(service: Service, ctx: Context) -> None:

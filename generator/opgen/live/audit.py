@@ -162,7 +162,8 @@ def used_selectors(service: Service) -> dict[str, list[str]]:
     used: dict[str, list[str]] = {}
     for source, expr in sources:
         for selector in selectors_in(expr):
-            if selector.name in recorded or selector.name == c.TARGET_UP_METRIC or selector.value_of(c.PEER_LABEL):
+            if (selector.name in recorded or selector.name in (c.TARGET_UP_METRIC, "ALERTS")  # ALERTS: Prometheus's own, empty while calm
+                    or selector.value_of(c.PEER_LABEL)):
                 continue
             dropped = tuple(m for m in selector.matchers if m[0] in outcome_labels or m[0] == "le")
             users = used.setdefault(selector.text(without=dropped), [])

@@ -36,6 +36,7 @@ Renderer = Callable[[RenderContext], list[Artifact]]
 def renderers() -> tuple[Renderer, ...]:
     from opgen.render import (
         backstage_catalog,
+        blackbox_probe,
         grafana_dashboard,
         openslo,
         otel_go,
@@ -58,6 +59,7 @@ def renderers() -> tuple[Renderer, ...]:
         terraform_autoscaling.render,
         runbooks.render,
         backstage_catalog.render,
+        blackbox_probe.render,
     )
 
 

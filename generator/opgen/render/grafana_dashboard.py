@@ -17,8 +17,8 @@ import json
 from collections.abc import Sequence
 from fractions import Fraction
 
-from opgen.alerts import has_dependency_alerts
 from opgen import contract
+from opgen.alerts import burn_severity, has_dependency_alerts
 from opgen import conventions as c
 from opgen import promql
 from opgen.descriptor.model import SLO, Dependency, Service
@@ -26,7 +26,7 @@ from opgen.render import Artifact, RenderContext
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
 from opgen.slo.sli import sli_queries
-from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
+from opgen.slo.windows import burn_rate_threshold, window_pairs
 
 SCHEMA_VERSION = 39  # Grafana 10.3 and newer
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}  # the template variable, never a fixed uid
@@ -187,9 +187,9 @@ def slo_panels(service: Service, slo: SLO) -> list[dict]:
     budget = format_number(slo.error_budget)
     # One more decimal than the objective has, so 99.95 % and 99.9 % never both read "100%".
     decimals = len(format_number(slo.objective_percent).partition(".")[2]) + 1
-    thresholds = sorted(((burn_rate_factor(p.budget_share, slo.window_seconds, p.long), p) for p in WINDOW_PAIRS),
-                        key=lambda factor_pair: factor_pair[0])
-    lines = ", ".join(f"{format_number(f)} ({p.severity}, {p.long_text})" for f, p in thresholds)
+    pairs = window_pairs(slo.window_seconds)
+    thresholds = sorted(((burn_rate_threshold(p, slo.window_seconds), p) for p in pairs), key=lambda factor_pair: factor_pair[0])
+    lines = ", ".join(f"{format_number(f)} ({burn_severity(slo, p)}, {p.long_text})" for f, p in thresholds)
     things = counted(slo)
     good = f"good {things}"
     if slo.sli.time_based:  # the rules count minutes: a minute is bad while the job is in a bad state
@@ -212,8 +212,8 @@ def slo_panels(service: Service, slo: SLO) -> list[dict]:
         panel("timeseries", f"{slo.name}: burn rate", f"Share of bad {things} over each alert window divided by the "
               f"error budget ({budget}): 1 spends the budget exactly in {slo.window}. {c.alert_budget_burn(slo.name)} "
               f"fires when a window and its short window both exceed their dashed line: {lines}.", "none",
-              [(f"{promql.slo_series(c.sli_error_ratio(p.long_text), service.name, slo.name)} / {budget}", p.long_text) for p in WINDOW_PAIRS],
-              [(f, "red" if p.severity == c.SEVERITY_PAGE else "orange") for f, p in thresholds], width=12),
+              [(f"{promql.slo_series(c.sli_error_ratio(p.long_text), service.name, slo.name)} / {budget}", p.long_text) for p in pairs],
+              [(f, "red" if burn_severity(slo, p) == c.SEVERITY_PAGE else "orange") for f, p in thresholds], width=12),
     ]
 
 

@@ -7,7 +7,7 @@ They say what the Prometheus rules say, for SLO tools that import OpenSLO:
 - per SLO and window pair one AlertCondition (burn rate over the long window above the factor the
   rules use, for the rules' `for`) and one AlertPolicy that references it, since OpenSLO allows one
   condition per policy; the pair's short window has no OpenSLO field and is in the labels and the
-  description. Budget exhaustion (period burn rate >= 1) is a condition and a policy too;
+  description. Budget exhaustion (period burn rate above 1) is a condition and a policy too;
 - AlertNotificationTargets from metadata.oncall, where the Alertmanager config sends the alerts:
   pages to PagerDuty (to Slack when there is no PagerDuty), tickets to Slack; without on-call data,
   the default channel (conventions.DEFAULT_ALERT_CHANNEL). Every policy has a target: the OpenSLO
@@ -45,7 +45,8 @@ from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
 from opgen.slo.sli import le_matcher, sli_queries
-from opgen.slo.windows import EXHAUSTED_FOR, SHORT_WINDOW, WINDOW_PAIRS, WindowPair, burn_rate_factor
+from opgen.alerts import burn_severity
+from opgen.slo.windows import EXHAUSTED_FOR, SHORT_WINDOW, WindowPair, budget_lasts, burn_rate_threshold, window_pairs
 
 API_VERSION = "openslo/v1"
 NAME_LIMIT = 63  # RFC 1123 label
@@ -111,7 +112,7 @@ def render(context: RenderContext) -> list[Artifact]:
     documents = [service_document(service), *notification_targets(service)]
     for slo in service.slos:
         documents.append(slo_document(service, slo))
-        for pair in WINDOW_PAIRS:
+        for pair in window_pairs(slo.window_seconds):
             documents += burn_rate_alerting(service, slo, pair)
         documents += exhausted_alerting(service, slo)
     text = generated_header(context) + "".join("---\n" + dump_yaml(d) for d in documents)
@@ -135,7 +136,7 @@ def slo_document(service: Service, slo: SLO) -> dict:
                                                                           f"{slo.name}: {objective}"),
                 "labels": slo_labels(service, slo)}
     spec = {"description": slo.description} if slo.description else {}
-    policies = [burn_policy_name(service, slo, pair) for pair in WINDOW_PAIRS] + [exhausted_policy_name(service, slo)]
+    policies = [burn_policy_name(service, slo, pair) for pair in window_pairs(slo.window_seconds)] + [exhausted_policy_name(service, slo)]
     spec |= {
         "service": service.name,
         "indicator": indicator(service, slo),
@@ -181,8 +182,9 @@ def indicator(service: Service, slo: SLO) -> dict:
             ratio = {"counter": True, "bad": source(promql.zero_when_absent(promql.sum_of(failed), total))}
             description = f"Failed events of {metric.histogram} over all its events."
         else:
+            # No zero when the bucket is missing: a threshold that is not a boundary has no data, not 100 % bad.
             good = promql.sum_of(promql.selector(metric.bucket, service.selector, le_matcher(sli.threshold_seconds)))
-            ratio = {"counter": True, "good": source(promql.zero_when_absent(good, total))}
+            ratio = {"counter": True, "good": source(good)}
             description = f"Events of {metric.histogram} within {format_duration(sli.threshold_seconds)} over all its events."
         ratio["total"] = source(total)
     return {"metadata": {"name": indicator_name(service, slo)}, "spec": {"description": description, "ratioMetric": ratio}}
@@ -196,28 +198,29 @@ def bad_minute_text(sli: SLI) -> str:
 
 
 def burn_rate_alerting(service: Service, slo: SLO, pair: WindowPair) -> list[dict]:
-    factor = burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long)
-    share = format_number(pair.budget_share * 100)
+    factor = burn_rate_threshold(pair, slo.window_seconds)
+    lasts = format_duration(budget_lasts(pair, slo.window_seconds))
     condition = burn_condition_name(service, slo, pair)
+    severity = burn_severity(slo, pair)
     description = (
         f"Burn rate of the {slo.name} SLO above {format_number(factor)} over {pair.long_text} (and over "
         f"{pair.short_text}, which the Prometheus rules check too): at {format_number(factor)} times the "
-        f"sustainable rate, {share}% of the {slo.window} error budget goes in {pair.long_text}."
+        f"sustainable rate, the whole {slo.window} error budget lasts {lasts}."
     )
     return [
-        alert_condition(condition, burn_rate_labels(service, slo, pair), description, pair.severity,
+        alert_condition(condition, burn_rate_labels(service, slo, pair), description, severity,
                         op="gt", threshold=factor, lookback=pair.long, alert_after=pair.for_seconds),
-        alert_policy(service, burn_policy_name(service, slo, pair), condition, pair.severity,
-                     f"when {share}% of the {slo.window} error budget of the {slo.name} SLO burns within {pair.long_text}."),
+        alert_policy(service, burn_policy_name(service, slo, pair), condition, severity,
+                     f"when the {slo.name} SLO burns its {slo.window} error budget faster than it would last {lasts}, over {pair.long_text}."),
     ]
 
 
 def exhausted_alerting(service: Service, slo: SLO) -> list[dict]:
     condition = exhausted_condition_name(service, slo)
-    description = f"Burn rate of the {slo.name} SLO over {slo.window} at least 1: its whole {slo.window} error budget is spent."
+    description = f"Burn rate of the {slo.name} SLO over {slo.window} above 1: more than its whole {slo.window} error budget is spent."
     return [
         alert_condition(condition, exhausted_labels(service, slo), description, c.SEVERITY_TICKET,
-                        op="gte", threshold=Fraction(1), lookback=slo.window_seconds, alert_after=EXHAUSTED_FOR),
+                        op="gt", threshold=Fraction(1), lookback=slo.window_seconds, alert_after=EXHAUSTED_FOR),
         alert_policy(service, exhausted_policy_name(service, slo), condition, c.SEVERITY_TICKET,
                      f"when the {slo.name} SLO has spent its whole {slo.window} error budget."),
     ]

@@ -59,11 +59,11 @@ def render(context: RenderContext) -> list[Artifact]:
     helpers = dependency_helpers(metrics)
     text = render_template(
         TEMPLATE,
+        **contract.stub_constants(),
         header=generated_header(context, "//"),
         service=service,
         package=c.go_telemetry_package(service.name),
         resource=[(contract.label(key), value) for key, value in metrics.resource],
-        metrics_port_variable=contract.METRICS_PORT_VARIABLE,
         http=servers.get("http"),
         grpc=servers.get("grpc"),
         queue=servers.get("queue-consumer"),
@@ -73,15 +73,6 @@ def render(context: RenderContext) -> list[Artifact]:
         grpc_status="grpc" in servers or any(h.kind == CALL_KINDS[contract.GRPC_STATUS] for h in helpers),
         scraped=metrics.scraped,
         job=contract.JOB_GAUGES if metrics.job_gauges else None,
-        job_help=contract.JOB_GAUGE_HELP,
-        http_methods=contract.HTTP_METHODS,
-        other_http_method=contract.OTHER_HTTP_METHOD,
-        grpc_status_names=contract.GRPC_STATUS_NAMES,
-        grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
-        target_info=contract.TARGET_INFO,
-        pushgateway_url_variable=contract.PUSHGATEWAY_URL_VARIABLE,
-        default_pushgateway_url=contract.DEFAULT_PUSHGATEWAY_URL,
-        push_timeout_seconds=contract.PUSH_TIMEOUT_SECONDS,
     )
     return [Artifact(c.telemetry_path(service.name, LANGUAGE), text, c.TELEMETRY_REGIONS)]
 

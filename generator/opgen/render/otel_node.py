@@ -66,12 +66,12 @@ def render(context: RenderContext) -> list[Artifact]:
     servers = {kind: node_histogram(h) for kind, h in metrics.servers.items()}
     text = render_template(
         TEMPLATE,
+        **contract.stub_constants(),
         header=generated_header(context, "//"),
         service=service,
         module=c.telemetry_path(service.name, LANGUAGE).rsplit("/", 1)[-1].removesuffix(".js"),
         attribute_constants=attribute_constants(metrics),
         resource=metrics.resource,
-        metrics_port_variable=contract.METRICS_PORT_VARIABLE,
         http=servers.get("http"),
         grpc=servers.get("grpc"),
         queue=servers.get("queue-consumer"),
@@ -80,14 +80,6 @@ def render(context: RenderContext) -> list[Artifact]:
         dependency_helpers=dependency_helpers(metrics),
         scraped=metrics.scraped,
         job=contract.JOB_GAUGES if metrics.job_gauges else None,
-        job_help=contract.JOB_GAUGE_HELP,
-        http_methods=contract.HTTP_METHODS,
-        other_http_method=contract.OTHER_HTTP_METHOD,
-        grpc_status_names=contract.GRPC_STATUS_NAMES,
-        grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
-        pushgateway_url_variable=contract.PUSHGATEWAY_URL_VARIABLE,
-        default_pushgateway_url=contract.DEFAULT_PUSHGATEWAY_URL,
-        push_timeout_seconds=contract.PUSH_TIMEOUT_SECONDS,
     )
     return [Artifact(c.telemetry_path(service.name, LANGUAGE), text, c.TELEMETRY_REGIONS)]
 

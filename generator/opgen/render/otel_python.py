@@ -58,6 +58,7 @@ def render(context: RenderContext) -> list[Artifact]:
     servers = {kind: python_histogram(h) for kind, h in metrics.servers.items()}
     text = render_template(
         TEMPLATE,
+        **contract.stub_constants(),
         header=generated_header(context),
         service=service,
         attribute_constants=attribute_constants(),
@@ -65,7 +66,6 @@ def render(context: RenderContext) -> list[Artifact]:
         tier_attribute=c.LABEL_TIER,
         http=servers.get("http"),
         grpc=servers.get("grpc"),
-        grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
         queue=servers.get("queue-consumer"),
         message_age=python_histogram(metrics.message_age) if metrics.message_age else None,
         histograms=[python_histogram(h) for h in metrics.histograms],
@@ -73,8 +73,6 @@ def render(context: RenderContext) -> list[Artifact]:
         scraped=metrics.scraped,
         cron=bool(metrics.job_gauges),
         job_gauges=[(JOB_GAUGE_CONSTANTS[name], name, contract.JOB_GAUGE_HELP[name]) for name in metrics.job_gauges],
-        pushgateway_url_variable=contract.PUSHGATEWAY_URL_VARIABLE,
-        default_pushgateway_url=contract.DEFAULT_PUSHGATEWAY_URL,
     )
     return [Artifact(c.telemetry_path(service.name), text, c.TELEMETRY_REGIONS)]
 

@@ -1,16 +1,27 @@
 """ops/prometheus/<name>.rules.test.yml: promtool unit tests that prove the generated alerts.
 
-Per SLO, scenarios with a constant error ratio from the first sample on, so every window sees
-the same ratio and which alerts fire follows from the thresholds alone:
+Per SLO, scenarios with a constant error ratio from the first sample on, and the recordings'
+history start set before the longest window (as on a Prometheus that has run the rules for
+longer than the SLO window), so every window sees the same ratio and which alerts fire follows
+from the thresholds alone:
 - no errors at all (the error series never appears): the SLI reads 0, nothing fires;
 - healthy: half the lowest threshold, nothing fires;
+- sustainable: a burn rate of exactly 1 meets the objective, nothing fires;
 - slow burn: between the ticket and the page thresholds, only ticket-severity alerts fire;
 - fast burn: above the page thresholds, the page fires within its `for` plus one evaluation.
-Per service: targets down, and targets up without SLI series, fire the no-data alert.
+Then what the thresholds alone do not show:
+- fresh deployment: the fast burn with no recorded history; the pairs over raw windows fire, the
+  long windows (which count the time before their history as good) and BudgetExhausted do not;
+- quiet service: one bad event among few does not page (a page needs its floor of bad events);
+  a total outage at the same traffic does.
+Per service: targets down; SLI series missing with no history (ticket), and vanished after
+events (page); a latency or freshness threshold without its bucket (no data, its own cause).
+Dependencies: their thresholds, and the page of a critical one while an SLO page is active.
 
 Inputs are the raw metrics the SLI reads when they can be written as literal series (the metric
 contract, or an events SLI of the form sum(rate(metric{label="value"}[{{window}}]))). Otherwise
-the scenario feeds the SLI recordings themselves: that proves the alert logic, not the user's query.
+the scenario feeds the SLI recordings themselves, labelled as an older opgen recorded them (with
+team and tier, which the rules must still read): that proves the alert logic, not the user's query.
 """
 
 from __future__ import annotations
@@ -21,7 +32,14 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
-from opgen.alerts import has_dependency_alerts, is_scraped
+from opgen.alerts import (
+    declared_event_rate,
+    dependency_pages,
+    fast_pairs,
+    has_dependency_alerts,
+    is_scraped,
+    page_min_bad_events,
+)
 from opgen.descriptor.checks import WINDOW_PLACEHOLDER
 from opgen.descriptor.model import SLO, Service
 from opgen.render import Artifact, RenderContext, generated_header
@@ -30,11 +48,12 @@ from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
 from opgen.slo.sli import le_values
-from opgen.slo.windows import EXHAUSTED_FOR, WINDOW_PAIRS, burn_rate_factor, recorded_windows
+from opgen.slo.windows import EXHAUSTED_FOR, RAW_WINDOW_LIMIT, WindowPair, burn_rate_threshold, raw_windows, window_pairs
 
 EVALUATION_INTERVAL_MINUTES = 1
 SCENARIO_MINUTES = 25  # longer than every `for`, plus the first rate's sample
 FIRST_RATE_MINUTE = 1  # a rate() needs two samples
+MARGIN = Fraction(11, 10)  # a burn rate tested against a threshold stays this far from it
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,9 @@ def render(context: RenderContext) -> list[Artifact]:
     tests = []
     for slo in service.slos:
         tests += [slo_test(service, slo, s) for s in scenarios(slo)]
+        tests += fresh_deployment_tests(service, slo)
+        tests += quiet_service_tests(service, slo)
+        tests += renamed_slo_tests(service, slo)
     tests += no_data_tests(service)
     tests += dependency_tests(service)
     tests += saturation_tests(service)
@@ -63,12 +85,13 @@ def render(context: RenderContext) -> list[Artifact]:
 # --- which burn rates to test --------------------------------------------------------------------
 
 
-def thresholds(slo: SLO) -> dict[str, Fraction]:
-    """Burn-rate thresholds by severity: each pair's factor; budget exhaustion at 1."""
-    factors = {"page": [], "ticket": [Fraction(1)]}
-    for pair in WINDOW_PAIRS:
-        factors[pair.severity].append(burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long))
-    return factors
+def thresholds(slo: SLO) -> dict[str, list[Fraction]]:
+    """Burn-rate thresholds of the fast (workbook page) pairs and the slow ones, budget exhaustion (1) among them."""
+    fast = set(fast_pairs(slo))
+    limits: dict[str, list[Fraction]] = {"fast": [], "slow": [Fraction(1)]}
+    for pair in window_pairs(slo.window_seconds):
+        limits["fast" if pair in fast else "slow"].append(burn_rate_threshold(pair, slo.window_seconds))
+    return limits
 
 
 def scenarios(slo: SLO) -> list[Scenario]:
@@ -79,20 +102,29 @@ def scenarios(slo: SLO) -> list[Scenario]:
                  if slo.sli.time_based else
                  "no errors at all (the error series never appears): the SLI reads 0 and nothing fires", Fraction(0)),
         Scenario("healthy: errors at half the lowest threshold fire nothing",
-                 _round_tenths(min(limits["page"] + limits["ticket"]) / 2)),
+                 _round_tenths(min(limits["fast"] + limits["slow"]) / 2)),
     ]
-    low, high = max(limits["ticket"]), min(limits["page"])
+    if not slo.sli.time_based:  # minutes are all good or all bad: no burn rate of 1
+        result.append(Scenario("sustainable: a burn rate of 1 meets the objective, nothing fires", Fraction(1)))
+    fast = fast_burn_rate(slo)
+    low, high = max(limits["slow"]), min(limits["fast"])
     slow = _round_tenths((low + high) / 2)
-    if low * Fraction(11, 10) <= slow <= high * Fraction(10, 11) and slow <= most:
-        result.append(Scenario("slow burn: only ticket-severity alerts fire", slow))
-    fast = min(most, Fraction(math.ceil(max(limits["page"]) * Fraction(3, 2))))
-    if any(limit * Fraction(11, 10) <= fast for limit in limits["page"]):
+    if low * MARGIN <= slow <= high / MARGIN and slow <= most:
+        result.append(Scenario("slow burn: only the slow pairs fire (tickets)", slow))
+    if fast is not None:
         result.append(Scenario("fast burn: the page fires within its `for` plus one evaluation", fast))
     if slo.sli.time_based and fast != most:
         # Time-based inputs can only be written as literal series when every minute is good or
         # every minute is bad; this scenario is the one that proves the raw query.
         result.append(Scenario("every minute bad: the job is failed or overdue from the start", most))
     return result
+
+
+def fast_burn_rate(slo: SLO) -> Fraction | None:
+    """1.5 x the highest fast threshold, rounded up, at most every event bad; None when no fast pair can be beaten by 10 %."""
+    limits = thresholds(slo)["fast"]
+    fast = min(1 / slo.error_budget, Fraction(math.ceil(max(limits) * Fraction(3, 2))))
+    return fast if any(limit * MARGIN <= fast for limit in limits) else None
 
 
 def _round_tenths(value: Fraction) -> Fraction:
@@ -103,39 +135,60 @@ def _round_tenths(value: Fraction) -> Fraction:
 # --- one SLO scenario ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Inputs:
+    series: list[dict]
+    first_minute: int  # the first minute the SLI recordings have a value
+    raw: bool  # the raw metrics (else the recordings themselves)
+
+
+def slo_inputs(service: Service, slo: SLO, traffic: Traffic, history: bool = True) -> Inputs | None:
+    """The scenario's series: raw when they can be written, else the recordings (constant traffic
+    only, else None); with `history`, the start of the recordings' history before the SLO window,
+    so every long window is covered."""
+    series = raw_input_series(service, slo, traffic)
+    inputs = Inputs(series, 0 if slo.sli.time_based else FIRST_RATE_MINUTE, True)
+    if series is None:
+        if traffic.constant_rates is None:
+            return None
+        inputs = Inputs(recorded_input_series(service, slo, traffic), 0, False)
+    if history:
+        start = _series(c.SLI_HISTORY_START, list(rules.recording_labels(service, slo).items()))
+        inputs.series.append({"series": start, "values": f"{format_number(-slo.window_seconds)}x{traffic.minutes}"})
+    return inputs
+
+
 def slo_test(service: Service, slo: SLO, scenario: Scenario) -> dict:
     error_ratio = scenario.burn_rate * slo.error_budget
     per_minute = _events_per_minute(error_ratio)
     bad = int(error_ratio * per_minute)
     minutes = SCENARIO_MINUTES
-    series = raw_input_series(service, slo, per_minute, bad, minutes, prometheus3=scenario.burn_rate > 2)
-    first_minute = 0 if slo.sli.time_based else FIRST_RATE_MINUTE  # a subquery has data from its first sample
-    if series is None:
-        series = recorded_input_series(service, slo, per_minute, bad, minutes)
-        first_minute = 0
+    traffic = Traffic.constant(per_minute - bad, bad, minutes, prometheus3=scenario.burn_rate > 2)
+    inputs = slo_inputs(service, slo, traffic)
+    first_minute = inputs.first_minute
 
     burn_alert, exhausted_alert = c.alert_budget_burn(slo.name), c.alert_budget_exhausted(slo.name)
     checks = []
-    page_for = min(p.for_seconds for p in WINDOW_PAIRS if p.severity == c.SEVERITY_PAGE) // 60
-    if scenario.burn_rate and any(e["exp_labels"][c.LABEL_SEVERITY] == c.SEVERITY_PAGE
-                                  for e in expected_burn_alerts(service, slo, scenario, minutes, first_minute)):
-        # Before the page's `for` has passed nothing fires; one evaluation after it, the page does.
+    page_for = min(p.for_seconds for p in fast_pairs(slo)) // 60
+    firing_at_end = expected_burn_alerts(service, slo, scenario, bad, minutes, inputs)
+    if scenario.burn_rate and any(e["exp_labels"][c.LABEL_LONG_WINDOW] in {p.long_text for p in fast_pairs(slo)}
+                                  for e in firing_at_end):
+        # Before the fast pair's `for` has passed nothing fires; one evaluation after it, it does.
         checks.append({"eval_time": f"{first_minute + page_for - 1}m", "alertname": burn_alert, "exp_alerts": []})
         early = first_minute + page_for + 1
         checks.append({"eval_time": f"{early}m", "alertname": burn_alert,
-                       "exp_alerts": expected_burn_alerts(service, slo, scenario, early, first_minute)})
-    checks.append({"eval_time": f"{minutes}m", "alertname": burn_alert,
-                   "exp_alerts": expected_burn_alerts(service, slo, scenario, minutes, first_minute)})
+                       "exp_alerts": expected_burn_alerts(service, slo, scenario, bad, early, inputs)})
+    checks.append({"eval_time": f"{minutes}m", "alertname": burn_alert, "exp_alerts": firing_at_end})
     checks.append({"eval_time": f"{minutes}m", "alertname": exhausted_alert,
                    "exp_alerts": expected_exhausted_alerts(service, slo, scenario, minutes, first_minute)})
 
     test = {
         "name": f"{slo.name}: {scenario.title}",
         "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
-        "input_series": series,
+        "input_series": inputs.series,
         "alert_rule_test": checks,
     }
-    if not bad:
+    if not bad and inputs.raw:
         test["promql_expr_test"] = [ratio_is_zero(service, slo, window, minutes) for window in ("5m", slo.window)]
     return test
 
@@ -146,12 +199,24 @@ def _events_per_minute(error_ratio: Fraction) -> int:
     return base * max(1, math.ceil(1000 / base))
 
 
-def expected_burn_alerts(service: Service, slo: SLO, scenario: Scenario, minute: int, first_minute: int) -> list[dict]:
+def active_from(service: Service, slo: SLO, pair: WindowPair, bad_per_minute: int, first_minute: int, raw: bool) -> int | None:
+    """The first minute at which a pair's condition can hold, at a constant bad-event rate: a fast
+    pair waits for its floor of bad events (None: never reached)."""
+    floor = page_min_bad_events(service, slo)
+    if floor is None or pair not in fast_pairs(slo) or not bad_per_minute:
+        return first_minute
+    if raw:  # the counters start at 0: the bad events so far reach the floor
+        return max(first_minute, math.ceil(Fraction(floor, bad_per_minute)))
+    return first_minute if bad_per_minute * pair.long / 60 >= floor else None  # recorded rates: a whole window's worth
+
+
+def expected_burn_alerts(service: Service, slo: SLO, scenario: Scenario, bad_per_minute: int, minute: int,
+                         inputs: Inputs) -> list[dict]:
     expected = []
-    for pair in WINDOW_PAIRS:
-        factor = burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long)
-        held = minute - first_minute >= pair.for_seconds / 60
-        if scenario.burn_rate > factor and held:
+    for pair in window_pairs(slo.window_seconds):
+        start = active_from(service, slo, pair, bad_per_minute, inputs.first_minute, inputs.raw)
+        held = start is not None and minute - start >= pair.for_seconds / 60
+        if scenario.burn_rate > burn_rate_threshold(pair, slo.window_seconds) and held:
             expected.append({
                 "exp_labels": rules.burn_rate_labels(service, slo, pair),
                 "exp_annotations": rules.burn_rate_annotations(
@@ -167,7 +232,7 @@ def _time_left(slo: SLO, scenario: Scenario) -> str:
 
 
 def expected_exhausted_alerts(service: Service, slo: SLO, scenario: Scenario, minute: int, first_minute: int) -> list[dict]:
-    if scenario.burn_rate < 1 or minute - first_minute < EXHAUSTED_FOR / 60:
+    if scenario.burn_rate <= 1 or minute - first_minute < EXHAUSTED_FOR / 60:
         return []
     spent = f"{float(scenario.burn_rate) * 100:.4g}%"
     return [{"exp_labels": rules.exhausted_labels(service, slo),
@@ -176,7 +241,7 @@ def expected_exhausted_alerts(service: Service, slo: SLO, scenario: Scenario, mi
 
 def ratio_is_zero(service: Service, slo: SLO, window: str, minute: int) -> dict:
     name = c.sli_error_ratio(window)
-    labels = ",".join(promql.matcher(k, v) for k, v in rules.slo_labels(service, slo).items())
+    labels = ",".join(promql.matcher(k, v) for k, v in rules.recording_labels(service, slo).items())
     return {
         "expr": rules.slo_series(name, service, slo),
         "eval_time": f"{minute}m",
@@ -184,68 +249,260 @@ def ratio_is_zero(service: Service, slo: SLO, window: str, minute: int) -> dict:
     }
 
 
+def firing(service: Service, slo: SLO, minute: int, expected: dict[tuple[str, str, str], int],
+           windows: tuple[str, ...] = ()) -> dict:
+    """A check on ALERTS: how many burn and exhausted alerts of the SLO fire, by severity and long
+    window (exhausted: none), only over `windows` when given. For scenarios whose annotations
+    depend on rounding, or that are about some pairs only."""
+    names = f"{c.alert_budget_burn(slo.name)}|{c.alert_budget_exhausted(slo.name)}"
+    only = f',{promql.matcher(c.LABEL_LONG_WINDOW, "|".join(windows), "=~")}' if windows else ""
+    expr = (f'count by (alertname, severity, long_window) (ALERTS{{alertname=~"{names}",alertstate="firing",'
+            f'{promql.matcher(c.LABEL_SERVICE, service.name)},{promql.matcher(c.LABEL_SLO, slo.name)}{only}}})')
+    samples = []
+    for (alert, severity, window), count in sorted(expected.items()):
+        labels = {"alertname": alert, c.LABEL_SEVERITY: severity, **({c.LABEL_LONG_WINDOW: window} if window else {})}
+        samples.append({"labels": "{" + ",".join(promql.matcher(k, v) for k, v in sorted(labels.items())) + "}", "value": count})
+    return {"expr": expr, "eval_time": f"{minute}m", "exp_samples": samples}
+
+
+# --- fresh deployment: no recorded history -----------------------------------------------------
+
+
+def fresh_deployment_tests(service: Service, slo: SLO) -> list[dict]:
+    """The fast burn on a Prometheus that has just loaded the rules: the pairs over raw windows
+    fire as ever, the long windows count the unrecorded time as good and stay quiet, and so does
+    BudgetExhausted. Left out when a long window would come near its threshold within the scenario."""
+    burn = fast_burn_rate(slo)
+    if burn is None:
+        return []
+    error_ratio = burn * slo.error_budget
+    per_minute = _events_per_minute(error_ratio)
+    bad = int(error_ratio * per_minute)
+    raw = [p for p in window_pairs(slo.window_seconds) if p.long <= RAW_WINDOW_LIMIT and burn > burn_rate_threshold(p, slo.window_seconds)]
+    first = 0 if slo.sli.time_based else FIRST_RATE_MINUTE
+    starts = [active_from(service, slo, p, bad, first, raw=True) for p in raw]
+    if None in starts:
+        return []
+    # Long enough for the raw pairs' `for`, once they can hold (a fast pair after its floor of bad events).
+    minutes = max((s + int(p.for_seconds // 60) for s, p in zip(starts, raw)), default=SCENARIO_MINUTES - 3) + 3
+    inputs = slo_inputs(service, slo, Traffic.constant(per_minute - bad, bad, minutes, prometheus3=True), history=False)
+    if inputs.first_minute != first:
+        return []
+    covered = Fraction(minutes - inputs.first_minute + 1) * 60  # at most, whichever group runs first
+    for pair in window_pairs(slo.window_seconds):
+        if pair.long > RAW_WINDOW_LIMIT and burn * covered / pair.long * MARGIN >= burn_rate_threshold(pair, slo.window_seconds):
+            return []
+    expected = {(c.alert_budget_burn(slo.name), rules.burn_rate_labels(service, slo, p)[c.LABEL_SEVERITY], p.long_text): 1
+                for p in raw}
+    if burn * covered / slo.window_seconds * MARGIN >= 1:
+        return []
+    return [{
+        "name": f"{slo.name}: fresh deployment: the fast burn with no recorded history fires only the raw-window pairs",
+        "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+        "input_series": inputs.series,
+        "promql_expr_test": [firing(service, slo, minutes, expected)],
+    }]
+
+
+# --- renamed SLO: the history of its previous names ---------------------------------------------
+
+
+def renamed_slo_tests(service: Service, slo: SLO) -> list[dict]:
+    """An SLO with previous_names: 5m recordings written under its first previous name, burning the
+    whole budget twice over, still count in its SLO window: BudgetExhausted fires under its name."""
+    if not slo.previous_names:
+        return []
+    old = {**rules.recording_labels(service, slo), c.LABEL_SLO: slo.previous_names[0]}
+    requests = 1 if slo.sli.time_based else 10
+    errors = min(Fraction(requests), 2 * slo.error_budget * requests)
+    minutes = SCENARIO_MINUTES
+    series = [
+        {"series": _series(c.SLI_REQUESTS_RATE5M, list(old.items())), "values": f"{requests}x{minutes}"},
+        {"series": _series(c.SLI_ERRORS_RATE5M, list(old.items())), "values": f"{format_number(errors)}x{minutes}"},
+        {"series": _series(c.SLI_HISTORY_START, list(rules.recording_labels(service, slo).items())),
+         "values": f"{format_number(-slo.window_seconds)}x{minutes}"},
+    ]
+    return [{
+        "name": f"{slo.name}: renamed from {slo.previous_names[0]}: the history recorded under the old name counts",
+        "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+        "input_series": series,
+        "promql_expr_test": [firing(service, slo, minutes, {(c.alert_budget_exhausted(slo.name), c.SEVERITY_TICKET, ""): 1})],
+    }]
+
+
+# --- quiet service: the bad-event floor of pages -------------------------------------------------
+
+
+def quiet_service_tests(service: Service, slo: SLO) -> list[dict]:
+    """At a trickle of traffic one bad event is above both thresholds of the first page pair, but
+    below the pages' floor of bad events: no page. The trickle is the declared event rate when it
+    is that quiet, else one made up for the test. A total outage at the declared rate pages through
+    every fast pair whose long window holds the floor, once that many events have failed."""
+    floor = page_min_bad_events(service, slo)
+    if floor is None:
+        return []
+    first = fast_pairs(slo)[0]
+    threshold = burn_rate_threshold(first, slo.window_seconds) * slo.error_budget  # as an error ratio
+
+    def one_failure_fires(per_minute: Fraction) -> bool:
+        return all(1 / (per_minute * window / 60) > threshold * MARGIN for window in (first.long, first.short))
+
+    declared = declared_event_rate_per_minute(service, slo)
+    trickle = declared if declared is not None and one_failure_fires(declared) else \
+        Fraction(math.floor(Fraction(60) / (2 * threshold * first.long) * 100), 100)  # two decimals
+    if not trickle or not one_failure_fires(trickle):
+        return []
+    # The outage: at the declared rate, where the floor is reached within a tenth of the first page
+    # window by construction; with no rate declared, fast enough to reach it in five minutes.
+    outage_rate = declared if declared is not None else Fraction(floor, 5)
+    reached = max(FIRST_RATE_MINUTE, math.ceil(floor / outage_rate))  # the minute the outage has failed `floor` events
+    paging = [p for p in fast_pairs(slo) if outage_rate * p.long / 60 >= floor]  # windows that can hold the floor
+    if not paging:
+        return []
+    quiet_minutes = 12
+    minutes = reached + max(int(p.for_seconds // 60) for p in paging) + 3
+    one = Traffic(tuple(trickle for _ in range(quiet_minutes)), tuple(Fraction(i == 3) for i in range(quiet_minutes)))
+    outage = Traffic(tuple(Fraction(0) for _ in range(minutes)), tuple(outage_rate for _ in range(minutes)))
+    one_inputs, outage_inputs = slo_inputs(service, slo, one, history=False), slo_inputs(service, slo, outage, history=False)
+    if one_inputs is None or outage_inputs is None or not outage_inputs.raw:
+        return []
+    fast = tuple(p.long_text for p in fast_pairs(slo))
+    pages = {(c.alert_budget_burn(slo.name), rules.burn_rate_labels(service, slo, p)[c.LABEL_SEVERITY], p.long_text): 1
+             for p in paging}
+    return [
+        {
+            "name": f"{slo.name}: quiet service: one bad event among {format_number(trickle)} per minute pages nobody "
+                    f"(floor: {floor})",
+            "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+            "input_series": one_inputs.series,
+            "promql_expr_test": [firing(service, slo, m, {}, fast) for m in (6, quiet_minutes)],
+        },
+        {
+            "name": f"{slo.name}: quiet service: a total outage at {format_number(outage_rate)} events per minute pages "
+                    f"once {floor} have failed",
+            "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+            "input_series": outage_inputs.series,
+            "promql_expr_test": [firing(service, slo, minutes, pages, fast)],
+        },
+    ]
+
+
+def declared_event_rate_per_minute(service: Service, slo: SLO) -> Fraction | None:
+    rate = declared_event_rate(service, slo)
+    return None if rate is None else rate * 60
+
+
 # --- input series -------------------------------------------------------------------------------
 
 
-def counter(per_minute: int, minutes: int) -> str:
-    return f"0+{per_minute}x{minutes}"
+@dataclass(frozen=True)
+class Traffic:
+    """Good and bad events, minute by minute: the increments of the SLI's counters from minute 1
+    (every counter is 0 at minute 0)."""
+
+    good: tuple[Fraction, ...]
+    bad: tuple[Fraction, ...]
+    prometheus3: bool = False  # write a whole-second `le` as Prometheus 3 does ("1.0")
+
+    @classmethod
+    def constant(cls, good: int, bad: int, minutes: int, prometheus3: bool = False) -> Traffic:
+        return cls(tuple(Fraction(good) for _ in range(minutes)), tuple(Fraction(bad) for _ in range(minutes)), prometheus3)
+
+    @property
+    def minutes(self) -> int:
+        return len(self.good)
+
+    @property
+    def total(self) -> tuple[Fraction, ...]:
+        return tuple(g + b for g, b in zip(self.good, self.bad))
+
+    @property
+    def constant_rates(self) -> tuple[Fraction, Fraction] | None:
+        """(total, bad) per minute when both are the same every minute."""
+        if len(set(self.good)) == 1 and len(set(self.bad)) == 1:
+            return self.total[0], self.bad[0]
+        return None
 
 
-def raw_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: int, prometheus3: bool) -> list[dict] | None:
+def counter(increments: tuple[Fraction, ...]) -> str:
+    """Promtool's expanding notation for a counter that is 0 at minute 0 and grows by `increments`,
+    one run (`start+stepxN`) per stretch of equal increments."""
+    if increments and increments.count(increments[0]) == len(increments):  # the common case: one run
+        return f"0+{format_number(increments[0])}x{len(increments)}"
+    runs, value, i = [], Fraction(0), 0
+    first = True
+    while i < len(increments):
+        step = increments[i]
+        j = i
+        while j < len(increments) and increments[j] == step:
+            j += 1
+        start = value if first else value + step
+        count = j - i if first else j - i - 1
+        runs.append(f"{format_number(start)}+{format_number(step)}x{count}")
+        value += step * (j - i)
+        first, i = False, j
+    return " ".join(runs)
+
+
+def raw_input_series(service: Service, slo: SLO, traffic: Traffic) -> list[dict] | None:
     """The metrics the SLI reads, as literal series; None when they cannot be written that way."""
     sli = slo.sli
     if sli.kind == "events":
         errors, totals = simple_counter(sli.errors_promql), simple_counter(sli.total_promql)
         if errors is None or totals is None or errors == totals:
             return None
-        series = [{"series": _series(totals[0], totals[1]), "values": counter(total, minutes)}]
-        if bad:
-            series.append({"series": _series(errors[0], errors[1]), "values": counter(bad, minutes)})
+        series = [{"series": _series(totals[0], totals[1]), "values": counter(traffic.total)}]
+        if any(traffic.bad):
+            series.append({"series": _series(errors[0], errors[1]), "values": counter(traffic.bad)})
         return series
 
     base = selector_labels(service.selector)
     if base is None:
         return None
     if sli.time_based:
-        return job_input_series(service, slo, base, bad, total, minutes)
+        return job_input_series(service, slo, base, traffic)
     if sli.kind == "freshness":
-        return histogram_input_series(c.MESSAGE_AGE, base + list(c.MESSAGE_AGE_EXAMPLE), sli.threshold_seconds,
-                                      total, bad, minutes, prometheus3)
+        return histogram_input_series(c.MESSAGE_AGE, base + list(c.MESSAGE_AGE_EXAMPLE), sli.threshold_seconds, traffic)
     metric = c.REQUEST_METRICS[sli.interface]
     ok = base + list(metric.ok_example)
     if sli.kind == "availability":
         # Bad events are spread over every kind of failure (a 5xx, a request that got no answer).
-        series = [{"series": _series(metric.count, ok), "values": counter(total - bad, minutes)}]
+        series = [{"series": _series(metric.count, ok), "values": counter(traffic.good)}]
         kinds = metric.failed_examples
+        whole = all(b.denominator == 1 for b in traffic.bad)
         for index, failed in enumerate(kinds):
-            share = bad // len(kinds) + (1 if index < bad % len(kinds) else 0)
-            if share:
-                series.append({"series": _series(metric.count, base + list(failed)), "values": counter(share, minutes)})
+            if whole:
+                share = tuple(b // len(kinds) + (1 if index < b % len(kinds) else 0) for b in traffic.bad)
+            else:
+                share = traffic.bad if index == 0 else tuple(Fraction(0) for _ in traffic.bad)
+            if any(share):
+                series.append({"series": _series(metric.count, base + list(failed)), "values": counter(share)})
         return series
-    return histogram_input_series(metric, ok, sli.threshold_seconds, total, bad, minutes, prometheus3)
+    return histogram_input_series(metric, ok, sli.threshold_seconds, traffic)
 
 
 def histogram_input_series(metric: c.DurationHistogram, labels: list[tuple[str, str]], threshold: Fraction,
-                           total: int, bad: int, minutes: int, prometheus3: bool) -> list[dict]:
+                           traffic: Traffic) -> list[dict]:
     """Bad observations are above the threshold, so they sit only in the +Inf bucket."""
     le = le_values(threshold)
-    le_text = le[-1] if prometheus3 else le[0]  # Prometheus 3 writes "1.0" where 2 writes "1"
+    le_text = le[-1] if traffic.prometheus3 else le[0]  # Prometheus 3 writes "1.0" where 2 writes "1"
     return [
-        {"series": _series(metric.count, labels), "values": counter(total, minutes)},
-        {"series": _series(metric.bucket, labels + [("le", le_text)]), "values": counter(total - bad, minutes)},
-        {"series": _series(metric.bucket, labels + [("le", "+Inf")]), "values": counter(total, minutes)},
+        {"series": _series(metric.count, labels), "values": counter(traffic.total)},
+        {"series": _series(metric.bucket, labels + [("le", le_text)]), "values": counter(traffic.good)},
+        {"series": _series(metric.bucket, labels + [("le", "+Inf")]), "values": counter(traffic.total)},
     ]
 
 
-def job_input_series(service: Service, slo: SLO, base: list[tuple[str, str]], bad: int, total: int,
-                     minutes: int) -> list[dict] | None:
+def job_input_series(service: Service, slo: SLO, base: list[tuple[str, str]], traffic: Traffic) -> list[dict] | None:
     """The job's pushed gauges, when every minute is good or every minute is bad; None otherwise.
 
     Test time starts at the Unix epoch, so a gauge of `0+60x…` is "now" at every evaluation.
     Good: the latest run succeeded just now. Bad, job-success: runs keep completing, the last
     success stays at the epoch. Bad, job-on-time: the last success is older than the threshold."""
-    if bad not in (0, total):
+    rates = traffic.constant_rates
+    if rates is None or rates[1] not in (0, rates[0]):
         return None
+    bad, minutes = rates[1], traffic.minutes
     now = f"0+60x{minutes}"
     completion = {"series": _series(c.JOB_LAST_COMPLETION, base), "values": now if bad == 0 or slo.sli.kind == "job-on-time"
                   else f"60+60x{minutes}"}
@@ -258,16 +515,21 @@ def job_input_series(service: Service, slo: SLO, base: list[tuple[str, str]], ba
     return [completion, {"series": _series(c.JOB_LAST_SUCCESS, base), "values": success}]
 
 
-def recorded_input_series(service: Service, slo: SLO, total: int, bad: int, minutes: int) -> list[dict]:
-    """The SLI recordings as constant series, for SLIs whose raw inputs cannot be synthesised."""
+def recorded_input_series(service: Service, slo: SLO, traffic: Traffic) -> list[dict]:
+    """The raw-window recordings as constant series, for SLIs whose raw inputs cannot be
+    synthesised; labelled with team and tier as an older opgen recorded them, so they never
+    collide with what the rules record (`service` and `slo` alone) and prove the rules read both."""
+    total, bad = traffic.constant_rates
     labels = list(rules.slo_labels(service, slo).items())
-    series = [
-        {"series": _series(c.SLI_REQUESTS_RATE5M, labels),
-         "values": f"{1 if slo.sli.time_based else format_number(Fraction(total, 60))}x{minutes}"},
-    ]
-    ratio = format_number(Fraction(bad, total))
-    for window in recorded_windows(slo.window_seconds):
-        series.append({"series": _series(c.sli_error_ratio(format_duration(window)), labels), "values": f"{ratio}x{minutes}"})
+    requests = 1 if slo.sli.time_based else total / 60
+    errors = Fraction(bad, total) * requests
+    series = []
+    for window in raw_windows(slo.window_seconds):
+        text = format_duration(window)
+        series += [
+            {"series": _series(c.sli_requests_rate(text), labels), "values": f"{format_number(requests)}x{traffic.minutes}"},
+            {"series": _series(c.sli_errors_rate(text), labels), "values": f"{format_number(errors)}x{traffic.minutes}"},
+        ]
     return series
 
 
@@ -336,15 +598,63 @@ def no_data_tests(service: Service) -> list[dict]:
                 {"eval_time": "12m", "alertname": c.ALERT_NO_DATA, "exp_alerts": [_no_data(service, rules.NO_DATA_TARGETS_DOWN)]},
             ],
         })
-    if service.slos:
+    if not service.slos:
+        return tests
+    targets = [{"series": up, "values": "1x40"}] if scraped else [{"series": "unrelated_series", "values": "1x40"}]
+    tests.append({
+        "name": "no data: no SLI series, and no events in the last day (a fresh or idle service), is a ticket",
+        "interval": "1m",
+        "input_series": targets,
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
+            {"eval_time": "20m", "alertname": c.ALERT_NO_DATA,
+             "exp_alerts": [_no_data(service, rules.NO_DATA_SLI_MISSING, slo) for slo in service.slos]},
+        ],
+    })
+    recorded = [{"series": _series(c.SLI_REQUESTS_RATE5M, list(rules.recording_labels(service, slo).items())),
+                 "values": "5x10"} for slo in service.slos]
+    tests.append({
+        "name": "no data: SLI series that counted events and vanish " + ("while targets are up " if scraped else "")
+                + "fire SLONoData (a page for SLOs that page)",
+        "interval": "1m",
+        "input_series": targets + recorded,
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
+            {"eval_time": "40m", "alertname": c.ALERT_NO_DATA,
+             "exp_alerts": [_no_data(service, rules.NO_DATA_SLI_VANISHED, slo) for slo in service.slos]},
+        ],
+    })
+    tests += missing_bucket_tests(service, labels, targets)
+    return tests
+
+
+def missing_bucket_tests(service: Service, labels: list[tuple[str, str]], targets: list[dict]) -> list[dict]:
+    """Latency and freshness SLIs over a histogram without a bucket at the threshold: the SLI has no
+    data (not 100 % bad), no burn alert fires, and SLONoData names the cause."""
+    tests = []
+    for slo in service.slos:
+        metric = rules.threshold_histogram(slo)
+        if metric is None:
+            continue
+        extra = list(c.MESSAGE_AGE_EXAMPLE) if metric is c.MESSAGE_AGE else list(c.REQUEST_METRICS[slo.sli.interface].ok_example)
+        other = format_number(slo.sli.threshold_seconds * 2)  # a boundary, not the threshold's
+        series = [
+            {"series": _series(metric.count, labels + extra), "values": "0+100x40"},
+            {"series": _series(metric.bucket, labels + extra + [("le", other)]), "values": "0+100x40"},
+            {"series": _series(metric.bucket, labels + extra + [("le", "+Inf")]), "values": "0+100x40"},
+        ]
         tests.append({
-            "name": "no data: no SLI series " + ("while targets are up " if scraped else "") + "fires the no-data page",
+            "name": f"{slo.name}: no bucket at the threshold: the SLI has no data, no burn alert, SLONoData says why",
             "interval": "1m",
-            "input_series": [{"series": up, "values": "1x20"}] if scraped else [{"series": "unrelated_series", "values": "1x20"}],
-            "alert_rule_test": [
-                {"eval_time": "10m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
-                {"eval_time": "20m", "alertname": c.ALERT_NO_DATA,
-                 "exp_alerts": [_no_data(service, rules.NO_DATA_SLI_MISSING, slo) for slo in service.slos]},
+            "input_series": targets + series,
+            "alert_rule_test": [{"eval_time": "20m", "alertname": c.alert_budget_burn(slo.name), "exp_alerts": []}],
+            "promql_expr_test": [
+                {"expr": rules.slo_series(c.sli_error_ratio("5m"), service, slo), "eval_time": "20m", "exp_samples": []},
+                {"expr": f'count by (slo, severity) (ALERTS{{alertname="{c.ALERT_NO_DATA}",alertstate="firing",'
+                         f'{promql.matcher(c.LABEL_CAUSE, rules.NO_DATA_BUCKET_MISSING)}}})',
+                 "eval_time": "20m", "exp_samples": [{
+                     "labels": "{" + f"{promql.matcher(c.LABEL_SEVERITY, rules.no_data_severity(rules.NO_DATA_BUCKET_MISSING, slo))},"
+                               f"{promql.matcher(c.LABEL_SLO, slo.name)}" + "}", "value": 1}]},
             ],
         })
     return tests
@@ -361,38 +671,57 @@ CALLS_PER_MINUTE = 600
 
 
 def dependency_tests(service: Service) -> list[dict]:
-    """Healthy calls fire nothing; 10 % failed and all slow fire both alerts for every dependency."""
+    """Calls well within each dependency's thresholds fire nothing; failing and slow calls open a
+    ticket per dependency; while a burn page of the service is active, a critical dependency's
+    alerts page instead (the likely cause), and the others stay tickets."""
     base = selector_labels(service.selector)
     if not has_dependency_alerts(service) or base is None:
         return []
-    return [
-        dependency_test(service, base, "dependencies: 1% failed, fast calls fire nothing", failed=6, slow=False),
-        dependency_test(service, base, "dependencies: 10% failed, slow calls fire both alerts for each", failed=60, slow=True),
+    tests = [
+        dependency_test(service, base, "dependencies: failures at a fifth of each threshold, fast calls: nothing fires",
+                        failing=False),
+        dependency_test(service, base, "dependencies: failing and slow calls, no SLO paging: a ticket for each",
+                        failing=True),
     ]
+    if any(dependency_pages(service, d) for d in service.dependencies):
+        tests.append(dependency_test(service, base, "dependencies: failing and slow calls while an SLO pages: "
+                                                    "critical ones page (the likely cause), the others stay tickets",
+                                     failing=True, slo_paging=True))
+    return tests
 
 
-def dependency_test(service: Service, base: list[tuple[str, str]], title: str, failed: int, slow: bool) -> dict:
+def dependency_test(service: Service, base: list[tuple[str, str]], title: str, failing: bool,
+                    slo_paging: bool = False) -> dict:
     series, errors, latency = [], [], []
     for dependency in service.dependencies:
         metric = c.DEPENDENCY_METRICS[dependency.kind]
         labels = base + [(c.PEER_LABEL, dependency.name)] + ([metric.system] if metric.system else [])
-        threshold = metric.latency_threshold_seconds
+        share = min(Fraction(9, 10), dependency.error_ratio_threshold * 2) if failing else dependency.error_ratio_threshold / 5
+        failed = math.ceil(share * CALLS_PER_MINUTE) if failing else math.floor(share * CALLS_PER_MINUTE)
+        threshold = dependency.latency_threshold_seconds
         ok, bad = labels + list(metric.ok_example), labels + list(metric.failed_example)
         series += [
-            {"series": _series(metric.count, ok), "values": counter(CALLS_PER_MINUTE - failed, SCENARIO_MINUTES)},
-            {"series": _series(metric.count, bad), "values": counter(failed, SCENARIO_MINUTES)},
+            {"series": _series(metric.count, ok), "values": counter((Fraction(CALLS_PER_MINUTE - failed),) * SCENARIO_MINUTES)},
+            {"series": _series(metric.count, bad), "values": counter((Fraction(failed),) * SCENARIO_MINUTES)},
         ]
-        fast_calls = 0 if slow else CALLS_PER_MINUTE
+        fast_calls = 0 if failing else CALLS_PER_MINUTE
         for le, calls in ((threshold, fast_calls), (threshold * 10, CALLS_PER_MINUTE), (None, CALLS_PER_MINUTE)):
             le_text = "+Inf" if le is None else format_number(le)
-            series.append({"series": _series(metric.bucket, ok + [("le", le_text)]), "values": counter(calls, SCENARIO_MINUTES)})
-        if slow:
-            labels_of = rules.dependency_labels(service, dependency)
+            series.append({"series": _series(metric.bucket, ok + [("le", le_text)]),
+                           "values": counter((Fraction(calls),) * SCENARIO_MINUTES)})
+        if failing:
+            severity = c.SEVERITY_PAGE if slo_paging and dependency_pages(service, dependency) else c.SEVERITY_TICKET
+            labels_of = rules.dependency_labels(service, dependency, severity)
             errors.append({"exp_labels": labels_of, "exp_annotations": rules.dependency_error_annotations(
-                service, dependency, f"{failed / CALLS_PER_MINUTE * 100:.4g}%")})
+                service, dependency, f"{failed / CALLS_PER_MINUTE * 100:.4g}%", severity)})
             p99 = float(threshold) + float(threshold * 9) * 0.99  # histogram_quantile inside the (t, 10t] bucket
             latency.append({"exp_labels": labels_of, "exp_annotations": rules.dependency_latency_annotations(
-                service, dependency, f"{p99:.4g}s")})
+                service, dependency, f"{p99:.4g}s", severity)})
+    if slo_paging:
+        paging = next(slo for slo in service.slos if slo.pages)
+        alert = [(k, v) for k, v in rules.slo_labels(service, paging).items()] + [
+            ("alertname", c.alert_budget_burn(paging.name)), (c.LABEL_SEVERITY, c.SEVERITY_PAGE), ("alertstate", "firing")]
+        series.append({"series": _series("ALERTS", alert), "values": f"1x{SCENARIO_MINUTES}"})
     at = f"{SCENARIO_MINUTES}m"
     return {
         "name": title,
@@ -453,7 +782,7 @@ def _saturation_inputs(service: Service, level: Fraction) -> tuple[list[dict], d
     replicas = 10 if level > c.SATURATION_THRESHOLD else 5
     mib = 1024 * 1024
     series = [
-        {"series": _series(c.K8S_CPU_USAGE, container), "values": counter(int(level * 60), minutes)},  # level cores
+        {"series": _series(c.K8S_CPU_USAGE, container), "values": counter((Fraction(int(level * 60)),) * minutes)},  # level cores
         {"series": _series(c.K8S_RESOURCE_LIMITS, container + [("resource", "cpu"), ("unit", "core")]), "values": f"1x{minutes}"},
         {"series": _series(c.K8S_MEMORY_WORKING_SET, container), "values": f"{int(level * 1000) * mib}x{minutes}"},
         {"series": _series(c.K8S_RESOURCE_LIMITS, container + [("resource", "memory"), ("unit", "byte")]), "values": f"{1000 * mib}x{minutes}"},

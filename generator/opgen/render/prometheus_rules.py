@@ -1,7 +1,10 @@
 """ops/prometheus/<name>.rules.yml: SLI recordings, SLO metadata, burn-rate and no-data alerts.
 
-Per SLO, one group of recordings (evaluated in order, so later rules see earlier results of
-the same evaluation) and one group of alerts; one group for the service's health.
+Per SLO two groups, each evaluated in order (later rules see earlier results of the same
+evaluation): the SLI recordings over the raw metrics (5m and every window up to 6h: events per
+second, bad events per second, their ratio), and the budget group (long windows built from the 5m
+recordings, the SLO metadata, then the alerts that read them). One group for the service's health.
+Recorded series carry only `service` and `slo`; alerts add `team`, `tier` and `severity`.
 """
 
 from __future__ import annotations
@@ -10,22 +13,33 @@ from fractions import Fraction
 
 from opgen import conventions as c
 from opgen import promql
-from opgen.alerts import has_dependency_alerts, is_scraped
+from opgen.alerts import (
+    burn_severity,
+    dependency_pages,
+    fast_pairs,
+    has_dependency_alerts,
+    is_scraped,
+    page_min_bad_events,
+)
 from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
-from opgen.slo.sli import sli_queries
+from opgen.slo.sli import bad_events_in_window, le_matcher, sli_queries
 from opgen.slo.windows import (
     EXHAUSTED_FOR,
     RAW_WINDOW_LIMIT,
     SHORT_WINDOW,
-    WINDOW_PAIRS,
     WindowPair,
-    burn_rate_factor,
-    recorded_windows,
+    budget_lasts,
+    burn_rate_threshold,
+    long_windows,
+    raw_windows,
+    window_pairs,
 )
+
+MAX_RULES_PER_GROUP = 20  # mixtool lint, and the Mimir ruler's default
 
 
 def render(context: RenderContext) -> list[Artifact]:
@@ -40,18 +54,28 @@ def rule_groups(service: Service) -> list[dict]:
     groups = []
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
-        groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": slo_alerts(service, slo)})
-    health = health_alerts(service)
-    if health:
-        groups.append({"name": c.rule_group(service.name, None, "health"), "rules": health})
+        groups.append({"name": c.rule_group(service.name, slo.name, "alerts"), "rules": budget_rules(service, slo) + slo_alerts(service, slo)})
+    groups += chunked(c.rule_group(service.name, None, "health"), health_alerts(service))
     if has_dependency_alerts(service):
-        groups.append({"name": c.rule_group(service.name, None, "dependencies"), "rules": dependency_alerts(service)})
+        groups += chunked(c.rule_group(service.name, None, "dependencies"), dependency_alerts(service))
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
     return groups
 
 
+def chunked(name: str, rules: list[dict]) -> list[dict]:
+    """`rules` in groups of at most MAX_RULES_PER_GROUP: name, name-2, name-3, ..."""
+    size = MAX_RULES_PER_GROUP
+    return [{"name": name if i == 0 else f"{name}-{i // size + 1}", "rules": rules[i:i + size]} for i in range(0, len(rules), size)]
+
+
 def slo_labels(service: Service, slo: SLO) -> dict[str, str]:
+    """The labels of an SLO's alerts (routing reads team and tier)."""
     return {c.LABEL_SERVICE: service.name, c.LABEL_SLO: slo.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
+
+
+def recording_labels(service: Service, slo: SLO) -> dict[str, str]:
+    """The labels of an SLO's recorded series: what only a rename of the service or SLO changes."""
+    return dict(zip(c.RECORDING_LABELS, (service.name, slo.name)))
 
 
 def slo_series(metric: str, service: Service, slo: SLO) -> str:
@@ -59,34 +83,79 @@ def slo_series(metric: str, service: Service, slo: SLO) -> str:
     return promql.slo_series(metric, service.name, slo.name)
 
 
-def recording_rules(service: Service, slo: SLO) -> list[dict]:
-    labels = slo_labels(service, slo)
-    short = format_duration(SHORT_WINDOW)
-    queries = sli_queries(service, slo, short)
-    errors_5m, requests_5m = slo_series(c.SLI_ERRORS_RATE5M, service, slo), slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
-    rules = [
-        {"record": c.SLI_ERRORS_RATE5M, "expr": queries.errors, "labels": labels},
-        {"record": c.SLI_REQUESTS_RATE5M, "expr": queries.total, "labels": labels},
-    ]
-    for window in recorded_windows(slo.window_seconds):
-        text = format_duration(window)
-        if window == SHORT_WINDOW:
-            expr = f"{errors_5m}\n/\n{requests_5m}"
-        elif window <= RAW_WINDOW_LIMIT:
-            q = sli_queries(service, slo, text)
-            expr = f"{q.errors}\n/\n{q.total}"
-        else:
-            # Request-weighted: total bad events over total events, from the 5m recordings. A mean
-            # of 5m ratios would weigh a quiet night's single failure like a busy hour's.
-            expr = f"sum_over_time({errors_5m}[{text}])\n/\nsum_over_time({requests_5m}[{text}])"
-        rules.append({"record": c.sli_error_ratio(text), "expr": expr, "labels": labels})
+# Matching between recorded series: history recorded with more labels (team and tier, by an
+# older opgen) still pairs with what the rules record now.
+ON_SLO = f"on({', '.join(c.RECORDING_LABELS)})"
 
+
+def history_series(metric: str, service: Service, slo: SLO) -> str:
+    """A recorded series of this SLO under its name and every previous one (a renamed SLO keeps its history)."""
+    if not slo.previous_names:
+        return slo_series(metric, service, slo)
+    return promql.selector(metric, promql.matcher(c.LABEL_SERVICE, service.name), promql.matcher(c.LABEL_SLO, "|".join(slo.names), "=~"))
+
+
+def recording_rules(service: Service, slo: SLO) -> list[dict]:
+    """For the 5m window and every raw window: events per second, bad events per second (reading
+    the recorded events, not the total metric again), and their ratio."""
+    labels = recording_labels(service, slo)
+    rules = []
+    for window in raw_windows(slo.window_seconds):
+        text = format_duration(window)
+        requests, errors = slo_series(c.sli_requests_rate(text), service, slo), slo_series(c.sli_errors_rate(text), service, slo)
+        queries = sli_queries(service, slo, text, recorded_total=f"sum({requests})")
+        rules += [
+            {"record": c.sli_requests_rate(text), "expr": queries.total, "labels": labels},
+            {"record": c.sli_errors_rate(text), "expr": queries.errors, "labels": labels},
+            {"record": c.sli_error_ratio(text), "expr": ratio(errors, requests), "labels": labels},
+        ]
+    return rules
+
+
+RATIO_RESOLUTION = "1e-12"
+
+
+def ratio(bad: str, total: str) -> str:
+    """bad / total, to 12 decimals: subtracting rates (a latency SLI's all minus fast) leaves float
+    noise, and a burn rate of exactly 1 must not read as 1.0000000000000071 and tip a threshold of 1."""
+    return f"round(\n  {bad}\n  /\n  {total},\n  {RATIO_RESOLUTION}\n)"
+
+
+def coverage(service: Service, slo: SLO, window: Fraction) -> str:
+    """The share of `window` the 5m recordings cover (0 to 1). Before that, history is unknown and
+    counts as good: a long window right after the rules were loaded says nothing about the rest of it."""
+    start = slo_series(c.SLI_HISTORY_START, service, slo)
+    return f"clamp_max((time() - {start}) / {format_number(window)}, 1)"
+
+
+def budget_rules(service: Service, slo: SLO) -> list[dict]:
+    """Long windows (request-weighted sums of the 5m recordings, summed over every label set and
+    previous name they were recorded under), when the recordings began, and the SLO metadata."""
+    labels = recording_labels(service, slo)
+    short = format_duration(SHORT_WINDOW)
+    rules = []
+    for window in long_windows(slo.window_seconds):
+        text = format_duration(window)
+        # Request-weighted: total bad events over total events. A mean of 5m ratios would weigh a
+        # quiet night's single failure like a busy hour's.
+        errors = f"sum(sum_over_time({history_series(c.SLI_ERRORS_RATE5M, service, slo)}[{text}]))"
+        requests = f"sum(sum_over_time({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}[{text}]))"
+        rules.append({"record": c.sli_error_ratio(text), "expr": ratio(errors, requests), "labels": labels})
+    # Latched: the earliest start recorded over the SLO window, else the first 5m recording now.
+    # Over the whole window, it survives a Prometheus restart, and recordings backfilled with
+    # `promtool tsdb create-blocks-from rules` move it back to where they begin.
+    start = history_series(c.SLI_HISTORY_START, service, slo)
+    rules.append({"record": c.SLI_HISTORY_START, "expr": (
+        f"min(min_over_time({start}[{slo.window}]))\nor\nmin(timestamp({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}))"),
+        "labels": labels})
     budget = format_number(slo.error_budget)
     rules += [
         {"record": c.OBJECTIVE, "expr": f"vector({format_number(slo.objective)})", "labels": labels},
         {"record": c.ERROR_BUDGET, "expr": f"vector({budget})", "labels": labels},
         {"record": c.CURRENT_BURN_RATE, "expr": f"{slo_series(c.sli_error_ratio(short), service, slo)} / {budget}", "labels": labels},
-        {"record": c.PERIOD_BURN_RATE, "expr": f"{slo_series(c.sli_error_ratio(slo.window), service, slo)} / {budget}", "labels": labels},
+        {"record": c.PERIOD_BURN_RATE, "expr": (
+            f"{slo_series(c.sli_error_ratio(slo.window), service, slo)} / {budget}\n* {coverage(service, slo, slo.window_seconds)}"),
+         "labels": labels},
         {"record": c.PERIOD_BUDGET_REMAINING, "expr": f"1 - {slo_series(c.PERIOD_BURN_RATE, service, slo)}", "labels": labels},
     ]
     return rules
@@ -99,11 +168,11 @@ SPENT_SHARE_VALUE = "{{ $value | humanizePercentage }}"
 
 
 def slo_alerts(service: Service, slo: SLO) -> list[dict]:
-    rules = [burn_rate_alert(service, slo, pair) for pair in WINDOW_PAIRS]
+    rules = [burn_rate_alert(service, slo, pair) for pair in window_pairs(slo.window_seconds)]
     alert = c.alert_budget_exhausted(slo.name)
     rules.append({
         "alert": alert,
-        "expr": f"{slo_series(c.PERIOD_BURN_RATE, service, slo)} >= 1",
+        "expr": f"{slo_series(c.PERIOD_BURN_RATE, service, slo)} > 1",
         "for": format_duration(EXHAUSTED_FOR),
         "labels": exhausted_labels(service, slo),
         "annotations": exhausted_annotations(service, slo, SPENT_SHARE_VALUE),
@@ -127,20 +196,33 @@ def exhausted_annotations(service: Service, slo: SLO, spent_share: str) -> dict[
     )
 
 
+def burn_condition(service: Service, slo: SLO, pair: WindowPair) -> str:
+    """Both windows above the threshold; a long window built from the recordings counts the time
+    before they began as good; a fast pair needs its floor of bad events (page_min_bad_events)."""
+    threshold = format_number(burn_rate_threshold(pair, slo.window_seconds))
+    budget = format_number(slo.error_budget)
+    long_burn = f"{slo_series(c.sli_error_ratio(pair.long_text), service, slo)} / {budget}"
+    if pair.long > RAW_WINDOW_LIMIT:
+        long_burn += f"\n* {coverage(service, slo, pair.long)}"
+    parts = [f"{long_burn}\n> {threshold}", f"{slo_series(c.sli_error_ratio(pair.short_text), service, slo)} / {budget} > {threshold}"]
+    floor = page_min_bad_events(service, slo)
+    if floor is not None and pair in fast_pairs(slo):
+        parts.append(f"{bad_events_in_window(slo, slo_series(c.sli_errors_rate(pair.long_text), service, slo), pair.long)} >= {floor}")
+    return f"\nand {ON_SLO}\n".join(parts)
+
+
 def burn_rate_alert(service: Service, slo: SLO, pair: WindowPair) -> dict:
-    factor = format_number(burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long))
     budget = format_number(slo.error_budget)
     long_ratio = slo_series(c.sli_error_ratio(pair.long_text), service, slo)
-    short_ratio = slo_series(c.sli_error_ratio(pair.short_text), service, slo)
     remaining = slo_series(c.PERIOD_BUDGET_REMAINING, service, slo)
-    seconds_left = f"clamp_min({remaining}, 0) * {format_number(slo.window_seconds)} / ({long_ratio} / {budget})"
+    seconds_left = f"clamp_min({remaining}, 0) * {format_number(slo.window_seconds)} / {ON_SLO} ({long_ratio} / {budget})"
     time_left = (
         f"{{{{ with query `{seconds_left}` }}}}{{{{ . | first | value | humanizeDuration }}}}"
         "{{ else }}an unknown time{{ end }}"
     )
     return {
         "alert": c.alert_budget_burn(slo.name),
-        "expr": f"{long_ratio} / {budget} > {factor}\nand\n{short_ratio} / {budget} > {factor}",
+        "expr": burn_condition(service, slo, pair),
         "for": format_duration(pair.for_seconds),
         "labels": burn_rate_labels(service, slo, pair),
         "annotations": burn_rate_annotations(service, slo, pair, BURN_RATE_VALUE, time_left),
@@ -150,30 +232,32 @@ def burn_rate_alert(service: Service, slo: SLO, pair: WindowPair) -> dict:
 def burn_rate_labels(service: Service, slo: SLO, pair: WindowPair) -> dict[str, str]:
     return {
         **slo_labels(service, slo),
-        c.LABEL_SEVERITY: pair.severity,
+        c.LABEL_SEVERITY: burn_severity(slo, pair),
         c.LABEL_LONG_WINDOW: pair.long_text,
         c.LABEL_SHORT_WINDOW: pair.short_text,
     }
 
 
 def burn_rate_annotations(service: Service, slo: SLO, pair: WindowPair, burn_rate: str, time_left: str) -> dict[str, str]:
-    factor = format_number(burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long))
-    share = format_number(pair.budget_share * 100)
+    threshold = format_number(burn_rate_threshold(pair, slo.window_seconds))
+    lasts = format_duration(budget_lasts(pair, slo.window_seconds))
     return annotations(
         service, c.alert_budget_burn(slo.name),
         summary=f"{service.name} is burning the error budget of its {slo.name} SLO too fast.",
         description=(
             f"The {slo.name} SLO ({format_number(slo.objective_percent)}% over {slo.window}) is burning its "
             f"error budget {burn_rate} times faster than sustainable over the last {pair.long_text}, and "
-            f"is still above the threshold of {factor} over the last {pair.short_text} (at {factor} times, "
-            f"{share}% of the budget goes in {pair.long_text}). At this rate the remaining budget is gone in {time_left}."
+            f"is still above the threshold of {threshold} over the last {pair.short_text} (at {threshold} times, "
+            f"the whole {slo.window} budget lasts {lasts}). At this rate the remaining budget is gone in {time_left}."
         ),
     )
 
 
 def health_alerts(service: Service) -> list[dict]:
-    """SLONoData: scraped targets down, or an SLO without data while they are up. A service that is
-    not scraped (Lambda) has no `up`: there, an SLO without data is the only sign."""
+    """SLONoData: scraped targets down (page); per SLO, SLI series that had events in the last day
+    and vanished (page, if the SLO pages), or that are missing without such history, a fresh or idle
+    service (ticket); and a latency or freshness threshold with no bucket (ticket). A service that
+    is not scraped (Lambda, cron jobs) has no `up`: there, missing SLI data is the only sign."""
     up = promql.selector(c.TARGET_UP_METRIC, service.selector)
     rules = []
     if is_scraped(service):
@@ -186,25 +270,56 @@ def health_alerts(service: Service) -> list[dict]:
         })
     for slo in service.slos:
         requests = slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
-        rules.append({
-            "alert": c.ALERT_NO_DATA,
-            "expr": f"sum(absent({requests}))\nand\nmax({up}) == 1" if is_scraped(service) else f"sum(absent({requests}))",
-            "for": "15m",
-            "labels": no_data_labels(service, NO_DATA_SLI_MISSING, slo),
-            "annotations": no_data_annotations(service, NO_DATA_SLI_MISSING, slo),
-        })
+        scraped = f"\nand on()\nmax({up}) == 1" if is_scraped(service) else ""
+        had_events = f"max(max_over_time({requests}[{NO_DATA_HISTORY}])) > 0"
+        for cause, link in ((NO_DATA_SLI_VANISHED, "and on()"), (NO_DATA_SLI_MISSING, "unless on()")):
+            rules.append({
+                "alert": c.ALERT_NO_DATA,
+                "expr": f"sum(absent({requests}))\n{link}\n{had_events}{scraped}",
+                "for": "15m",
+                "labels": no_data_labels(service, cause, slo),
+                "annotations": no_data_annotations(service, cause, slo),
+            })
+        metric = threshold_histogram(slo)
+        if metric is not None:
+            count = promql.selector(metric.count, service.selector)
+            bucket = promql.selector(metric.bucket, service.selector, le_matcher(slo.sli.threshold_seconds))
+            rules.append({
+                "alert": c.ALERT_NO_DATA,
+                "expr": f"count({count})\nand on()\nabsent({bucket})",
+                "for": "15m",
+                "labels": no_data_labels(service, NO_DATA_BUCKET_MISSING, slo),
+                "annotations": no_data_annotations(service, NO_DATA_BUCKET_MISSING, slo),
+            })
     return rules
 
 
 NO_DATA_TARGETS_DOWN = "targets-down"
+NO_DATA_SLI_VANISHED = "sli-metrics-vanished"
 NO_DATA_SLI_MISSING = "sli-metrics-missing"
+NO_DATA_BUCKET_MISSING = "threshold-bucket-missing"
+NO_DATA_HISTORY = "1d"  # SLI series that had events this recently and are gone have vanished, not yet to come
+
+
+def threshold_histogram(slo: SLO) -> c.DurationHistogram | None:
+    """The histogram whose bucket at the threshold a latency or freshness SLI reads."""
+    sli = slo.sli
+    if sli.kind == "freshness":
+        return c.MESSAGE_AGE
+    return c.REQUEST_METRICS[sli.interface] if sli.kind == "latency" else None
+
+
+def no_data_severity(cause: str, slo: SLO | None) -> str:
+    if cause == NO_DATA_TARGETS_DOWN or (cause == NO_DATA_SLI_VANISHED and slo.pages):
+        return c.SEVERITY_PAGE
+    return c.SEVERITY_TICKET
 
 
 def no_data_labels(service: Service, cause: str, slo: SLO | None = None) -> dict[str, str]:
     labels = {c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
     if slo is not None:
         labels[c.LABEL_SLO] = slo.name
-    return {**labels, c.LABEL_SEVERITY: c.SEVERITY_PAGE, c.LABEL_CAUSE: cause}
+    return {**labels, c.LABEL_SEVERITY: no_data_severity(cause, slo), c.LABEL_CAUSE: cause}
 
 
 def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) -> dict[str, str]:
@@ -217,14 +332,39 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
                 f"Every SLO alert of {service.name} is silent while this lasts."
             ),
         )
+    if cause == NO_DATA_BUCKET_MISSING:
+        histogram = threshold_histogram(slo).histogram
+        threshold = format_duration(slo.sli.threshold_seconds)
+        return annotations(
+            service, c.ALERT_NO_DATA,
+            summary=f"The {slo.name} SLI of {service.name} has no histogram bucket at its threshold of {threshold}, so that SLO's alerts are blind.",
+            description=(
+                f"{histogram} has observations but no bucket with "
+                f"le={format_number(slo.sli.threshold_seconds)}: the {slo.name} SLI cannot count what is slower than "
+                f"{threshold} and records nothing. Make {threshold} a bucket boundary of the service's histogram (and of "
+                f"spec.prometheus.buckets), or use a threshold that is one."
+            ),
+        )
+    blind = "so that SLO's alerts are blind"
+    where = f"{service.name} is up but" if is_scraped(service) else f"for {service.name},"
+    if cause == NO_DATA_SLI_VANISHED:
+        return annotations(
+            service, c.ALERT_NO_DATA,
+            summary=f"The metrics of the {slo.name} SLO of {service.name} vanished, {blind}.",
+            description=(
+                f"The {slo.name} SLI counted events within the last {NO_DATA_HISTORY} and has recorded nothing for "
+                f"15 minutes, {where} its series are gone: the instrumentation is broken or renamed, or the query no "
+                f"longer matches."
+            ),
+        )
+    never = "the job has not pushed a result since it was deployed" if service.is_cron_job else \
+        "the service has had no traffic since it started"
     return annotations(
         service, c.ALERT_NO_DATA,
-        summary=f"{service.name} is up but the metrics of its {slo.name} SLO are missing, so that SLO's alerts are blind."
-        if is_scraped(service) else f"The metrics of the {slo.name} SLO of {service.name} are missing, so that SLO's alerts are blind.",
+        summary=f"The {slo.name} SLO of {service.name} has no metrics yet, {blind}.",
         description=(
-            (f"Targets of {service.name} are scraped, but the" if is_scraped(service) else "The")
-            + f" {slo.name} SLI has recorded no events for 15 minutes: the instrumentation is broken or renamed, "
-            f"the query no longer matches, or the service has had no traffic since it started."
+            f"The {slo.name} SLI has recorded nothing for 15 minutes and counted no events in the last "
+            f"{NO_DATA_HISTORY}: most likely {never}. If traffic is flowing, the metrics are missing or renamed."
         ),
     )
 
@@ -243,61 +383,85 @@ def dependency_series(service: Service, dependency: Dependency, suffix: str, *ex
 
 
 def dependency_alerts(service: Service) -> list[dict]:
+    """Per dependency, its error share and p99 latency against its thresholds: tickets. A critical
+    dependency's alerts page instead while a burn page of the service is pending or firing: then it
+    is the likely cause of that user pain, and the page names it (docs/alerts.md: let it hold back
+    the SLO page in Alertmanager, so the pain is one page)."""
     rules = []
+    slo_paging = slo_page_active(service)
     for dependency in service.dependencies:
-        metric = c.DEPENDENCY_METRICS[dependency.kind]
-        failed = " or ".join(promql.rate(dependency_series(service, dependency, "_count", m), "5m") for m in metric.error_matchers)
-        total = promql.rate(dependency_series(service, dependency, "_count"), "5m")
-        threshold = format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD)
-        rules.append({
-            "alert": c.ALERT_DEPENDENCY_ERRORS,
-            "expr": f"sum({failed})\n/\nsum({total})\n> {threshold}",
-            "for": DEPENDENCY_ERRORS_FOR,
-            "labels": dependency_labels(service, dependency),
-            "annotations": dependency_error_annotations(service, dependency, RATIO_VALUE),
-        })
-        p99 = f"histogram_quantile(0.99, sum by (le) ({promql.rate(dependency_series(service, dependency, '_bucket'), '5m')}))"
-        rules.append({
-            "alert": c.ALERT_DEPENDENCY_LATENCY,
-            "expr": f"{p99}\n> {format_number(metric.latency_threshold_seconds)}",
-            "for": DEPENDENCY_LATENCY_FOR,
-            "labels": dependency_labels(service, dependency),
-            "annotations": dependency_latency_annotations(service, dependency, SECONDS_VALUE),
-        })
+        conditions = [
+            (c.ALERT_DEPENDENCY_ERRORS, dependency_error_condition(service, dependency), DEPENDENCY_ERRORS_FOR,
+             lambda severity: dependency_error_annotations(service, dependency, RATIO_VALUE, severity)),
+            (c.ALERT_DEPENDENCY_LATENCY, dependency_latency_condition(service, dependency), DEPENDENCY_LATENCY_FOR,
+             lambda severity: dependency_latency_annotations(service, dependency, SECONDS_VALUE, severity)),
+        ]
+        pages = dependency_pages(service, dependency)
+        for alert, condition, hold, texts in conditions:
+            rules.append({"alert": alert, "expr": f"{condition}\nunless on()\n{slo_paging}" if pages else condition,
+                          "for": hold, "labels": dependency_labels(service, dependency, c.SEVERITY_TICKET),
+                          "annotations": texts(c.SEVERITY_TICKET)})
+            if pages:
+                rules.append({"alert": alert, "expr": f"{condition}\nand on()\n{slo_paging}",
+                              "for": DEPENDENCY_PAGE_FOR, "labels": dependency_labels(service, dependency, c.SEVERITY_PAGE),
+                              "annotations": texts(c.SEVERITY_PAGE)})
     return rules
 
 
-def dependency_labels(service: Service, dependency: Dependency) -> dict[str, str]:
+DEPENDENCY_PAGE_FOR = "2m"  # as the SLO pages it joins: they arrive together
+
+
+def slo_page_active(service: Service) -> str:
+    """Whether a page-severity burn alert of the service is pending or firing (from ALERTS)."""
+    names = "|".join(c.alert_budget_burn(slo.name) for slo in service.slos if slo.pages)
+    return (f'count({promql.selector("ALERTS", promql.matcher("alertname", names, "=~"), promql.matcher(c.LABEL_SERVICE, service.name), promql.matcher(c.LABEL_SEVERITY, c.SEVERITY_PAGE))})')
+
+
+def dependency_error_condition(service: Service, dependency: Dependency) -> str:
+    metric = c.DEPENDENCY_METRICS[dependency.kind]
+    failed = " or ".join(promql.rate(dependency_series(service, dependency, "_count", m), "5m") for m in metric.error_matchers)
+    total = promql.rate(dependency_series(service, dependency, "_count"), "5m")
+    return f"sum({failed})\n/\nsum({total})\n> {format_number(dependency.error_ratio_threshold)}"
+
+
+def dependency_latency_condition(service: Service, dependency: Dependency) -> str:
+    p99 = f"histogram_quantile(0.99, sum by (le) ({promql.rate(dependency_series(service, dependency, '_bucket'), '5m')}))"
+    return f"{p99}\n> {format_number(dependency.latency_threshold_seconds)}"
+
+
+def dependency_labels(service: Service, dependency: Dependency, severity: str) -> dict[str, str]:
     return {
         c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier),
-        c.LABEL_SEVERITY: c.SEVERITY_PAGE if dependency.critical else c.SEVERITY_TICKET,
-        c.LABEL_DEPENDENCY: dependency.name, c.LABEL_DEPENDENCY_KIND: dependency.kind,
+        c.LABEL_SEVERITY: severity, c.LABEL_DEPENDENCY: dependency.name, c.LABEL_DEPENDENCY_KIND: dependency.kind,
     }
 
 
-def _impact(service: Service, dependency: Dependency) -> str:
+def _impact(service: Service, dependency: Dependency, severity: str) -> str:
+    if severity == c.SEVERITY_PAGE:
+        return (f"{dependency.name} is critical and {service.name} is burning its error budget fast: this is the likely "
+                f"cause of the burn.")
     if dependency.critical:
-        return f"{dependency.name} is critical: {service.name} fails when it fails."
+        return f"{dependency.name} is critical: {service.name} fails when it fails, though its SLOs are not burning fast yet."
     return f"{dependency.name} is not critical: {service.name} should degrade, not fail."
 
 
-def dependency_error_annotations(service: Service, dependency: Dependency, ratio: str) -> dict[str, str]:
-    threshold = format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD * 100)
+def dependency_error_annotations(service: Service, dependency: Dependency, ratio: str, severity: str) -> dict[str, str]:
+    threshold = format_number(dependency.error_ratio_threshold * 100)
     return annotations(
         service, c.ALERT_DEPENDENCY_ERRORS,
         summary=f"Calls from {service.name} to {dependency.name} fail too often.",
         description=(f"{ratio} of calls from {service.name} to {dependency.name} ({dependency.kind}) failed over the "
-                     f"last 5 minutes, for {DEPENDENCY_ERRORS_FOR} (threshold {threshold}%). {_impact(service, dependency)}"),
+                     f"last 5 minutes (threshold {threshold}%). {_impact(service, dependency, severity)}"),
     )
 
 
-def dependency_latency_annotations(service: Service, dependency: Dependency, seconds: str) -> dict[str, str]:
-    threshold = format_number(c.DEPENDENCY_METRICS[dependency.kind].latency_threshold_seconds)
+def dependency_latency_annotations(service: Service, dependency: Dependency, seconds: str, severity: str) -> dict[str, str]:
+    threshold = format_duration(dependency.latency_threshold_seconds)
     return annotations(
         service, c.ALERT_DEPENDENCY_LATENCY,
         summary=f"Calls from {service.name} to {dependency.name} are slow.",
         description=(f"The p99 latency of calls from {service.name} to {dependency.name} ({dependency.kind}) is {seconds} "
-                     f"over the last 5 minutes, for {DEPENDENCY_LATENCY_FOR} (threshold {threshold}s). {_impact(service, dependency)}"),
+                     f"over the last 5 minutes (threshold {threshold}). {_impact(service, dependency, severity)}"),
     )
 
 

@@ -22,7 +22,15 @@ from fractions import Fraction
 from opgen import contract
 from opgen import conventions as c
 from opgen import promql
-from opgen.alerts import SLO_ALERT, AlertInfo, service_alerts
+from opgen.alerts import (
+    SLO_ALERT,
+    AlertInfo,
+    burn_severity,
+    dependency_pages,
+    fast_pairs,
+    page_min_bad_events,
+    service_alerts,
+)
 from opgen.capacity import (
     HEADROOM, HOURS_PER_MONTH, monthly_gpu_cost, plan_backlog, plan_capacity, replicas_for, with_headroom,
 )
@@ -34,7 +42,7 @@ from opgen.render.templating import md_fenced, md_path_target, md_url_target, re
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number, to_fraction
 from opgen.slo.sli import bad_minute, le_matcher, sli_queries
-from opgen.slo.windows import WINDOW_PAIRS, burn_rate_factor
+from opgen.slo.windows import budget_lasts, burn_rate_threshold, window_pairs
 
 BREAKDOWN_LABEL = {"http": "http_route", "grpc": "rpc_method", "queue-consumer": "messaging_destination_name"}
 EVENT_NOUNS = {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}
@@ -71,9 +79,9 @@ def render(context: RenderContext) -> list[Artifact]:
         "job": job_view(service),
         "panel_rows": dashboard_rows(service),
         "dependency_rule": {
-            "error_percent": format_number(c.DEPENDENCY_ERROR_RATIO_THRESHOLD * 100),
             "errors_for": prometheus_rules.DEPENDENCY_ERRORS_FOR,
             "latency_for": prometheus_rules.DEPENDENCY_LATENCY_FOR,
+            "page_for": prometheus_rules.DEPENDENCY_PAGE_FOR,
         },
         "blast": blast_view(context),
         "instrumentation": instrumentation_view(service),
@@ -153,12 +161,13 @@ class PairView:
     long: str
     short: str
     hold: str
-    factor: str
+    factor: str  # the burn rate above which it fires (burn_rate_threshold)
     bad_percent: str  # share of events that must be bad for this pair to fire
     budget_lasts: str  # how long the whole budget lasts at this burn rate
     possible: bool
     bad_per_second: str | None  # at the declared baseline traffic
     expr: str
+    fast: bool  # one of the workbook's page pairs (which need the bad-event floor)
 
 
 @dataclass(frozen=True)
@@ -173,11 +182,15 @@ class SLOView:
     baseline_rps: str | None  # declared traffic, when it is what this SLI counts
     pairs: tuple[PairView, ...]
     exhausted_expr: str
-    no_data_expr: str
+    no_data_exprs: dict[str, str]  # by cause
     burn_now: str
     budget_left: str
     period_burn: str
-    ratio_1d: str  # error ratio over 1d: its peaks over the window show when the budget went
+    ratio_history: str  # error ratio over the first slow pair's window: its peaks show when the budget went
+    history_window: str
+    min_bad_events: int | None  # what a fast pair needs in its long window
+    buckets: str | None  # latency and freshness: which buckets the histogram has
+    history_start: str  # when the recordings began (Unix seconds)
     breakdown: str  # where the bad events are: by route, method or destination; events SLIs: the errors query
     breakdown_label: str | None
     total: str  # the SLI's rate of all events over 5m
@@ -199,18 +212,20 @@ def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
     counts_main = slo.sli.kind != "events" and slo.sli.interface == default_request_interface(service.interfaces)
     baseline = to_fraction(service.traffic.baseline_rps) if counts_main and service.traffic.baseline_rps is not None else None
     pairs = []
-    for pair in WINDOW_PAIRS:
-        factor = burn_rate_factor(pair.budget_share, slo.window_seconds, pair.long)
+    for pair in window_pairs(slo.window_seconds):
+        factor = burn_rate_threshold(pair, slo.window_seconds)
         labels = {c.LABEL_SLO: slo.name, c.LABEL_LONG_WINDOW: pair.long_text, c.LABEL_SHORT_WINDOW: pair.short_text}
         pairs.append(PairView(
-            severity=pair.severity, long=pair.long_text, short=pair.short_text, hold=format_duration(pair.for_seconds),
+            severity=burn_severity(slo, pair), long=pair.long_text, short=pair.short_text, hold=format_duration(pair.for_seconds),
             factor=format_number(factor),
             bad_percent=format_number(factor * budget * 100),
-            budget_lasts=format_duration(pair.long / pair.budget_share),  # = SLO window / factor
+            budget_lasts=format_duration(budget_lasts(pair, slo.window_seconds)),
             possible=factor * budget < 1,
             bad_per_second=format_number(factor * budget * baseline) if baseline is not None else None,
             expr=exprs(rules, c.alert_budget_burn(slo.name), **labels)[0],
+            fast=pair in fast_pairs(slo),
         ))
+    history = next(p for p in window_pairs(slo.window_seconds) if p not in fast_pairs(slo)).long_text
     breakdown, label = slo_breakdown(service, slo)
     exported, old_names = metric_checks(service, slo)
     processing = c.REQUEST_METRICS["queue-consumer"]
@@ -230,11 +245,16 @@ def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
         baseline_rps=format_number(baseline) if baseline is not None else None,
         pairs=tuple(pairs),
         exhausted_expr=exprs(rules, c.alert_budget_exhausted(slo.name), slo=slo.name)[0],
-        no_data_expr=exprs(rules, c.ALERT_NO_DATA, slo=slo.name)[0],
+        no_data_exprs={r["labels"][c.LABEL_CAUSE]: r["expr"] for r in rules
+                       if r["alert"] == c.ALERT_NO_DATA and r["labels"].get(c.LABEL_SLO) == slo.name},
         burn_now=series(c.CURRENT_BURN_RATE),
         budget_left=series(c.PERIOD_BUDGET_REMAINING),
         period_burn=series(c.PERIOD_BURN_RATE),
-        ratio_1d=series(c.sli_error_ratio("1d")),
+        ratio_history=series(c.sli_error_ratio(history)),
+        history_window=history,
+        min_bad_events=page_min_bad_events(service, slo),
+        buckets=bucket_check(service, slo),
+        history_start=series(c.SLI_HISTORY_START),
         breakdown=breakdown,
         breakdown_label=label,
         total=sli_queries(service, slo, "5m").total,
@@ -244,6 +264,12 @@ def slo_view(service: Service, slo: SLO, rules: list[dict]) -> SLOView:
         failures=failures,
         bad_minute=bad_minute(service, slo) if slo.sli.time_based else None,
     )
+
+
+def bucket_check(service: Service, slo: SLO) -> str | None:
+    """Latency and freshness: the histogram's buckets, to see that the threshold is one of them."""
+    metric = prometheus_rules.threshold_histogram(slo)
+    return None if metric is None else f"count by (le) ({promql.selector(metric.bucket, service.selector)})"
 
 
 def minutes_text(minutes: Fraction) -> str:
@@ -351,6 +377,8 @@ class DependencyView:
     failures: str  # failed calls per second, split by the labels that tell why
     calls: str  # all calls per second
     latency_threshold: str
+    error_percent: str
+    pages: bool  # pages while an SLO of the service pages (alerts.dependency_pages)
 
 
 def dependency_view(service: Service, dependency: Dependency, rules: list[dict]) -> DependencyView:
@@ -359,12 +387,13 @@ def dependency_view(service: Service, dependency: Dependency, rules: list[dict])
     count = lambda *m: promql.rate(  # noqa: E731
         promql.selector(metric.count, service.selector, promql.matcher(c.PEER_LABEL, dependency.name), system, *m), "5m")
     why = ", ".join(dict.fromkeys(re.findall(r'(\w+)(?:=~|!~|!=|=)"', " ".join(metric.error_matchers))))
-    labels = {c.LABEL_DEPENDENCY: dependency.name}
+    labels = {c.LABEL_DEPENDENCY: dependency.name, c.LABEL_SEVERITY: c.SEVERITY_TICKET}
     return DependencyView(
         dependency,
         exprs(rules, c.ALERT_DEPENDENCY_ERRORS, **labels)[0], exprs(rules, c.ALERT_DEPENDENCY_LATENCY, **labels)[0],
         f"sum by ({why}) ({' or '.join(count(m) for m in metric.error_matchers)})", f"sum({count()})",
-        format_duration(metric.latency_threshold_seconds),
+        format_duration(dependency.latency_threshold_seconds), format_number(dependency.error_ratio_threshold * 100),
+        dependency_pages(service, dependency),
     )
 
 

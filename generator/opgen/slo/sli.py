@@ -8,6 +8,7 @@ share of bad minutes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -23,33 +24,37 @@ class SLIQueries:
     total: str  # rate of all events
 
 
-def sli_queries(service: Service, slo: SLO, window: str) -> SLIQueries:
+def sli_queries(service: Service, slo: SLO, window: str, recorded_total: str | None = None) -> SLIQueries:
+    """The SLI's bad and total events over `window`. With `recorded_total` (a labelless read of
+    the recording of `total` for this window), `errors` reads that instead of the total metric
+    again, so a rule file reads each raw series once per window."""
     sli = slo.sli
     if sli.kind == "events":
         total = promql.sum_of(sli.total_promql.replace(WINDOW_PLACEHOLDER, window))
         errors = promql.sum_of(sli.errors_promql.replace(WINDOW_PLACEHOLDER, window))
-        return SLIQueries(promql.zero_when_absent(errors, total), total)
+        return SLIQueries(promql.zero_when_absent(errors, recorded_total or total), total)
     if sli.time_based:
         subquery = time_slices(service, slo, window)
         return SLIQueries(f"avg_over_time({subquery})", f"present_over_time({subquery})")
     if sli.kind == "freshness":
-        return _threshold_queries(service, conventions.MESSAGE_AGE, sli.threshold_seconds, window)
+        return _threshold_queries(service, conventions.MESSAGE_AGE, sli.threshold_seconds, window, recorded_total)
 
     metric = conventions.REQUEST_METRICS[sli.interface]
     if sli.kind == "availability":
         total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
         failed = " or ".join(promql.rate(promql.selector(metric.count, service.selector, m), window) for m in metric.error_matchers)
-        return SLIQueries(promql.zero_when_absent(promql.sum_of(failed), total), total)
-    return _threshold_queries(service, metric, sli.threshold_seconds, window)
+        return SLIQueries(promql.zero_when_absent(promql.sum_of(failed), recorded_total or total), total)
+    return _threshold_queries(service, metric, sli.threshold_seconds, window, recorded_total)
 
 
-def _threshold_queries(service: Service, metric: conventions.DurationHistogram, threshold: Fraction, window: str) -> SLIQueries:
-    """Bad = all observations minus those in the threshold's bucket. A missing bucket counts every
-    observation as bad: a threshold that is not a bucket boundary shows up loudly, never as an SLI
-    that silently disappears."""
+def _threshold_queries(service: Service, metric: conventions.DurationHistogram, threshold: Fraction, window: str,
+                       recorded_total: str | None) -> SLIQueries:
+    """Bad = all observations minus those in the threshold's bucket. A missing bucket (a threshold
+    that is not a boundary) leaves the SLI without data, never at 100 % bad: SLONoData says why
+    (cause threshold-bucket-missing), and the burn alerts do not page for a configuration mistake."""
     total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
     good = promql.sum_of(promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(threshold)), window))
-    return SLIQueries(f"({total} - {promql.zero_when_absent(good, total)})", total)
+    return SLIQueries(f"({recorded_total or total} - {good})", total)
 
 
 def time_slices(service: Service, slo: SLO, window: str) -> str:
@@ -82,3 +87,12 @@ def le_matcher(threshold_seconds: Fraction) -> str:
     if len(values) == 1:
         return promql.matcher("le", values[0])
     return promql.matcher("le", "|".join(v.replace(".", "[.]") for v in values), "=~")
+
+
+def bad_events_in_window(slo: SLO, errors: str, window_seconds: Fraction) -> str:
+    """How many bad events the recorded `errors` of one window stand for. Its queries give events
+    per second, except an events SLI written with increase() (and no rate()), which counts them."""
+    sli = slo.sli
+    if sli.kind == "events" and re.search(r"\bincrease\s*\(", sli.errors_promql) and not re.search(r"\b(?:i?rate)\s*\(", sli.errors_promql):
+        return errors
+    return f"{errors} * {format_number(window_seconds)}"
