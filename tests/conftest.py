@@ -38,8 +38,9 @@ def recorded_objectives(rules: list[dict]) -> dict[str, str]:
             for value, slo in re.findall(r'label_replace\(vector\(([^)]*)\), "slo", "([^"]*)", "", ""\)', rule["expr"])}
 
 
-def run_opgen(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input)
+def run_opgen(*args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "opgen", *args], cwd=cwd, capture_output=True, text=True, input=input,
+                          env=env)
 
 
 # .ci/run sets this: there a missing tool is a failure (CI must install what the tests run), while
@@ -78,6 +79,13 @@ def amtool() -> str:
 def prometheus_binary() -> str:
     """The Prometheus server (Debian's prometheus package, which also has promtool)."""
     return real_tool("prometheus", "prometheus")
+
+
+@pytest.fixture(scope="session")
+def go_cache(tmp_path_factory) -> Path:
+    """One Go build cache for the session: client_golang compiles once (about 20 s), every stub
+    after it in about a second."""
+    return tmp_path_factory.mktemp("go-build-cache")
 
 
 def service_folder(tmp_path: Path, descriptor: Path) -> Path:

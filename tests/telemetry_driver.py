@@ -3,8 +3,10 @@
 Run by test_instrumentation.py in a fresh interpreter (the module installs global OTel state):
     python telemetry_driver.py MODULE PLAN_JSON
 with the module's folder on PYTHONPATH and OPGEN_METRICS_PORT set. PLAN_JSON says what to
-exercise: {"slow_seconds": float, "dependencies": [[function, call_class], ...],
-"http": bool, "grpc": bool, "queue": bool, "stale_seconds": float}.
+exercise: {"http_requests": [[method, path], ...], "slow_seconds": float, "grpc": bool,
+"queue": bool, "stale_seconds": float, "dependencies": [[function, call_class], ...]}; the app
+answers each path as wsgi_app says. tests/node/driver.js and tests/go/driver.go play the same plan
+against the Node.js and Go stubs.
 
 Or one run of a cron job, which pushes to the Pushgateway at OPGEN_PUSHGATEWAY_URL and prints
 nothing: {"job_run": "success"} (the decorator form) or "failure" (the context manager, raising).
@@ -31,6 +33,9 @@ class Unavailable(Exception):
 
 
 def wsgi_app(slow_seconds: float):
+    """The app every driver plays: / and /orders/<id> (route /orders/{id}) answer 200, /missing 404,
+    /fail 503, /slow 200 after slow_seconds; /boom fails before answering."""
+
     def app(environ, start_response):
         path = environ["PATH_INFO"]
         if path == "/boom":
@@ -117,12 +122,11 @@ def main(module_name: str, plan: dict) -> None:
     telemetry.setup()
     telemetry.setup()  # idempotent: a second call must not start a second server
 
-    if plan["http"]:
+    if plan["http_requests"]:
         app = telemetry.WSGIMiddleware(wsgi_app(plan["slow_seconds"]))
-        for path in ["/", "/", "/orders/42", "/missing", "/fail", "/boom", "/slow", "/slow"]:
-            wsgi_request(app, path)
-        wsgi_request(app, "/", method="BREW")
-        asgi = telemetry.ASGIMiddleware(asgi_app)
+        for method, path in plan["http_requests"]:
+            wsgi_request(app, path, method)
+        asgi = telemetry.ASGIMiddleware(asgi_app)  # and two more requests, through the ASGI middleware
         asyncio.run(asgi_request(asgi, "/"))
         asyncio.run(asgi_request(asgi, "/boom"))
 

@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, is_stat_cache, run_opgen, service_folder
+from conftest import EXAMPLES, ROOT, TEST_DESCRIPTORS, is_stat_cache, require, run_opgen, service_folder
 from opgen import conventions as c
 from opgen.descriptor.load import load_service
 from opgen.sync.discover import find_descriptors
@@ -74,7 +74,7 @@ COMPONENT_SCHEMA = {
 
 COOKIECUTTER_QUESTIONS = {"name", "blueprint", "team", "tier", "platform", "namespace", "baseline_rps", "peak_rps",
                           "per_instance_rps", "gpus", "gpu_model", "gpu_hourly_cost_usd", "monthly_budget_usd", "slack",
-                          "pagerduty_service_id", "dependencies", "objectives"}
+                          "pagerduty_service_id", "dependencies", "objectives", "runbook_base_url"}
 SCAFFOLDER_ACTIONS = {"fetch:cookiecutter", "fetch:template", "publish:github", "publish:gitlab", "catalog:register"}
 
 # Backstage's Template kind as its catalog validates it: plugins/scaffolder-common/src/
@@ -174,7 +174,7 @@ def test_metadata_and_spec_come_from_the_descriptor(kit):
     assert {service.team, f"tier-{service.tier}", service.platform, "opgen"} <= set(entity["metadata"]["tags"])
     spec = entity["spec"]
     assert spec["owner"] == f"group:{service.team}"
-    assert spec["system"] == service.namespace
+    assert spec.get("system") == service.system  # only a System the descriptor declares, never the namespace
     assert spec["lifecycle"] == ("production" if service.slos else "experimental")
 
 
@@ -212,7 +212,7 @@ def test_prometheus_annotations_name_the_alerts_and_recordings_of_the_rules(kit)
         assert metric in recordings and selector == f'service="{service.name}"' and dimension == "slo"
 
 
-def test_grafana_annotations_only_with_a_grafana_url_and_at_the_dashboards_uid(kit):
+def test_grafana_annotations_only_with_a_grafana_url_and_at_the_dashboards_tag(kit):
     service, ops, entity = kit
     annotations = entity["metadata"]["annotations"]
     grafana = {k for k in annotations if k.startswith("grafana/")}
@@ -222,8 +222,56 @@ def test_grafana_annotations_only_with_a_grafana_url_and_at_the_dashboards_uid(k
     uid = json.loads((ops / c.dashboard_path(service.name)).read_text())["uid"]
     overview = annotations["grafana/overview-dashboard"]
     assert overview.startswith(service.grafana_url.rstrip("/") + f"/d/{uid}/")
-    assert annotations["grafana/dashboard-selector"] == f"url @> '/d/{uid}/'"
+    tags = json.loads((ops / c.dashboard_path(service.name)).read_text())["tags"]
+    assert annotations["grafana/dashboard-selector"] == f"tags @> '{c.dashboard_tag(service.name)}'"
+    assert c.dashboard_tag(service.name) in tags
     assert {"url": overview.removesuffix("?kiosk"), "title": "Grafana dashboard", "icon": "dashboard"} in entity["metadata"]["links"]
+
+
+GRAFANA_PLUGIN = Path(__file__).parent / ".npm"  # .ci/run puts the plugin's query evaluator and jsep here
+QUERY_EVALUATOR = GRAFANA_PLUGIN / "plugin-grafana" / "dist" / "query" / "QueryEvaluator.esm.js"
+EVALUATE = """const [path, query, context] = process.argv.slice(2);
+const { QueryEvaluator } = await import(path);
+const evaluator = new QueryEvaluator();
+try { console.log(JSON.stringify({result: evaluator.evaluate(evaluator.parse(query), JSON.parse(context))})); }
+catch (error) { console.log(JSON.stringify({error: String(error.message)})); }
+"""
+
+
+@pytest.fixture(scope="session")
+def grafana_selector(tmp_path_factory):
+    """The Backstage Grafana plugin's own query evaluator (@backstage-community/plugin-grafana 0.21.0,
+    dist/query/QueryEvaluator.esm.js, with jsep), run by node: (query, dashboard) -> its result or error."""
+    node = shutil.which("node")
+    require(node is not None and QUERY_EVALUATOR.is_file() and (GRAFANA_PLUGIN / "node_modules" / "jsep").is_dir(),
+            "the Backstage Grafana plugin's query evaluator (node, @backstage-community/plugin-grafana, jsep)",
+            "npm pack @backstage-community/plugin-grafana@0.21.0 and npm install jsep@1 into tests/.npm")
+    script = tmp_path_factory.mktemp("grafana") / "evaluate.mjs"
+    script.write_text(EVALUATE)
+
+    def evaluate(query: str, dashboard: dict) -> dict:
+        done = subprocess.run([node, str(script), str(QUERY_EVALUATOR), query, json.dumps(dashboard)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    return evaluate
+
+
+def search_hit(dashboard_file: Path) -> dict:
+    """The dashboard as Grafana's /api/search lists it, what the plugin evaluates the selector against."""
+    board = json.loads(dashboard_file.read_text())
+    return {"uid": board["uid"], "title": board["title"], "url": f"/d/{board['uid']}/{board['uid']}", "type": "dash-db",
+            "tags": board["tags"]}
+
+
+def test_the_dashboard_selector_picks_the_services_dashboard_in_the_plugins_own_evaluator(tmp_path, grafana_selector):
+    ops = generate(tmp_path, CHECKOUT)
+    selector = load(ops / c.catalog_info_path("checkout"))["metadata"]["annotations"]["grafana/dashboard-selector"]
+    own = search_hit(ops / c.dashboard_path("checkout"))
+    other = own | {"uid": "opgen-cart", "url": "/d/opgen-cart/cart", "tags": ["payments", "tier-1", "opgen", c.dashboard_tag("cart")]}
+    assert grafana_selector(selector, own) == {"result": True}
+    assert grafana_selector(selector, other) == {"result": False}
 
 
 def test_pagerduty_annotation_only_with_a_service_id(kit):
@@ -309,17 +357,20 @@ FORM_ANSWERS = [
     ("objectives", "availability=99.95,latency=99"), ("objectives", "availability=99.95, latency=99"),
     ("objectives", "availability"), ("objectives", "availability=99,"), ("objectives", "availability=99,,latency=99"),
     ("dependencies", "cache:redis,"),
+    ("runbook_base_url", "https://github.com/acme/checkout/blob/main"), ("runbook_base_url", "http://git.example.com/a/b"),
+    ("runbook_base_url", "ftp://git.example.com/a"), ("runbook_base_url", "github.com/acme/checkout"),
+    ("runbook_base_url", "https://git.example.com/a b"), ("runbook_base_url", "https://git.example.com/{x}"),
 ]
 
 
 @pytest.mark.parametrize(("question", "answer"), FORM_ANSWERS)
-def test_the_form_accepts_what_opgen_accepts(template, question, answer):
+def test_the_form_accepts_what_opgen_accepts(template, question, answer, tmp_path):
     from opgen.errors import DescriptorError
-    from opgen.scaffold import Answers, build_descriptor
+    from opgen.scaffold import Answers, check_answers
 
     given = {question: str(answer)} | ({"gpus": "1"} if question.startswith("gpu_") else {})
     try:
-        build_descriptor(Answers("checkout", **({"team": "payments"} | given)))
+        check_answers(Answers("checkout", **({"team": "payments"} | given)), tmp_path)
         opgen_accepts = True
     except DescriptorError:
         opgen_accepts = False
@@ -356,15 +407,48 @@ def test_the_questions_and_choices_are_those_of_the_cookiecutter_template(templa
     assert {k for k in cookiecutter if not k.startswith("_")} == COOKIECUTTER_QUESTIONS
     properties = questions(template)
     assert list(properties) == [k for k in cookiecutter if not k.startswith("_")]  # in the same order
-    for question in ("tier", "platform", "blueprint"):
+    for question in ("platform", "blueprint"):
         assert properties[question]["enum"] == cookiecutter[question]
         assert properties[question]["default"] == cookiecutter[question][0]
+    # A cookiecutter's first choice is its default; the form lists tiers in order, with the same default.
+    assert properties["tier"]["enum"] == ["1", "2", "3", "4"] == sorted(cookiecutter["tier"])
+    assert properties["tier"]["default"] == cookiecutter["tier"][0] == "2"
 
 
 # --- the template run as Backstage runs it -----------------------------------------------------
 
 SKELETON = ROOT / "templates" / "backstage" / "skeleton"
 EXPRESSION = re.compile(r"\$\{\{ parameters\.([a-z_]+)(?: or parameters\.([a-z_]+))? \}\}")
+# `parameters.x or (a string joined with + from literals and fields of parseRepoUrl(parameters.repoUrl))`
+JOINED_DEFAULT = re.compile(r"\$\{\{ parameters\.([a-z_]+) or \((.+)\) \}\}")
+REPO_URL_FIELD = re.compile(r"\(parameters\.repoUrl \| parseRepoUrl\)\.([a-z]+)")
+
+
+def parse_repo_url(value: str) -> dict[str, str]:
+    """Backstage's parseRepoUrl filter for a RepoUrlPicker value: host?owner=...&repo=..."""
+    from urllib.parse import parse_qs
+
+    host, _, query = value.partition("?")
+    return {"host": host} | {key: values[0] for key, values in parse_qs(query).items()}
+
+
+def step_value(expression: str, form: dict):
+    """One of the fetch step's values, as the scaffolder's templating renders it for `form`."""
+    if match := EXPRESSION.fullmatch(expression):
+        first, second = match.groups()
+        value = form.get(first)
+        return form.get(second) if second and not value else value  # `or` as in JavaScript
+    match = JOINED_DEFAULT.fullmatch(expression)
+    assert match, f"the test renders ${{{{ parameters.x }}}}, ${{{{ parameters.x or parameters.y }}}} and joined defaults, not {expression}"
+    if form.get(match.group(1)):
+        return form[match.group(1)]
+    repo = parse_repo_url(form["repoUrl"])
+    parts = [p.strip() for p in match.group(2).split(" + ")]
+    return "".join(repo[field.group(1)] if (field := REPO_URL_FIELD.fullmatch(p)) else p.strip("'") for p in parts)
+
+
+def step_values(template: dict, form: dict) -> dict:
+    return {key: step_value(expression, form) for key, expression in template["spec"]["steps"][0]["input"]["values"].items()}
 
 FORMS = {
     "http-api, every question answered": {
@@ -372,15 +456,20 @@ FORMS = {
         "namespace": "shop", "baseline_rps": 40, "peak_rps": 250.5, "per_instance_rps": 30, "monthly_budget_usd": 4000,
         "slack": "#payments-oncall", "pagerduty_service_id": "PABC123",
         "dependencies": "orders-db:postgres:critical,cache:redis", "objectives": "availability=99.95,latency=99",
+        "runbook_base_url": "https://git.example.com/payments/checkout-api/-/blob/main",
+        "repoUrl": "github.com?owner=acme&repo=checkout-api",
     },
     "queue-worker on ecs, the rest left empty": {
         "name": "billing-worker", "blueprint": "queue-worker", "team": "billing", "tier": "3", "platform": "ecs",
+        "repoUrl": "github.com?owner=acme&repo=billing-worker",
     },
     "gpu-inference with its own GPUs": {
         "name": "embedder", "blueprint": "gpu-inference", "team": "ml", "tier": "2", "platform": "kubernetes",
         "baseline_rps": 8, "peak_rps": 60, "gpus": 2, "gpu_model": "nvidia-a10g", "gpu_hourly_cost_usd": 1.2,
+        "repoUrl": "github.com?owner=ml&repo=embedder",
     },
-    "cron-job": {"name": "nightly-report", "blueprint": "cron-job", "team": "finance", "tier": "3", "platform": "kubernetes"},
+    "cron-job": {"name": "nightly-report", "blueprint": "cron-job", "team": "finance", "tier": "3", "platform": "kubernetes",
+                 "repoUrl": "github.com?owner=finance&repo=nightly-report"},
 }
 
 
@@ -393,15 +482,7 @@ def fetch_cookiecutter(tmp_path: Path, template: dict, form: dict) -> subprocess
     work = tmp_path / "work"
     contents = work / "template" / "{{cookiecutter and 'contents'}}"
     shutil.copytree((TEMPLATE.parent / step["url"]).resolve(), contents)
-    values = {}
-    for key, expression in step["values"].items():
-        match = EXPRESSION.fullmatch(expression)
-        assert match, f"the test renders only ${{{{ parameters.x }}}} and ${{{{ parameters.x or parameters.y }}}}, not {expression}"
-        first, second = match.groups()
-        value = form.get(first)
-        if second and not value:  # `or` as in JavaScript
-            value = form.get(second)
-        values[key] = "" if value is None else value  # undefined renders as ""
+    values = {key: "" if value is None else value for key, value in step_values(template, form).items()}  # undefined: ""
     defaults = json.loads((contents / "cookiecutter.json").read_text()) if (contents / "cookiecutter.json").exists() else {}
     values |= {"_copy_without_render": step.get("copyWithoutRender"), "_extensions": step.get("extensions")}
     info = defaults | {k: v for k, v in values.items() if v is not None}  # JSON drops undefined values
@@ -414,13 +495,13 @@ def fetch_cookiecutter(tmp_path: Path, template: dict, form: dict) -> subprocess
                           env={**os.environ, "COOKIECUTTER_CONFIG": str(config)})
 
 
-def new_service_args(form: dict) -> list[str]:
+def new_service_args(answers: dict) -> list[str]:
     from opgen.scaffold import QUESTIONS
 
-    args = ["new-service", form["name"], "--no-input"]
+    args = ["new-service", answers["name"], "--no-input"]
     for question in QUESTIONS:
-        if form.get(question.key) not in (None, ""):
-            args += [question.flag, str(form[question.key])]
+        if answers.get(question.key) not in (None, ""):
+            args += [question.flag, str(answers[question.key])]
     return args
 
 
@@ -433,10 +514,10 @@ def test_backstage_creates_exactly_what_new_service_creates(tmp_path, template, 
     result = fetch_cookiecutter(tmp_path, template, form)
     assert result.returncode == 0, result.stderr[-3000:]
     [generated] = (tmp_path / "work" / "intermediate").iterdir()  # what Backstage publishes
-    assert sorted(p.name for p in generated.iterdir()) == ["ops", "service.yaml"]
+    assert sorted(p.name for p in generated.iterdir()) == ["opgen-settings.yaml", "ops", "service.yaml"]
 
     (tmp_path / "cli").mkdir()
-    cli = run_opgen(*new_service_args(form), cwd=tmp_path / "cli")
+    cli = run_opgen(*new_service_args(step_values(template, form)), cwd=tmp_path / "cli")
     assert cli.returncode == 0, cli.stderr
     from_backstage, from_cli = tree(generated), tree(tmp_path / "cli" / form["name"])
     assert sorted(from_backstage) == sorted(from_cli)
@@ -444,6 +525,16 @@ def test_backstage_creates_exactly_what_new_service_creates(tmp_path, template, 
         assert from_backstage[path] == content, path
     assert (generated / "ops" / c.catalog_info_path(form["name"])).is_file()  # what the register step reads
     assert run_opgen("sync", "--check", generated.name, cwd=generated.parent).returncode == 0
+
+
+def test_runbook_links_default_to_the_published_repository(tmp_path, template):
+    assert step_values(template, FORMS["cron-job"])["runbook_base_url"] == "https://github.com/finance/nightly-report/blob/main"
+    result = fetch_cookiecutter(tmp_path, template, FORMS["cron-job"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    [generated] = (tmp_path / "work" / "intermediate").iterdir()
+    rules = (generated / "ops" / c.rules_path("nightly-report")).read_text()
+    assert "runbook_url: https://github.com/finance/nightly-report/blob/main/ops/runbooks/nightly-report/" in rules
+    assert "runbook_base_url: https://github.com/finance/nightly-report/blob/main" in (generated / "opgen-settings.yaml").read_text()
 
 
 def test_a_bad_answer_fails_the_step_with_opgens_message(tmp_path, template):

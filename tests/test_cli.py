@@ -98,11 +98,13 @@ def test_new_service_asks_and_asks_again_on_a_bad_answer(tmp_path):
         "",  # PagerDuty: none
         "orders-db:postgress", "broker:sqs:critical,orders-db:postgres",  # dependencies: unknown kind, then fine
         "99.95", "", "120", "99.5",  # objectives: the third refused, then fine
+        "git.example.com/cart", "https://git.example.com/shop/cart/-/blob/main",  # runbook base URL: not a URL, then fine
     ]
     result = run_opgen("new-service", "cart", cwd=tmp_path, input="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stdout + result.stderr
     for problem in ["'Payments' is not valid", "'7' is not one of", "is 50, below the typical 100", "'abc' is not a number",
-                    "'payments-oncall' is not valid", "kind is 'postgress'", "processing-time is 120"]:
+                    "'payments-oncall' is not valid", "kind is 'postgress'", "processing-time is 120",
+                    "'git.example.com/cart' must be an http(s) URL"]:
         assert problem in result.stdout + result.stderr, problem
     descriptor = yaml_helpers.load(tmp_path / "cart" / "service.yaml")
     meta, spec = descriptor["metadata"], descriptor["spec"]
@@ -112,6 +114,8 @@ def test_new_service_asks_and_asks_again_on_a_bad_answer(tmp_path):
     assert spec["cost"] == {"monthly_budget_usd": 5000} and "resources" not in spec
     assert spec["dependencies"] == [{"name": "broker", "kind": "sqs", "critical": True}, {"name": "orders-db", "kind": "postgres"}]
     assert [s["objective"] for s in spec["slos"]] == [99.95, 99, 99.5]
+    settings = yaml_helpers.load(tmp_path / "cart" / "opgen-settings.yaml")
+    assert settings == {"runbook_base_url": "https://git.example.com/shop/cart/-/blob/main"}
 
 
 def test_new_service_asks_for_gpus_with_the_blueprints_figures_as_defaults(tmp_path):

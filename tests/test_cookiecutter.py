@@ -1,9 +1,14 @@
 """The cookiecutter template a developer portal runs: given the same answers, it creates exactly
-the folder `opgen new-service NAME --no-input` creates, and a bad answer leaves nothing behind."""
+the folder `opgen new-service NAME --no-input` creates, a bad answer leaves nothing behind, and
+the real cruft updates a service made from it without reject files."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,7 @@ from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
 import yaml_helpers
-from conftest import is_stat_cache, run_opgen
+from conftest import is_stat_cache, require, run_opgen
 from opgen import conventions as c
 from opgen.descriptor.blueprints import available_blueprints
 from opgen.resources import data_path
@@ -24,7 +29,7 @@ FLAGS = {"blueprint": "--blueprint", "team": "--team", "tier": "--tier", "platfo
          "namespace": "--namespace", "baseline_rps": "--baseline-rps", "peak_rps": "--peak-rps",
          "per_instance_rps": "--per-instance-rps", "gpus": "--gpus", "gpu_model": "--gpu-model",
          "gpu_hourly_cost_usd": "--gpu-hourly-cost-usd", "monthly_budget_usd": "--monthly-budget-usd",
-         "slack": "--slack", "pagerduty_service_id": "--pagerduty-service-id"}
+         "slack": "--slack", "pagerduty_service_id": "--pagerduty-service-id", "runbook_base_url": "--runbook-base-url"}
 REPEATABLE = {"dependencies": "--dependency", "objectives": "--objective"}
 
 ANSWER_SETS = {
@@ -33,6 +38,7 @@ ANSWER_SETS = {
         "namespace": "shop", "baseline_rps": "40", "peak_rps": "250.5", "per_instance_rps": "30",
         "monthly_budget_usd": "4000", "slack": "#payments-oncall", "pagerduty_service_id": "PABC123",
         "dependencies": "orders-db:postgres:critical, cache:redis", "objectives": "availability=99.95, latency=99",
+        "runbook_base_url": "https://github.com/acme/checkout-api/blob/main",
     },
     "queue-worker on ecs with defaults": {
         "name": "billing-worker", "blueprint": "queue-worker", "platform": "ecs", "tier": "3",
@@ -130,7 +136,8 @@ def test_the_template_creates_exactly_what_new_service_creates(tmp_path, answers
     project = run_template(tmp_path, answers, tmp_path / "portal")
     assert project == tmp_path / "portal" / answers["name"]
     assert sorted(p.name for p in (tmp_path / "portal").iterdir()) == [answers["name"]]
-    assert sorted(p.name for p in project.iterdir()) == ["ops", "service.yaml"]
+    settings = ["opgen-settings.yaml"] if answers.get("runbook_base_url") else []
+    assert sorted(p.name for p in project.iterdir()) == [*settings, "ops", "service.yaml"]
 
     (tmp_path / "cli").mkdir()
     result = run_opgen(*new_service_args(answers), cwd=tmp_path / "cli")
@@ -172,3 +179,45 @@ def test_a_bad_answer_prints_opgens_message_and_leaves_nothing(tmp_path, capfd, 
     assert problems and all(problem in stderr.splitlines() for problem in problems), (problems, stderr)
     assert "Traceback" not in stderr
     assert list((tmp_path / "cli").iterdir()) == []
+
+
+# --- cruft: updates of a service made from the template -------------------------------------------------
+
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "opgen tests", "GIT_AUTHOR_EMAIL": "tests@opgen.invalid",
+                "GIT_COMMITTER_NAME": "opgen tests", "GIT_COMMITTER_EMAIL": "tests@opgen.invalid"}
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **GIT_IDENTITY})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_cruft_update_of_a_service_from_the_template_leaves_no_reject_files(tmp_path):
+    """The real cruft: create a service from the template (a git repository, as cruft wants it),
+    commit it, change the template, `cruft update`: nothing machine-specific makes a .rej."""
+    cruft = shutil.which("cruft", path=str(Path(sys.executable).parent)) or shutil.which("cruft")
+    require(cruft is not None, "cruft", "pip install 'opgen[test]' (cruft is in the test extra)")
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template)
+    git(template, "init", "-q")
+    git(template, "add", "-A")
+    git(template, "commit", "-qm", "template")
+    env = {**os.environ, **GIT_IDENTITY}
+    created = subprocess.run([cruft, "create", str(template), "--no-input", "--output-dir", str(tmp_path / "out"),
+                              "--extra-context", json.dumps({"name": "demo", "team": "payments"})],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert created.returncode == 0, created.stdout + created.stderr
+    project = tmp_path / "out" / "demo"
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "the new service")
+    (template / "README.md").write_text((template / "README.md").read_text() + "\nA change of the template.\n")
+    git(template, "commit", "-qam", "a newer template")
+    run_opgen("sync", ".", cwd=project)  # a sync on this machine, as after any change: the stat cache is back
+    updated = subprocess.run([cruft, "update", "--skip-apply-ask", "--project-dir", str(project)],
+                             cwd=project, capture_output=True, text=True, timeout=300, env=env)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*.rej")) == []
+    assert git(project, "status", "--porcelain").split() == ["M", ".cruft.json"]

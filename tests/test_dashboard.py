@@ -99,7 +99,7 @@ def test_imports_with_a_stable_uid_and_a_datasource_variable(dashboard, descript
     (variable,) = board["templating"]["list"]
     assert (variable["name"], variable["type"], variable["query"]) == ("datasource", "datasource", "prometheus")
     assert datasources(board) and all(d == DATASOURCE for d in datasources(board))
-    assert board["tags"] == [meta["team"], f"tier-{meta.get('tier', 2)}", "opgen"]
+    assert board["tags"] == [meta["team"], f"tier-{meta.get('tier', 2)}", "opgen", c.dashboard_tag(meta["name"])]
     assert (board["time"], board["refresh"]) == ({"from": "now-24h", "to": "now"}, "1m")
 
 
@@ -109,13 +109,17 @@ def test_long_service_names_keep_a_short_uid(tmp_path):
     descriptor.write_text((TEST_DESCRIPTORS / "http-28d.yaml").read_text().replace("name: search", f"name: {long_name}"))
     board = json.loads(generate(tmp_path, descriptor).read_text())
     assert board["uid"] == c.dashboard_uid(long_name) and len(board["uid"]) <= 40
+    tag = c.dashboard_tag(long_name)  # Grafana stores tags in 50 characters
+    assert tag in board["tags"] and len(tag) <= 50 and tag != c.dashboard_tag(long_name + "y")
 
 
-def test_links_only_to_the_runbook_overview(dashboard):
+def test_links_only_to_the_runbook_overview_where_it_is_browsable(dashboard, tmp_path):
     (link,) = dashboard(CHECKOUT)["links"]
     assert link["url"] == "https://git.example.com/shop/tree/main/examples/checkout/ops/runbooks/checkout/README.md"
-    (link,) = dashboard(TEST_DESCRIPTORS / "http-28d.yaml")["links"]
-    assert link["url"] == "ops/runbooks/search/README.md"
+    assert dashboard(TEST_DESCRIPTORS / "http-28d.yaml")["links"] == []  # a repository path would open nothing
+    (tmp_path / "opgen-settings.yaml").write_text("runbook_base_url: https://git.example.com/shop/blob/main\n")
+    (link,) = json.loads(generate(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml").read_text())["links"]
+    assert link["url"] == "https://git.example.com/shop/blob/main/http-28d/ops/runbooks/search/README.md"
 
 
 @each_descriptor

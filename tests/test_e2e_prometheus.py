@@ -1,7 +1,8 @@
 """End to end: the generated kit against a real Prometheus server.
 
-A small HTTP service (tests/e2e_app.py) is instrumented with its generated telemetry module and
-serves real requests, a quarter of them failing. A real Prometheus (Debian's `prometheus`, on a
+A small HTTP service is instrumented with its generated stub and serves real requests, a quarter
+of them failing: in Python (tests/e2e_app.py), Go (tests/go/e2e/e2e_app.go, on the generated
+package) and Node.js (tests/node/e2e_app.js), each where its toolchain is installed. A real Prometheus (Debian's `prometheus`, on a
 free loopback port, 1s scrape and evaluation intervals) scrapes it and evaluates the generated
 rules. The page-severity burn-rate alerts must go pending, their runbook_url must name a
 generated runbook, the SLI recording rules must return the error share the test produced, and
@@ -11,7 +12,6 @@ once the service is stopped SLONoData (targets down) must go pending. All within
 from __future__ import annotations
 
 import json
-import os
 import select
 import socket
 import subprocess
@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import stub_drivers as drivers
 import yaml_helpers
 from ruamel.yaml import YAML
 
@@ -45,10 +46,13 @@ apiVersion: opgen/v1
 kind: Service
 metadata: {{name: {SERVICE}, team: web, tier: 2}}
 spec:
+  runtime: {{language: {{language}}}}
   interfaces: [{{kind: http, port: 8080}}]
   slos:
     - {{name: {SLO}, objective: {OBJECTIVE}, window: 30d, sli: {{kind: availability}}}}
 """
+GO_APP = Path(__file__).parent / "go" / "e2e" / "e2e_app.go"  # imports the package of SERVICE
+NODE_APP = Path(__file__).parent / "node" / "e2e_app.js"
 FAILING_PATH = "/fail"  # e2e_app answers 503 there, 200 elsewhere
 REQUEST_CYCLE = (FAILING_PATH, "/", "/", "/")  # a quarter fail: an SLI that counted successes would read 0.75
 RATIO_TOLERANCE = 0.05  # a scrape can land inside a cycle; rate() extrapolates
@@ -198,10 +202,10 @@ class Traffic(threading.Thread):
         assert set(self.statuses) == {200, 503}, self.statuses
 
 
-def generate_kit(tmp_path: Path) -> Path:
+def generate_kit(tmp_path: Path, language: str) -> Path:
     folder = tmp_path / SERVICE
     folder.mkdir()
-    (folder / "service.yaml").write_text(DESCRIPTOR)
+    (folder / "service.yaml").write_text(DESCRIPTOR.replace("{language}", language))
     result = run_opgen("sync", SERVICE, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     return folder
@@ -272,12 +276,23 @@ def assert_runbook_is_generated(folder: Path, alert: dict) -> None:
     assert f"# {alertname}\n" in page.read_text(), f"{url} is not the runbook of {alertname}"
 
 
+def app_command(language: str, stub: Path, tmp_path: Path, go_cache: Path) -> tuple[list[str], dict[str, str]]:
+    """How to start the e2e app of the language on its generated stub, and its environment (no OTLP
+    export from CI's settings)."""
+    if language == "python":
+        return [sys.executable, str(APP), stub.stem], drivers.without_otel_settings(PYTHONPATH=str(stub.parent))
+    if language == "node":
+        return ["node", str(NODE_APP), str(stub)], drivers.node_environment()
+    binary = drivers.build_go_program(stub.parent, {"e2e_app.go": GO_APP.read_text()}, tmp_path / "go", go_cache)
+    return [str(binary)], drivers.without_otel_settings()
+
+
 @contextmanager
-def serving_app(module: Path, metrics_port: int, deadline: Deadline, log: Path):
-    """e2e_app running the generated module, with traffic flowing to it; both stopped at the end."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}  # no OTLP export from CI's settings
-    env.update(PYTHONPATH=str(module.parent), OPGEN_METRICS_PORT=str(metrics_port))
-    with running([sys.executable, str(APP), module.stem], log, env=env, stdout=subprocess.PIPE, text=True) as app:
+def serving_app(command: tuple[list[str], dict[str, str]], metrics_port: int, deadline: Deadline, log: Path):
+    """The e2e app running the generated stub, with traffic flowing to it; both stopped at the end."""
+    args, env = command
+    env = {**env, "OPGEN_METRICS_PORT": str(metrics_port)}
+    with running(args, log, env=env, stdout=subprocess.PIPE, text=True) as app:
         deadline.processes["the app"] = app
         traffic = Traffic(app_port(app, deadline))
         traffic.start()
@@ -304,18 +319,21 @@ def prometheus_server(binary: str, config: dict, tmp_path: Path, deadline: Deadl
         yield api
 
 
-def test_generated_kit_pages_on_a_burning_service_and_notices_it_going_away(tmp_path, prometheus_binary):
+@pytest.mark.parametrize("language", drivers.LANGUAGES)
+def test_generated_kit_pages_on_a_burning_service_and_notices_it_going_away(tmp_path, prometheus_binary, language, go_cache):
+    drivers.require_toolchain(language)
     logs = {"prometheus": tmp_path / "prometheus.log", "app": tmp_path / "app.log"}
-    deadline = Deadline(DEADLINE_SECONDS, logs)
-    folder = generate_kit(tmp_path)
+    folder = generate_kit(tmp_path, language)
     rules_file = folder / c.OPS_DIR / c.rules_path(SERVICE)
-    module = folder / c.OPS_DIR / c.telemetry_path(SERVICE)
+    stub = folder / c.OPS_DIR / c.telemetry_path(SERVICE, language)
     page_pairs = {(r["labels"][c.LABEL_LONG_WINDOW], r["labels"][c.LABEL_SHORT_WINDOW]) for r in page_burn_rules(rules_file)}
     metrics_port = free_port()
     config = prometheus_config(metrics_port, time_compressed(rules_file, tmp_path))
+    command = app_command(language, stub, tmp_path, go_cache)  # a Go build is not the app's time to answer
+    deadline = Deadline(DEADLINE_SECONDS, logs)
 
     with (
-        serving_app(module, metrics_port, deadline, logs["app"]) as (app, traffic),
+        serving_app(command, metrics_port, deadline, logs["app"]) as (app, traffic),
         prometheus_server(prometheus_binary, config, tmp_path, deadline, logs["prometheus"]) as api,
     ):
         # Every page-severity window pair goes pending (or firing) for the service.

@@ -211,7 +211,8 @@ def test_an_unknown_target_is_a_warning_and_the_sync_goes_on(shop):
     assert result.returncode == 0
     assert re.search(r"payment-gateway/service.yaml:\d+:\d+: warning: dependency 'bank-connector' is the service "
                      r"'bank-connector', which no descriptor synced with this one describes", result.stderr)
-    assert result.stderr.count("warning:") == 1
+    graph = [line for line in result.stderr.splitlines() if "warning: dependency" in line]  # the others: on-call, links
+    assert len(graph) == 1
 
 
 def test_a_cycle_is_a_warning_naming_the_services_in_order(tmp_path):
@@ -267,7 +268,7 @@ def test_graph_as_dot_has_one_node_per_service_and_styled_edges(shop):
     labels, found = {}, {}
     for line in lines[1:-1]:
         node = re.fullmatch(rf'  ({NODE_ID}) \[label="([a-z0-9-]+)\\n[^"]*"(?:, style=dashed, color=grey)?\];', line)
-        edge = re.fullmatch(rf"  ({NODE_ID}) -> ({NODE_ID}) \[style=(solid|dashed)\];", line)
+        edge = re.fullmatch(rf'  ({NODE_ID}) -> ({NODE_ID}) \[style=(solid|dashed)(?:, penwidth=2, label="[\d.]+%"(?:, color=red)?)?\];', line)
         assert node or edge or line in ("  rankdir=LR;", '  node [shape=box, fontname="sans-serif"];'), line
         if node:
             labels[node[1]] = node[2]
@@ -286,13 +287,13 @@ def test_graph_as_mermaid_is_a_flowchart_with_dotted_non_critical_edges(shop):
     labels, found = {}, {}
     for line in lines[1:]:
         node = re.fullmatch(rf'  ({NODE_ID})\["([a-z0-9-]+)(?: \(no descriptor\)"\]:::unknown|"\])', line)
-        edge = re.fullmatch(rf"  ({NODE_ID}) (-->|-\.->) ({NODE_ID})", line)
-        assert node or edge or line == "  classDef unknown stroke-dasharray: 5 5", line
+        edge = re.fullmatch(rf"  ({NODE_ID}) (-->|-\.->|==>\|[\d.]+%\|) ({NODE_ID})", line)  # ==>: bounds a ceiling (test_ceilings)
+        assert node or edge or line == "  classDef unknown stroke-dasharray: 5 5" or line.startswith("  linkStyle "), line
         if node:
             assert node[1] not in labels
             labels[node[1]] = node[2]
         if edge:
-            found[(edge[1], edge[3])] = edge[2] == "-->"
+            found[(edge[1], edge[3])] = edge[2] != "-.->"
     assert {(labels[a], labels[b]): crit for (a, b), crit in found.items()} == edges(declared(shop))
 
 
@@ -345,3 +346,53 @@ def test_without_a_terminal_sync_prints_plain_lines_only(shop):
     assert "rendering" not in result.stdout + result.stderr
     assert "conflicts" not in result.stdout
     assert result.stdout.splitlines()[-1].startswith("opgen: 0 created, 0 updated, ")
+
+
+# --- where a search for descriptors goes -----------------------------------------------------------------
+
+
+def test_validate_at_the_repository_root_checks_the_example_and_passes_by_the_test_fleets():
+    from conftest import ROOT
+
+    result = run_opgen("validate", "--strict", cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["ok: examples/checkout/service.yaml (checkout, 3 SLOs)"]
+
+
+def test_a_search_passes_by_the_folders_settings_exclude_unless_they_are_named(tmp_path):
+    for folder in ("services/a", "services/fixtures/a", "other/b"):
+        (tmp_path / folder).mkdir(parents=True)
+        name = folder.replace("/", "-")
+        (tmp_path / folder / "service.yaml").write_text(f"apiVersion: opgen/v1\nkind: Service\nmetadata: {{name: {name}, team: t}}\nspec: {{}}\n")
+    (tmp_path / "services" / "opgen-settings.yaml").write_text("exclude: [fixtures]\n")
+    (tmp_path / "opgen-settings.yaml").write_text("exclude: [other]\n")
+    found = lambda *paths: re.findall(r"^ok: (\S+)", run_opgen("validate", *paths, cwd=tmp_path).stdout, re.M)  # noqa: E731
+    assert found() == ["services/a/service.yaml"]
+    assert found("services") == ["services/a/service.yaml"]
+    assert found("services/fixtures") == ["services/fixtures/a/service.yaml"]  # named: found
+    assert found("other", "services") == ["other/b/service.yaml", "services/a/service.yaml"]
+    (tmp_path / "services" / "opgen-settings.yaml").write_text("exclude: fixtures\n")
+    bad = run_opgen("validate", cwd=tmp_path / "services")
+    assert bad.returncode == 2 and re.search(r"opgen-settings.yaml:1:10: exclude .*list", bad.stderr), bad.stderr
+
+
+# --- a fleet sync after a sync of one of its services --------------------------------------------------
+
+
+def test_a_fleet_sync_removes_the_fleet_files_a_one_service_sync_left_in_that_service(shop, tmp_path):
+    tree = tmp_path / "shop"
+    shutil.copytree(shop, tree)
+    assert run_opgen("sync", "checkout", cwd=tree).returncode == 0
+    assert run_opgen("sync", "cart", cwd=tree).returncode == 0
+    own = tree / "checkout" / "ops" / "alertmanager" / "routes.yml"
+    edited = tree / "cart" / "ops" / "alertmanager" / "routes.yml"
+    assert own.is_file() and edited.is_file()
+    edited.write_text(edited.read_text() + "# kept by hand\n")
+    check = run_opgen("sync", "--check", ".", cwd=tree)
+    assert check.returncode == 1 and "obsolete: checkout/ops/alertmanager/routes.yml" in check.stdout, check.stdout
+    result = run_opgen("sync", ".", cwd=tree)
+    assert "deleted checkout/ops/alertmanager/routes.yml" in result.stdout, result.stdout
+    assert not own.exists() and edited.is_file()  # a hand-edited one stays, as any file edited by hand
+    assert "orphaned cart/ops/alertmanager/routes.yml" in result.stderr
+    assert (tree / "ops" / "alertmanager" / "routes.yml").is_file()
+    assert "alertmanager/routes.yml" not in (tree / "checkout" / "ops" / ".opgen" / "manifest.json").read_text()

@@ -11,6 +11,7 @@ executed, never breaking structure.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import json
 import re
@@ -29,6 +30,7 @@ from ruamel.yaml import YAML
 from opgen import conventions as c
 from opgen.descriptor.load import load_service_text
 from opgen.render import RenderContext, render_all
+from opgen.sync.regions import regions
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "openslo-v1.schema.json").read_text())
 
@@ -40,9 +42,14 @@ HOSTILE_PIECES = [
     "|", "#", "# heading", "> quote", "- item", "1. item", "---", "<", ">", "&amp;", "&", "\u00e9", "\u4e2d\u6587",
     "\U0001f525", "\u202e", "\u200b", ":", ": x", "- ", "? ", "!!python/object", "&anchor", "*alias", "@", "%",
     "\r\n", "=~", "\x85",
+    # whole marker lines (render_all refuses a file whose keep-regions are not those its renderer declares)
+    "\n<!-- opgen:keep notes -->\n", "\n<!-- opgen:end -->\n", "\n# opgen:keep custom\n", "\n# opgen:end\n",
+    "\n// opgen:keep custom\n", "\n```\n", "\n~~~~\n",
 ]
-hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(min_size=1, max_size=5)),
-                        min_size=1, max_size=12).map("".join)
+# Free text the descriptor accepts: no control characters but tab and newlines (generated, not filtered,
+# so hypothesis never discards most of its draws).
+free_text = st.text(st.one_of(st.characters(exclude_categories=("Cc", "Cs")), st.sampled_from("\t\n\r")), min_size=1, max_size=5)
+hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), free_text), min_size=1, max_size=12).map("".join)
 
 
 def acceptable(text: str) -> bool:
@@ -51,8 +58,10 @@ def acceptable(text: str) -> bool:
 
 
 descriptions = hostile_text.filter(acceptable).map(lambda t: t[:500])
-label_values = hostile_text.filter(lambda t: acceptable(t) and "{" not in t and "}" not in t
-                                   and "\n" not in t and "\r" not in t).map(lambda t: t[:100])
+ONE_LINE_PIECES = [piece for piece in HOSTILE_PIECES if acceptable(piece) and not set(piece) & set("{}\n\r\x85")]
+one_line_text = st.text(st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="{}"), min_size=1, max_size=5)
+label_values = st.lists(st.one_of(st.sampled_from(ONE_LINE_PIECES), one_line_text), min_size=1, max_size=12).map(
+    "".join).map(lambda t: t[:100])
 
 
 def promql_string(value: str) -> str:
@@ -151,6 +160,14 @@ def test_hostile_text_stays_text_in_every_artifact(tmp_path_factory, promtool, d
                  if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
     assert ast.literal_eval(constants["SERVICE_DESCRIPTION"]) == description
 
+    # Go and Node.js stubs of the same service: the description constant is the text itself (their
+    # string literals escape only what JSON also escapes), and the text forms no keep-region marker.
+    for language, constant in (("go", "const ServiceDescription = "), ("node", "const SERVICE_DESCRIPTION = ")):
+        stub = stub_text(service, language)
+        (literal,) = [line.removeprefix(constant).removesuffix(";") for line in stub.splitlines() if line.startswith(constant)]
+        assert json.loads(literal) == description
+        assert set(regions(stub, c.telemetry_path(service.name, language))) == {"imports", "custom"}
+
     # Runbooks: Markdown whose visible text holds the descriptions, with no HTML of their making.
     parser = MarkdownIt("commonmark")
     overview = parser.parse(artifacts[c.runbook_overview_path("hostile")])
@@ -165,6 +182,13 @@ def test_hostile_text_stays_text_in_every_artifact(tmp_path_factory, promtool, d
     # Backstage: YAML with the description unchanged.
     (catalog,) = yaml_load_all(artifacts[c.catalog_info_path("hostile")])
     assert plain(catalog["metadata"].get("description", "")) == plain(description)
+
+
+def stub_text(service, language: str) -> str:
+    """The instrumentation stub of the service, were it written in `language`."""
+    artifacts = render_all(RenderContext(dataclasses.replace(service, language=language), "service.yaml"))
+    (text,) = [a.text for a in artifacts if a.path == c.telemetry_path(service.name, language)]
+    return text
 
 
 # The only HTML in a runbook is opgen's own comments: the generated header and keep-region markers.

@@ -1,18 +1,20 @@
-"""The generated telemetry module emits what the generated rules and dashboard read.
+"""The generated instrumentation emits what the generated rules, dashboard and autoscaler read.
 
-Not by comparing strings: a real service is played against the module (tests/telemetry_driver.py,
-in a fresh interpreter with the real OpenTelemetry SDK and Prometheus exporter), the real
-/metrics endpoint is scraped, and every selector of the rules (and dashboard) must select a
-series of that scrape. Cron jobs push instead: their runs push to a real Pushgateway, whose
-/metrics is what Prometheus scrapes (with honor_labels: true).
+Not by comparing strings: a real service is played against the stub in its own language (Python,
+Go, Node.js; tests/stub_drivers.py) with the real libraries (the OpenTelemetry SDKs and Prometheus
+exporters, prometheus/client_golang), the real /metrics endpoint is scraped, and every selector of
+the rules, dashboard and KEDA triggers must select a series of that scrape, and every SLI computed
+from it must count exactly the failures played. Cron jobs push instead: their runs push to a real
+Pushgateway, whose /metrics is what Prometheus scrapes (with honor_labels: true).
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
+import io
 import json
-import os
 import pkgutil
 import re
 import socket
@@ -25,31 +27,47 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import hcl2
 import promql_parser
 import pytest
+import stub_drivers as drivers
 import yaml_helpers
 from prometheus_client.parser import text_string_to_metric_families
+from ruamel.yaml import YAML
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, real_tool, run_opgen, service_folder
+from conftest import EXAMPLES, TEST_DESCRIPTORS, real_tool, run_opgen
+from opgen import contract
 from opgen import conventions as c
+from opgen.descriptor.blueprints import builtin_blueprint_dir
 from opgen.descriptor.checks import WINDOW_PLACEHOLDER
 from opgen.descriptor.load import load_service
 from opgen.descriptor.model import Service
-from opgen.render import RenderContext
-from opgen.render import otel_python
+from opgen.capacity import plan_capacity
+from opgen.render import RenderContext, otel_go, otel_node, otel_python, terraform_autoscaling
+from opgen.sync.regions import regions
 from opgen.slo.sli import le_values
 
-DRIVER = Path(__file__).parent / "telemetry_driver.py"
+BLUEPRINT_DESCRIPTOR = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {{name: {name}, team: payments}}
+spec:
+  blueprint: {blueprint}
+"""
+REQUEST_BLUEPRINTS = ("http-api", "grpc-api", "queue-worker", "gpu-inference")  # cron-job: the job-run tests
 CASES = [  # (descriptor, latency threshold to put in it instead of its own)
     pytest.param((EXAMPLES / "checkout" / "service.yaml", None), id="checkout"),
     pytest.param((TEST_DESCRIPTORS / "ecs-all-deps.yaml", None), id="ecs-all-deps"),  # every dependency kind, a queue consumer
-    pytest.param((TEST_DESCRIPTORS / "gpu-inference.yaml", None), id="gpu-inference"),
+    pytest.param((TEST_DESCRIPTORS / "gpu-inference.yaml", None), id="gpu-inference"),  # a KEDA request-rate trigger
     pytest.param((TEST_DESCRIPTORS / "grpc-7d.yaml", None), id="grpc-7d"),
     pytest.param((TEST_DESCRIPTORS / "queue-90d.yaml", None), id="queue-90d"),
     pytest.param((TEST_DESCRIPTORS / "queue-fresh.yaml", None), id="queue-fresh"),  # freshness 90s: not a default boundary
     pytest.param((TEST_DESCRIPTORS / "http-28d.yaml", None), id="http-28d"),  # 1s: le "1.0" against le=~"1|1[.]0"
     pytest.param((EXAMPLES / "checkout" / "service.yaml", "300ms"), id="checkout-300ms"),  # not a default boundary
+    *(pytest.param((blueprint, None), id=f"blueprint-{blueprint}") for blueprint in REQUEST_BLUEPRINTS),
 ]
+PLAYS = [pytest.param((*case.values[0], language), id=f"{case.id}-{language}", marks=case.marks)
+         for case in CASES for language in drivers.LANGUAGES]
 PROMETHEUS_OWN = {c.TARGET_UP_METRIC, "ALERTS", "ALERTS_FOR_STATE"}  # written by Prometheus, not scraped
 TARGET_LABELS = {"job", "instance"}  # added by Prometheus at scrape time
 PLATFORM_METRICS = {
@@ -59,7 +77,7 @@ PLATFORM_METRICS = {
 GRAFANA_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
 PUSHGATEWAY = "prometheus-pushgateway"  # Debian's package and binary name
 CRON_JOB = TEST_DESCRIPTORS / "cron-report.yaml"
-AGE_PROBE_SECONDS = Fraction(60)  # a default message-age boundary, checked where no freshness SLO adds one
+AGE_PROBE_SECONDS = drivers.AGE_PROBE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class Played:
     folder: Path
     service: Service
     samples: list[Sample]
+    language: str = "python"
 
     def named(self, name: str, **labels: str) -> list[Sample]:
         return [s for s in self.samples if s.name == name and all(s.labels.get(k, "") == v for k, v in labels.items())]
@@ -85,48 +104,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def sync(tmp_path: Path, descriptor: Path, threshold: str | None = None) -> Path:
-    """`opgen sync` on a copy of descriptor, with every latency threshold set to `threshold` if given."""
-    folder = service_folder(tmp_path, descriptor)
+def descriptor_text(descriptor: Path | str, language: str, threshold: str | None = None) -> str:
+    """The descriptor (a file, or a blueprint's name) with spec.runtime.language set, and every
+    latency threshold set to `threshold` if given."""
+    if isinstance(descriptor, str):
+        text = BLUEPRINT_DESCRIPTOR.format(name=f"bp-{descriptor}", blueprint=descriptor)
+    else:
+        text = descriptor.read_text()
     if threshold:
-        copy = folder / "service.yaml"
-        copy.write_text(re.sub(r"threshold: \w+", f"threshold: {threshold}", copy.read_text()))
+        text = re.sub(r"threshold: \w+", f"threshold: {threshold}", text)
+    yaml = YAML()  # round trip: comments and flow style stay
+    data = yaml.load(text)
+    data["spec"].setdefault("runtime", {})["language"] = language
+    text = io.StringIO()
+    yaml.dump(data, text)
+    return text.getvalue()
+
+
+def sync(tmp_path: Path, descriptor: Path | str, threshold: str | None = None, language: str = "python") -> Path:
+    """`opgen sync` on a copy of descriptor (a file or a blueprint's name) in the given language."""
+    folder = tmp_path / (descriptor if isinstance(descriptor, str) else descriptor.stem)
+    folder.mkdir()
+    (folder / "service.yaml").write_text(descriptor_text(descriptor, language, threshold))
     result = run_opgen("sync", folder.name, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     return folder
 
 
-def without_otel_settings(**extra: str) -> dict[str, str]:
-    """The environment minus OTEL_* variables (an OTLP endpoint set in CI must not leak in)."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **extra}
-
-
-def play(folder: Path) -> Played:
-    """Run the driver against the generated module and parse its scrape."""
+def play(folder: Path, language: str, gocache: Path) -> Played:
+    """Run the language's driver against the generated stub and parse its scrape."""
     service = load_service(folder / "service.yaml")
-    module = folder / "ops" / c.telemetry_path(service.name)
-    kinds = otel_python.declared_request_kinds(service)
-    plan = {
-        "slow_seconds": float(max(thresholds(service, "latency"), default=0)) + 0.05,
-        "stale_seconds": float(max(thresholds(service, "freshness"), default=AGE_PROBE_SECONDS)) + 60,
-        "http": "http" in kinds, "grpc": "grpc" in kinds, "queue": "queue-consumer" in kinds,
-        "dependencies": [[h.function, h.call_class] for h in otel_python.dependency_helpers(service)],
-    }
-    result = drive(module, plan, OPGEN_METRICS_PORT=str(free_port()))
+    result = drivers.drive(language, folder, service, drivers.plan(service, language), folder.parent / "work",
+                           gocache, OPGEN_METRICS_PORT=str(free_port()))
     assert result.returncode == 0, result.stderr
-    return Played(folder, service, parse_scrape(result.stdout))
+    return Played(folder, service, parse_scrape(result.stdout), language)
 
 
 def thresholds(service: Service, kind: str) -> list:
-    return [s.sli.threshold_seconds for s in service.slos if s.sli.kind == kind]
-
-
-def drive(module: Path, plan: dict, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(DRIVER), module.stem, json.dumps(plan)],
-        env=without_otel_settings(PYTHONPATH=str(module.parent), **env),
-        capture_output=True, text=True, timeout=120,
-    )
+    return drivers.thresholds(service, kind)
 
 
 def parse_scrape(text: str) -> list[Sample]:
@@ -136,10 +151,13 @@ def parse_scrape(text: str) -> list[Sample]:
     ]
 
 
-@pytest.fixture(scope="module", params=CASES)
-def played(request, tmp_path_factory) -> Played:
-    descriptor, threshold = request.param
-    return play(sync(tmp_path_factory.mktemp("played"), descriptor, threshold))
+@pytest.fixture(scope="module", params=PLAYS)
+def played(request, tmp_path_factory, go_cache) -> Played:
+    descriptor, threshold, language = request.param
+    drivers.require_toolchain(language)
+    root = tmp_path_factory.mktemp("played")
+    (root / "work").mkdir()
+    return play(sync(root, descriptor, threshold, language), language, go_cache)
 
 
 # --- reading selectors out of PromQL ---------------------------------------------------------
@@ -243,6 +261,74 @@ def dashboard_queries(played: Played) -> list[str]:
     return [with_grafana_variables_filled(e) for e in dashboard_exprs(dashboard)]
 
 
+def keda_queries(played: Played) -> list[str]:
+    """The PromQL of the Prometheus triggers of the KEDA ScaledObject, read with a real HCL parser."""
+    path = played.folder / "ops" / c.terraform_path(played.service.name)
+    if not path.is_file():
+        return []
+    found = []
+
+    def visit(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "query" and isinstance(value, str):
+                    found.append(json.loads(value))  # an HCL string literal, quotes and escapes as JSON's
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(hcl2.loads(path.read_text()))
+    return found
+
+
+def test_every_selector_of_the_keda_triggers_selects_a_scraped_series(played):
+    service, queries = played.service, keda_queries(played)
+    triggers = ()
+    if terraform_autoscaling.autoscaler(service) == "keda":
+        triggers, _ = terraform_autoscaling.keda_triggers(service, plan_capacity(service))
+    assert sorted(queries) == sorted(dict(t.metadata)["query"].literal for t in triggers if t.type == "prometheus")
+    assert unmatched_selectors(played, queries, set()) == []
+
+
+def played_count(played: Played, metric: str, *matchers: str) -> Fraction:
+    """What the scrape holds of `metric` whose labels match the matchers (PromQL label matchers)."""
+    wanted = selectors("x{" + ",".join(matchers) + "}")[0].matchers.matchers if matchers else []
+    return Fraction(sum(s.value for s in played.named(metric) if all(matches(m, s.labels) for m in wanted)))
+
+
+def sli_from_scrape(played: Played, slo) -> tuple[Fraction, Fraction]:
+    """(bad, total) events of the SLO, computed from the scrape as its rules compute them from the
+    series: error matchers on the _count series, or the count minus the threshold's bucket."""
+    sli = slo.sli
+    metric = c.MESSAGE_AGE if sli.kind == "freshness" else c.REQUEST_METRICS[sli.interface]
+    total = played_count(played, metric.count)
+    if sli.kind == "availability":
+        return sum((played_count(played, metric.count, *m.split(",")) for m in metric.error_matchers), Fraction(0)), total
+    (le,) = {s.labels["le"] for s in played.named(metric.bucket)} & set(le_values(sli.threshold_seconds))
+    return total - played_count(played, metric.bucket, f'le="{le}"'), total
+
+
+def driven_events(played: Played, slo) -> tuple[int, int]:
+    """(bad, total) events of the SLO in what the driver played (tests/stub_drivers.py)."""
+    sli, language = slo.sli, played.language
+    if sli.kind == "freshness":  # aged messages: fresh, failed, stale, from a clock ahead; one stale
+        return 1, 4
+    if sli.interface == "http":
+        total, failed, slow = drivers.expected_http(language)
+        return (failed if sli.kind == "availability" else slow), total
+    if sli.interface == "grpc":  # one OK call, one UNAVAILABLE, both fast
+        return (1 if sli.kind == "availability" else 0), 2
+    return (1 if sli.kind == "availability" else 0), 5  # messages: one of five failed, all fast
+
+
+def test_every_sli_computed_from_the_scrape_counts_the_failures_played(played):
+    checked = [slo for slo in played.service.slos if slo.sli.kind in ("availability", "latency", "freshness")]
+    assert checked or not played.service.slos
+    for slo in checked:
+        assert sli_from_scrape(played, slo) == driven_events(played, slo), slo.name
+
+
 def test_every_latency_threshold_is_a_bucket_boundary_and_slow_requests_land_above_it(played):
     latency = [s for s in played.service.slos if s.sli.kind == "latency"]
     for slo in latency:
@@ -255,7 +341,7 @@ def test_every_latency_threshold_is_a_bucket_boundary_and_slow_requests_land_abo
 
 
 def test_every_freshness_threshold_is_a_message_age_boundary_and_stale_messages_land_above_it(played):
-    if "queue-consumer" not in otel_python.declared_request_kinds(played.service):
+    if "queue-consumer" not in contract.declared_request_kinds(played.service):
         assert not played.named(c.MESSAGE_AGE.count)
         return
     ages = played.named(c.MESSAGE_AGE.count)
@@ -270,18 +356,22 @@ def test_every_freshness_threshold_is_a_message_age_boundary_and_stale_messages_
 
 
 def test_failures_carry_error_type(played):
-    kinds = otel_python.declared_request_kinds(played.service)
+    kinds = contract.declared_request_kinds(played.service)
     if "http" in kinds:
         http = c.REQUEST_METRICS["http"]
+        unanswered = drivers.UNANSWERED_ERROR_TYPE[played.language]
         assert played.named(http.count, http_response_status_code="503", error_type="503")
-        assert played.named(http.count, http_response_status_code="", error_type="RuntimeError")
+        assert played.named(http.count, http_response_status_code="", error_type=unanswered)
         assert played.named(http.count, http_route="/orders/{id}"), "the app's route template is the route"
+        assert played.named(http.count, http_request_method=contract.OTHER_HTTP_METHOD)
+        assert {s.labels["http_request_method"] for s in played.named(http.count)} <= {"GET", "POST", contract.OTHER_HTTP_METHOD}
     if "queue-consumer" in kinds:
         queue = c.REQUEST_METRICS["queue-consumer"]
         assert played.named(queue.count, messaging_system="kafka", error_type="TimeoutError")
     if "grpc" in kinds:
         grpc = c.REQUEST_METRICS["grpc"]
         assert played.named(grpc.count, rpc_response_status_code="UNAVAILABLE", error_type="Unavailable")
+        assert played.named(grpc.count, rpc_response_status_code="OK", rpc_method="shop.Inventory/Get", rpc_system_name="grpc")
 
 
 def test_each_dependency_is_its_own_peer_service_with_its_system_and_errors(played):
@@ -292,6 +382,8 @@ def test_each_dependency_is_its_own_peer_service_with_its_system_and_errors(play
         assert {s.labels.get("error_type", "") for s in calls} >= {"", "Unavailable" if dependency.kind == "grpc" else "ConnectionError"}
         if metric.histogram == "http_client_request_duration_seconds":
             assert [s for s in calls if s.labels.get("error_type") == "503" and s.labels["http_response_status_code"] == "503"]
+        if metric.histogram == "rpc_client_call_duration_seconds":
+            assert {s.labels["rpc_response_status_code"] for s in calls} == {"OK", "UNAVAILABLE"}
 
 
 def test_the_resource_names_the_service_its_team_and_tier(played):
@@ -300,6 +392,15 @@ def test_the_resource_names_the_service_its_team_and_tier(played):
     assert {k: info.labels.get(k) for k in ("service_name", "service_namespace", c.LABEL_TEAM, c.LABEL_TIER)} == {
         "service_name": service.name, "service_namespace": service.namespace,
         c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
+
+
+def test_every_histogram_has_the_contracts_boundaries(played):
+    """The buckets the scrape holds are exactly the contract's, in every language."""
+    for histogram in contract.service_contract(played.service).histograms:
+        samples = played.named(histogram.prometheus_name + "_bucket")
+        if samples:
+            seen = {Fraction(s.labels["le"]) for s in samples if s.labels["le"] != "+Inf"}
+            assert seen == set(histogram.boundaries), histogram.otel_name
 
 
 # --- cron jobs: what their runs push to a real Pushgateway --------------------------------------
@@ -352,19 +453,31 @@ def scrape_job_group(gateway: str, played: Played) -> Played:
     with urllib.request.urlopen(f"{gateway}/metrics", timeout=10) as response:
         samples = parse_scrape(response.read().decode())
     group = [s for s in samples if s.labels.get("job") == played.service.name]
-    return Played(played.folder, played.service, group)
+    return Played(played.folder, played.service, group, played.language)
 
 
-@pytest.fixture(scope="module")
-def job_runs(pushgateway, tmp_path_factory) -> JobRuns:
-    folder = sync(tmp_path_factory.mktemp("cron"), CRON_JOB)
+JOBS = [pytest.param((job, language), id=f"{name}-{language}")
+        for job, name in ((CRON_JOB, "cron-report"), ("cron-job", "blueprint-cron-job")) for language in drivers.LANGUAGES]
+
+
+def run_job(folder: Path, language: str, outcome: str, gocache: Path, gateway: str) -> subprocess.CompletedProcess:
     service = load_service(folder / "service.yaml")
-    module = folder / "ops" / c.telemetry_path(service.name)
+    work = folder.parent / "work"
+    work.mkdir(exist_ok=True)
+    return drivers.drive(language, folder, service, {"job_run": outcome}, work, gocache, OPGEN_PUSHGATEWAY_URL=gateway)
+
+
+@pytest.fixture(scope="module", params=JOBS)
+def job_runs(request, pushgateway, tmp_path_factory, go_cache) -> JobRuns:
+    job, language = request.param
+    drivers.require_toolchain(language)
+    folder = sync(tmp_path_factory.mktemp("cron"), job, language=language)
+    service = load_service(folder / "service.yaml")
     scrapes = []
     for outcome in ("success", "failure"):
-        result = drive(module, {"job_run": outcome}, OPGEN_PUSHGATEWAY_URL=pushgateway)
+        result = run_job(folder, language, outcome, go_cache, pushgateway)
         assert result.returncode == 0 and "could not push" not in result.stderr, result.stderr
-        scrapes.append(scrape_job_group(pushgateway, Played(folder, service, [])))
+        scrapes.append(scrape_job_group(pushgateway, Played(folder, service, [], language)))
     return JobRuns(folder, service, *scrapes)
 
 
@@ -396,12 +509,13 @@ def test_a_failed_run_keeps_the_last_success_and_reads_as_failed(job_runs):
     assert gauge(failure, c.JOB_LAST_DURATION) >= 0
 
 
-def test_an_unreachable_pushgateway_is_a_warning_never_a_failed_run(tmp_path):
-    folder = sync(tmp_path, CRON_JOB)
-    module = folder / "ops" / c.telemetry_path("nightly-report")
+@pytest.mark.parametrize("language", drivers.LANGUAGES)
+def test_an_unreachable_pushgateway_is_a_warning_never_a_failed_run(tmp_path, language, go_cache):
+    drivers.require_toolchain(language)
+    folder = sync(tmp_path, CRON_JOB, language=language)
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     for outcome in ("success", "failure"):  # the driver fails unless a failed run re-raises the job's exception
-        result = drive(module, {"job_run": outcome}, OPGEN_PUSHGATEWAY_URL=nowhere)
+        result = run_job(folder, language, outcome, go_cache, nowhere)
         assert result.returncode == 0, result.stderr
         assert "could not push" in result.stderr and nowhere in result.stderr
 
@@ -422,6 +536,79 @@ def test_the_module_compiles_keeps_its_regions_and_is_the_same_every_time(tmp_pa
     lines = text.splitlines()
     assert lines.index("# opgen:keep imports") + 1 == lines.index("# opgen:end")
     assert lines[-2:] == ["# opgen:keep custom", "# opgen:end"]
+
+
+@pytest.mark.parametrize("language", ("go", "node"))
+def test_the_stub_checks_clean_keeps_its_regions_at_column_0_and_is_the_same_every_time(tmp_path, language, go_cache):
+    drivers.require_toolchain(language)
+    descriptor = TEST_DESCRIPTORS / "ecs-all-deps.yaml"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = sync(tmp_path / "a", descriptor, language=language), sync(tmp_path / "b", descriptor, language=language)
+    path = Path("ops") / c.telemetry_path("orders", language)
+    text = (first / path).read_text()
+    assert text == (second / path).read_text()
+    assert text.startswith("// Generated by opgen from service.yaml.")
+    lines = text.splitlines()
+    assert lines.index("// opgen:keep imports") + 1 == lines.index("// opgen:end")
+    assert lines[-2:] == ["// opgen:keep custom", "// opgen:end"]
+    assert regions(text, path) == {"imports": "", "custom": ""}
+    assert not (first / "ops" / c.telemetry_path("orders")).exists(), "a Python module for a service that is not Python"
+    if language == "go":  # gofmt-clean, or gofmt would move the markers; vet compiles it
+        formatted = subprocess.run(["gofmt", "-l", str(first / path)], capture_output=True, text=True)
+        assert formatted.returncode == 0 and formatted.stdout == "", formatted.stdout + formatted.stderr
+        vetted = drivers.vet_go_package((first / path).parent, tmp_path / "vet", go_cache)
+        assert vetted.returncode == 0, vetted.stdout + vetted.stderr
+    else:
+        checked = subprocess.run(["node", "--check", str(first / path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
+
+
+# Top-level names the Go and Node.js stubs define (generated code: one form per line, at column 0).
+TOP_LEVEL = {
+    "go": re.compile(r"^(?:func|const|var|type) (\w+)", re.MULTILINE),
+    "node": re.compile(r"^(?:function|const|class|async function) (\w+)", re.MULTILINE),
+}
+RENDERERS = {"go": otel_go, "node": otel_node}
+
+
+@pytest.mark.parametrize("language", ("go", "node"))
+def test_the_go_and_node_renderers_know_every_name_their_stub_defines(language):
+    """Dependency helpers are renamed when they would take one of these."""
+    renderer = RENDERERS[language]
+    for descriptor in (TEST_DESCRIPTORS / "ecs-all-deps.yaml", TEST_DESCRIPTORS / "grpc-7d.yaml", CRON_JOB):
+        service = dataclasses.replace(load_service(descriptor), language=language)
+        (artifact,) = renderer.render(RenderContext(service, "service.yaml"))
+        defined = set(TOP_LEVEL[language].findall(artifact.text))
+        helpers = {h.function for h in renderer.dependency_helpers(contract.service_contract(service))}
+        assert helpers <= defined
+        if language == "go":  # what another package can call
+            assert {name for name in defined - helpers if name[0].isupper()} <= otel_go.TEMPLATE_NAMES
+        else:  # upper-case constants a dependency name (lower-case) can never be
+            assert {name for name in defined - helpers if not name.isupper()} <= otel_node.TEMPLATE_NAMES
+
+
+def test_each_stub_renderer_is_registered_and_named_after_its_language():
+    """A language is one module render/otel_<language>.py (and its template), registered once."""
+    from opgen.descriptor.spec import LANGUAGES
+    from opgen.render import renderers, stub_languages
+
+    stubs = [sys.modules[r.__module__] for r in renderers() if r.__module__.rsplit(".", 1)[-1].startswith("otel_")]
+    assert sorted(m.LANGUAGE for m in stubs) == sorted(stub_languages()) and stub_languages() < set(LANGUAGES)
+    assert all(m.__name__ == f"opgen.render.otel_{m.LANGUAGE}" for m in stubs)
+
+
+def test_a_service_that_changes_language_gets_the_new_stub_and_keeps_the_teams_code_aside(tmp_path):
+    """Python code cannot go into a Go package: the old module is deleted, its regions kept as orphans."""
+    folder = sync(tmp_path, TEST_DESCRIPTORS / "http-28d.yaml")
+    module = folder / "ops" / c.telemetry_path("search")
+    module.write_text(module.read_text().replace("# opgen:keep custom\n", "# opgen:keep custom\ndef mine():\n    return 1\n"))
+    (folder / "service.yaml").write_text(descriptor_text(folder / "service.yaml", "go"))
+    result = run_opgen("sync", folder.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not module.exists() and (folder / "ops" / c.telemetry_path("search", "go")).is_file()
+    orphans = [p for p in (folder / "ops" / c.ORPHANS_DIR).rglob("*") if p.is_file()]
+    assert [p for p in orphans if "def mine():" in p.read_text()], orphans
 
 
 def test_the_renderer_knows_every_name_the_module_defines():
@@ -463,32 +650,84 @@ def test_attributes_and_instruments_are_named_as_the_semantic_conventions_say():
 
 
 # (NUL and other control characters are refused by validation: tests/test_validation.py)
-HOSTILE_DESCRIPTION = 'It\'s "quoted"\n""" \'\'\' \\ \\n {{ x }} {% if %} # opgen:end\r\u2028 [31m done'
-HOSTILE_DEPENDENCIES = {  # names Python or the module already uses, and a name the first renaming takes
-    "setup": "setup_dependency", "import": "import_dependency", "type": "type_dependency",
-    "setup-dependency": "setup_dependency_dependency", "os": "os_dependency",
+HOSTILE_DESCRIPTION = ('It\'s "quoted"\n""" \'\'\' \\ \\n {{ x }} {% if %} # opgen:end\r\u2028 [31m done'
+                       '\n// opgen:keep x\n*/ ` ${y} \u2029 \t')
+HOSTILE_DEPENDENCIES = {  # names the language or the stub already uses, and a name the first renaming takes
+    "python": {"setup": "setup_dependency", "import": "import_dependency", "type": "type_dependency",
+               "setup-dependency": "setup_dependency_dependency", "os": "os_dependency"},
+    "go": {"setup": "SetupDependency", "registry": "RegistryDependency", "call": "CallDependency",
+           "setup-dependency": "SetupDependencyDependency", "handler": "HandlerDependency"},
+    "node": {"setup": "setupDependency", "delete": "deleteDependency", "process": "processDependency",
+             "setup-dependency": "setupDependencyDependency", "exports": "exportsDependency"},
 }
 
 
-def test_hostile_descriptor_text_still_makes_a_module_that_imports(tmp_path):
+def hostile_kit(tmp_path: Path, language: str) -> Path:
     folder = tmp_path / "hostile"
     folder.mkdir()
-    dependencies = ", ".join(f"{{name: {name}, kind: redis}}" for name in HOSTILE_DEPENDENCIES)
+    dependencies = ", ".join(f"{{name: {name}, kind: redis}}" for name in HOSTILE_DEPENDENCIES[language])
     (folder / "service.yaml").write_text(
         "apiVersion: opgen/v1\nkind: Service\n"
         f"metadata: {{name: hostile, team: red-team, tier: 2, description: {json.dumps(HOSTILE_DESCRIPTION)}}}\n"
-        "spec:\n  interfaces: [{kind: http}, {kind: queue-consumer}]\n"
+        f"spec:\n  runtime: {{language: {language}}}\n  interfaces: [{{kind: http}}, {{kind: queue-consumer}}]\n"
         f"  dependencies: [{dependencies}]\n"
     )
     result = run_opgen("sync", "hostile", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    return folder
+
+
+def test_hostile_descriptor_text_still_makes_a_module_that_imports(tmp_path):
+    folder = hostile_kit(tmp_path, "python")
     module = folder / "ops" / c.telemetry_path("hostile")
     show = "import json, hostile_telemetry as t; print(json.dumps([t.SERVICE_DESCRIPTION, t.setup.__doc__, [{}]]))".format(
-        ", ".join(f"t.{function}.__name__" for function in HOSTILE_DEPENDENCIES.values()))
-    shown = subprocess.run([sys.executable, "-c", show], env=without_otel_settings(PYTHONPATH=str(module.parent)),
+        ", ".join(f"t.{function}.__name__" for function in HOSTILE_DEPENDENCIES["python"].values()))
+    shown = subprocess.run([sys.executable, "-c", show], env=drivers.without_otel_settings(PYTHONPATH=str(module.parent)),
                            capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     description, setup_doc, helpers = json.loads(shown.stdout)
     assert description == HOSTILE_DESCRIPTION
     assert setup_doc.startswith("Install the SDK")
-    assert helpers == list(HOSTILE_DEPENDENCIES.values())
+    assert helpers == list(HOSTILE_DEPENDENCIES["python"].values())
+    assert set(regions(module.read_text(), module.name)) == {"imports", "custom"}
+
+
+GO_SHOW = """package main
+
+import (
+\t"encoding/json"
+\t"fmt"
+
+\ttelemetry "opgen.test/hostiletelemetry"
+)
+
+func main() {
+\thelpers := []func() *telemetry.Call{%s}
+\ttext, _ := json.Marshal([]interface{}{telemetry.ServiceDescription, len(helpers)})
+\tfmt.Println(string(text))
+}
+"""
+
+
+@pytest.mark.parametrize("language", ("go", "node"))
+def test_hostile_descriptor_text_still_makes_a_go_or_node_stub_that_builds(tmp_path, language, go_cache):
+    """The description comes back unchanged from the stub's constant, and no text of the descriptor
+    forms a keep-region marker."""
+    drivers.require_toolchain(language)
+    folder = hostile_kit(tmp_path, language)
+    service = load_service(folder / "service.yaml")
+    stub = drivers.stub_path(folder, service, language)
+    helpers = list(HOSTILE_DEPENDENCIES[language].values())
+    if language == "go":
+        functions = ", ".join(f"telemetry.{name}" for name in helpers)
+        binary = drivers.build_go_program(stub.parent, {"main.go": GO_SHOW % functions}, tmp_path / "work", go_cache)
+        shown = subprocess.run([str(binary)], capture_output=True, text=True)
+        expected = [HOSTILE_DESCRIPTION, len(helpers)]
+    else:
+        show = (f"const t = require({json.dumps(str(stub))}); console.log(JSON.stringify([t.SERVICE_DESCRIPTION, "
+                f"{json.dumps(helpers)}.map((name) => typeof t[name])]))")
+        shown = subprocess.run(["node", "-e", show], env=drivers.node_environment(), capture_output=True, text=True)
+        expected = [HOSTILE_DESCRIPTION, ["function"] * len(helpers)]
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == expected
+    assert set(regions(stub.read_text(), stub.name)) == {"imports", "custom"}

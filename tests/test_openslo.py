@@ -250,10 +250,12 @@ def test_the_schema_wants_a_time_slice_target_and_window_with_timeslices():
         assert any(e.startswith("spec/objectives/0: ") for e in schema_errors(broken)), field
 
 
-def test_without_oncall_there_are_no_notification_targets_and_without_slos_only_the_service(tmp_path):
+def test_without_oncall_every_policy_targets_the_default_channel_and_without_slos_only_the_service(tmp_path):
+    """Where the Alertmanager config sends them: the default channel. OpenSLO wants a target on every policy."""
     docs = documents(generate(tmp_path, TEST_DESCRIPTORS / "events.yaml")[0])
-    assert not by_kind(docs, "AlertNotificationTarget")
-    assert all(p["spec"]["notificationTargets"] == [] for p in by_kind(docs, "AlertPolicy").values())
+    [(name, target)] = by_kind(docs, "AlertNotificationTarget").items()
+    assert target["spec"]["target"] == "slack" and target["metadata"]["annotations"] == {"opgen.dev/slack-channel": "#alerts"}
+    assert all(p["spec"]["notificationTargets"] == [{"targetRef": name}] for p in by_kind(docs, "AlertPolicy").values())
     (tmp_path / "other").mkdir()
     docs = documents(generate(tmp_path / "other", TEST_DESCRIPTORS / "no-slos.yaml")[0])
     assert [d["kind"] for d in docs] == ["Service"]
@@ -280,6 +282,7 @@ BROKEN = {  # what breaks, and where the schema must say so
     "good and bad": (lambda d: ratio(d).update(good=ratio(d)["bad"]), "spec/indicator/spec/ratioMetric"),
     "source without type or ref": (lambda d: ratio(d)["total"]["metricSource"].pop("type"), "spec/indicator/spec/ratioMetric/total/metricSource"),
     "unknown field": (lambda d: d["spec"].update(window="30d"), "spec"),
+    "display name over 63 characters (go-sdk)": (lambda d: d["metadata"].update(displayName="x" * 64), "metadata/displayName"),
 }
 
 
@@ -303,6 +306,23 @@ def test_the_schema_rejects_a_policy_with_two_conditions_and_a_condition_without
     condition = copy.deepcopy(by_kind(docs, "AlertCondition")["checkout-availability-burn-1h"])
     del condition["spec"]["condition"]["threshold"]
     assert schema_errors(condition)
+
+
+def test_the_schema_wants_a_notification_target_on_every_policy_as_go_sdk_does(tmp_path):
+    policy = copy.deepcopy(by_kind(documents(generate(tmp_path, CHECKOUT)[0]), "AlertPolicy")["checkout-availability-page-1h"])
+    policy["spec"]["notificationTargets"] = []
+    assert any(e.startswith("spec/notificationTargets: ") for e in schema_errors(policy)), schema_errors(policy)
+    del policy["spec"]["notificationTargets"]
+    assert schema_errors(policy)
+
+
+def test_display_names_of_long_names_fit_go_sdks_63_characters(tmp_path):
+    text = (TEST_DESCRIPTORS / "http-28d.yaml").read_text().replace("name: search", "name: " + "search-" + "x" * 50)
+    (tmp_path / "long.yaml").write_text(text.replace("team: discovery", "team: " + "t" * 40))
+    docs = documents(generate(tmp_path, tmp_path / "long.yaml")[0])
+    shown = [d["metadata"]["displayName"] for d in docs if "displayName" in d["metadata"]]
+    assert shown and all(len(name) <= 63 for name in shown), shown
+    assert all(schema_errors(d) == [] for d in docs)
 
 
 def test_same_descriptor_same_bytes(tmp_path):

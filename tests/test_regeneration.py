@@ -53,16 +53,11 @@ CATALOG = "ops/backstage/orders.catalog-info.yaml"  # lists the alert names: cha
 TELEMETRY = "ops/otel/orders_telemetry.py"
 TERRAFORM = "ops/terraform/orders_autoscaling.tf"
 PAGES = "ops/runbooks/orders"
-TEMP_FILE = re.compile(r"^\..+\.[^.]+\.tmp$")  # atomic_write's `.<name>.<random>.tmp`
+TEMP_FILE = re.compile(r"^\..+\.opgen-tmp$")  # a staged file `.<name>.<token>.opgen-tmp`, or a state file's `.<name>.opgen-tmp`
 
 
 def page(alert: str) -> str:
     return f"{PAGES}/{alert}.md"
-
-
-def base(path: str) -> str:
-    """Where the base store keeps what opgen last wrote to `path`."""
-    return f"ops/{c.BASE_DIR}/{path.removeprefix('ops/')}"
 
 
 def shown(path: str) -> str:
@@ -258,11 +253,11 @@ def test_an_objective_change_rewrites_exactly_its_files_keeps_every_region_and_l
     result = kit.sync()
 
     assert result.returncode == 3, output(result)
-    assert f"conflict {shown(RULES)}: edited by hand, left as it is" in result.stderr
+    assert f"conflict {shown(RULES)}: edited by hand, and opgen has changes for it; left as it is" in result.stderr
     assert f"\n-        expr: max({CPU_HOT_FIX}" in result.stderr  # the diff shows what sync would undo...
     assert "\n+" + BURN_NEW.splitlines()[0] + "\n" in result.stderr  # ...and what it would bring
     after = kit.tree()
-    assert changed(before, after) == OBJECTIVE_REWRITES | {base(p) for p in OBJECTIVE_REWRITES} | {MANIFEST}
+    assert changed(before, after) == OBJECTIVE_REWRITES | {MANIFEST}
     assert after[RULES] == before[RULES]
     assert_human_work_kept(kit)
     assert "99.95% over 30d" in kit.read(OPENSLO) and "/ 0.0005 > 14.4" in kit.read(page("AvailabilityBudgetBurn"))
@@ -286,12 +281,12 @@ def test_merge_applies_a_hot_fix_on_a_line_opgen_did_not_change_and_keeps_both_e
     assert BURN_NEW in expected and CPU_HOT_FIX in expected
     rewritten = OBJECTIVE_REWRITES | {RULES}
     after = kit.tree()
-    assert changed(before, after) == rewritten | {base(p) for p in rewritten} | {MANIFEST}
+    assert changed(before, after) == rewritten | {MANIFEST}
     assert_human_work_kept(kit)
 
     again = kit.sync()
     assert again.returncode == 0, output(again)
-    assert f"kept {shown(RULES)}: edited by hand, and opgen has nothing new for it" in again.stdout
+    assert f"kept {shown(RULES)}: edited by hand, and a sync leaves it as it is" in again.stdout
     assert kit.tree() == after
 
 
@@ -323,10 +318,10 @@ def test_merge_marks_overlapping_edits_with_diff3_markers_and_a_resolved_file_is
     before = kit.tree()
     after_resolving = kit.sync()
     assert after_resolving.returncode == 0, output(after_resolving)
-    assert f"kept {shown(RULES)}: edited by hand, and opgen has nothing new for it" in after_resolving.stdout
-    assert kit.tree() == before
+    assert f"kept {shown(RULES)}: edited by hand, and a sync leaves it as it is" in after_resolving.stdout
+    assert changed(before, kit.tree()) == {MANIFEST}  # the service's record, held back while in conflict
     check = kit.sync("--check")
-    assert check.returncode == 1 and check.stdout.splitlines() == [f"edited by hand: {shown(RULES)}"]
+    assert check.returncode == 0 and "(1 edited by hand, which sync leaves as they are)" in check.stdout
 
 
 # --- b. a dependency comes and goes ----------------------------------------------------------------------
@@ -351,8 +346,7 @@ def test_a_dependency_added_then_removed_brings_its_pages_panels_and_alerts_and_
 
     assert added.returncode == 0, output(added)
     with_dependency = kit.tree()
-    assert changed(without, with_dependency) == (DEPENDENCY_PAGES | DEPENDENCY_REWRITES | {MANIFEST}
-                                                 | {base(p) for p in DEPENDENCY_PAGES | DEPENDENCY_REWRITES})
+    assert changed(without, with_dependency) == (DEPENDENCY_PAGES | DEPENDENCY_REWRITES | {MANIFEST})
     assert 'alert: DependencyErrorRatioHigh' in kit.read(RULES) and 'peer_service="orders-db"' in kit.read(RULES)
     assert '"orders-db' in kit.read(DASHBOARD)
     assert_human_work_kept(kit, notes)
@@ -377,8 +371,8 @@ def test_a_dependency_added_then_removed_brings_its_pages_panels_and_alerts_and_
     assert after[saved] == db_notes.encode()
     assert page("DependencyErrorRatioHigh") not in after
     assert kit.read(page("DependencyLatencyHigh")) == edited_latency_page
-    assert changed(before, after) == ({page("DependencyErrorRatioHigh"), saved, MANIFEST, base(page("DependencyErrorRatioHigh"))}
-                                      | DEPENDENCY_REWRITES | {base(p) for p in DEPENDENCY_REWRITES})
+    assert changed(before, after) == ({page("DependencyErrorRatioHigh"), saved, MANIFEST}
+                                      | DEPENDENCY_REWRITES)
     assert visible(after) == visible(without) | {page("DependencyLatencyHigh"): edited_latency_page.encode()}
     assert_human_work_kept(kit, notes)
     assert "DependencyErrorRatioHigh" not in kit.read(RULES) and "orders-db" not in kit.read(DASHBOARD)
@@ -409,8 +403,7 @@ def test_renaming_an_slo_moves_the_notes_of_its_pages_to_the_renamed_pages(kit, 
     rewritten = {DASHBOARD, RULE_TESTS, OPENSLO, CATALOG, page("README"), page("SLONoData"),
                  page("DependencyErrorRatioHigh"), page("DependencyLatencyHigh")}  # they list the SLOs a failing dependency hits
     after = kit.tree()
-    assert changed(before, after) == (set(moves) | set(moves.values()) | rewritten | {MANIFEST}
-                                      | {base(p) for p in set(moves) | set(moves.values()) | rewritten})
+    assert changed(before, after) == (set(moves) | set(moves.values()) | rewritten | {MANIFEST})
     assert after[RULES] == before[RULES]
     assert_human_work_kept(kit, {moves.get(p, p): c for p, c in NOTES.items()})
 
@@ -419,8 +412,8 @@ def test_renaming_an_slo_moves_the_notes_of_its_pages_to_the_renamed_pages(kit, 
 
 def test_a_hand_edit_with_nothing_new_from_opgen_is_kept_reported_by_check_and_restored_by_force(kit, generated):
     """No descriptor change: sync keeps the hot-fixed file (exit 0, not one byte written), --check
-    exits 1 naming it as edited by hand (and nothing for the notes), --force restores opgen's output
-    and writes FILE.orig with the human version."""
+    exits 0 since a sync leaves it as it is, and says one file is edited by hand (and nothing of the
+    notes), --force restores opgen's output and writes FILE.orig with the human version."""
     add_human_work(kit)
     human_rules = kit.read(RULES)
     before = kit.tree()
@@ -428,12 +421,12 @@ def test_a_hand_edit_with_nothing_new_from_opgen_is_kept_reported_by_check_and_r
     result = kit.sync()
 
     assert result.returncode == 0, output(result)
-    assert f"kept {shown(RULES)}: edited by hand, and opgen has nothing new for it" in result.stdout
+    assert f"kept {shown(RULES)}: edited by hand, and a sync leaves it as it is" in result.stdout
     assert "0 updated" in result.stdout and "1 kept" in result.stdout
     assert kit.tree() == before
     check = kit.sync("--check")
-    assert check.returncode == 1
-    assert check.stdout.splitlines() == [f"edited by hand: {shown(RULES)}"]
+    assert check.returncode == 0
+    assert check.stdout.splitlines() == ["opgen: 18 file(s) in sync (1 edited by hand, which sync leaves as they are)."]
 
     forced = kit.sync("--force")
 
@@ -502,6 +495,7 @@ def test_json_lists_every_path_under_what_happened_to_it(kit):
     check = kit.sync("--check", "--json")
     assert check.returncode == 1
     would = json.loads(check.stdout)
+    expected |= {"changed_meanwhile": [], "renamed_services": {}}
     assert would == expected | {"check": True, "merged": [], "conflicts": paths(OPENSLO, RULES),
                                 "orphaned_regions": [shown(page("DependencyErrorRatioHigh")) + "#notes"]}
     assert kit.tree() == before
@@ -672,7 +666,7 @@ CRASH_NOTES = {page("AvailabilityBudgetBurn"): NOTES[page("AvailabilityBudgetBur
 
 
 def temporary_files(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.tmp") if TEMP_FILE.match(p.name))
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.opgen-tmp") if TEMP_FILE.match(p.name))
 
 
 def test_a_sync_killed_at_any_moment_leaves_every_file_old_or_new_and_the_next_sync_finishes(tmp_path, capsys):
@@ -728,9 +722,8 @@ def test_a_sync_killed_at_any_moment_leaves_every_file_old_or_new_and_the_next_s
     rng = random.Random(20260315)
     outcomes = {"before any write": 0, "between two writes": 0, "after every write": 0, "after it ended": 0}
     swept = 0
-    deadline = time.monotonic() + 50
     rounds, old = 0, CRASH_A
-    while rounds < 30 and time.monotonic() < deadline:
+    while rounds < 20:  # a count, not a time budget: a loaded CI machine runs the same kills, slower
         new = CRASH_B if old == CRASH_A else CRASH_A
         kit.describe(new)
         before = state(kit.tree())
@@ -764,7 +757,6 @@ def test_a_sync_killed_at_any_moment_leaves_every_file_old_or_new_and_the_next_s
         outcomes[outcome] += 1
         rounds, old = rounds + 1, new
 
-    assert rounds >= 20, f"only {rounds} rounds in the time allowed"
     assert outcomes["between two writes"] >= 1, f"no kill landed between two writes: {outcomes}"
     check = kit.sync("--check")
     assert check.returncode == 0, output(check)
@@ -835,10 +827,11 @@ def killed_syncs(tmp_path: Path, before: str, after: str, notes: dict[str, str])
     report = plan(load_services([kit.folder]))
     with CrashAt(-1) as counting:
         apply(report)
-    assert counting.count > 10
+    assert counting.count > 5
     for step in range(counting.count):
         shutil.rmtree(kit.folder)
         shutil.copytree(snapshot, kit.folder)
+        report = plan(load_services([kit.folder]))  # of these very files: sync replaces only what it read
         with CrashAt(step):
             apply(report)
         yield step, kit
@@ -942,6 +935,7 @@ def test_a_sync_that_cannot_get_the_lock_gives_up_naming_it_and_writes_nothing(k
 
     assert result.returncode == 2, output(result)
     assert waited >= 1
-    assert result.stderr.startswith(f"opgen: another opgen sync has held {shown(STATE)}/lock for 1s;"), result.stderr
+    problems = [line for line in result.stderr.splitlines() if ": warning: " not in line]  # the descriptor's warnings come first
+    assert problems[0].startswith(f"opgen: another opgen sync has held {shown(STATE)}/lock for 1s;"), result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert kit.sync().returncode == 0

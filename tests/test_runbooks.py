@@ -14,8 +14,10 @@ import promql_parser
 import pytest
 import yaml_helpers
 from markdown_it import MarkdownIt
+from ruamel.yaml import YAML
 
 from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from opgen import contract
 from opgen import conventions as c
 from opgen.alerts import service_alerts
 from opgen.descriptor.load import load_validated
@@ -26,7 +28,7 @@ from opgen.render.templating import md_fenced
 CHECKOUT = EXAMPLES / "checkout" / "service.yaml"
 DESCRIPTORS = [CHECKOUT] + sorted(TEST_DESCRIPTORS.glob("*.yaml"))
 PAGE_SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation", "Notes"]
-OVERVIEW_SECTIONS = ["On call", "Links", "Alerts", "SLOs", "Dependencies", "Capacity", "Cost"]
+OVERVIEW_SECTIONS = ["On call", "Links", "Alerts", "SLOs", "Dependencies", "Capacity", "Cost", "Instrumentation"]
 KEEP_NOTES = "<!-- opgen:keep notes -->\n<!-- opgen:end -->\n"
 MARKDOWN = MarkdownIt("commonmark").enable("table")
 
@@ -511,3 +513,134 @@ def test_blast_radius_links_only_the_services_whose_pages_it_can_locate():
     assert links == {"orders": "../../../../orders/ops/runbooks/orders/README.md"}
     cells = {t.content for t in section_tokens if t.type == "inline"}
     assert "checkout" in cells and "admin-portal" in cells  # listed, in plain text
+
+
+def scale_out_text(text: str, tmp_path: Path, page: str = "CPUNearLimit") -> tuple[str, str]:
+    """The Mitigation section of `page` for a descriptor: its prose and its sh commands."""
+    (tmp_path / "service.yaml").write_text(text)
+    service = load_validated(tmp_path / "service.yaml", "service.yaml").service
+    pages = {a.path.rsplit("/", 1)[1]: a.text for a in runbooks.render(RenderContext(service, "service.yaml"))}
+    mitigation = section(MARKDOWN.parse(pages[f"{page}.md"]), "Mitigation")
+    return text_of(mitigation), fences(mitigation, "sh")
+
+
+GPU_AT_NIGHT = """apiVersion: opgen/v1
+kind: Service
+metadata: {name: embedder, team: ml, tier: 2}
+spec:
+  blueprint: gpu-inference
+  runtime: {namespace: ml}
+  traffic: {baseline_rps: 20, peak_rps: 600, per_instance_rps: 12}
+  scaling: {max_replicas: 8}
+"""
+
+
+def test_a_scale_out_at_night_is_capped_priced_and_undone_on_both_bounds(tmp_path):
+    # The peak needs 600 / (12 x 70 %) -> 72 GPU pods; the maximum is 8: the step stops at 8 + 20 % = 10.
+    prose, commands = scale_out_text(GPU_AT_NIGHT, tmp_path, "LatencyBudgetBurn")
+    assert '\'{"spec":{"minReplicaCount":10,"maxReplicaCount":10}}\'' in commands and "72" not in commands
+    assert "This step stops at 10, the maximum of 8 plus 20 %: going further is the team's decision" in prose
+    assert "10 pods cost 8 USD per hour in GPUs, 3.2 USD per hour more than the minimum of 6." in prose
+    assert "restore both bounds, the minimum to 6 and the maximum to 8" in prose
+    assert '\'{"spec":{"minReplicaCount":6,"maxReplicaCount":8}}\'' in commands
+
+
+@pytest.mark.parametrize(("platform", "restore"), [
+    ("kubernetes", "patch hpa shop --patch '{\"spec\":{\"minReplicas\":2,\"maxReplicas\":10}}'"),
+    ("ecs", "--min-capacity 2 --max-capacity 10"),
+])
+def test_after_a_scale_out_both_bounds_are_restored(tmp_path, platform, restore):
+    text = f"apiVersion: opgen/v1\nkind: Service\nmetadata: {{name: shop, team: core}}\nspec:\n  blueprint: http-api\n  runtime: {{platform: {platform}}}\n"
+    prose, commands = scale_out_text(text, tmp_path)
+    assert "restore both bounds, the minimum to 2 and the maximum to 10" in prose and restore in commands
+
+
+def test_the_scale_out_names_only_the_traffic_figures_that_are_missing(tmp_path):
+    text = ("apiVersion: opgen/v1\nkind: Service\nmetadata: {name: shop, team: core}\nspec:\n  blueprint: http-api\n"
+            "  traffic: {baseline_rps: 10, peak_rps: 100}\n")
+    prose, _ = scale_out_text(text, tmp_path)
+    assert "the descriptor declares no traffic.per_instance_rps to size the peak" in prose
+    assert "traffic.peak_rps" not in prose.split("to size the peak")[0].split("declares no")[-1]
+
+
+def test_the_overview_links_to_the_pages_on_the_web_only_with_a_base_url(synced, tmp_path):
+    service, ops = synced(CHECKOUT)
+    links = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Links"))
+    assert "These pages on the web" in links
+    hrefs = [t.attrs["href"] for t in walk(section(tokens(runbook_dir(ops, service) / "README.md"), "Links")) if t.type == "link_open"]
+    assert c.runbook_overview_url(service.runbook_base_url, service.name) in hrefs
+    service, ops = synced(TEST_DESCRIPTORS / "http-28d.yaml")
+    links = text_of(section(tokens(runbook_dir(ops, service) / "README.md"), "Links"))
+    assert "No runbook_base_url" in links and "These pages on the web" not in links
+
+
+def test_cpu_near_limit_says_it_never_fires_without_cpu_limits(synced):
+    service, ops = synced(CHECKOUT)
+    meaning = text_of(section(tokens(alert_pages(ops, service)["CPUNearLimit"]), "Meaning"))
+    assert "It never fires for containers without a CPU limit" in meaning
+    assert 'kube_pod_container_resource_limits{resource="cpu"}' in meaning
+
+
+# --- instrumentation: the stub, or the whole contract where opgen writes none --------------------
+
+
+def table_rows(tokens) -> list[list[str]]:
+    """The body rows of every table among `tokens`, as the text of their cells."""
+    rows, row, in_body = [], None, False
+    for token in tokens:
+        if token.type == "tbody_open":
+            in_body = True
+        elif token.type == "tbody_close":
+            in_body = False
+        elif in_body and token.type == "tr_open":
+            row = []
+        elif in_body and token.type == "inline" and row is not None:
+            row.append(text_of(token.children))
+        elif in_body and token.type == "tr_close":
+            rows.append(row)
+            row = None
+    return rows
+
+
+@each_descriptor
+def test_the_overview_links_the_stub_that_emits_the_metrics(synced, descriptor):
+    service, ops = synced(descriptor)
+    overview = runbook_dir(ops, service) / "README.md"
+    links = [t.attrs["href"] for t in walk(section(tokens(overview), "Instrumentation")) if t.type == "link_open"]
+    assert [(overview.parent / unquote(href)).resolve() for href in links] == [
+        (ops / c.telemetry_path(service.name, service.language)).resolve()]
+
+
+@pytest.mark.parametrize("language", ["java", "other"])
+@pytest.mark.parametrize("descriptor", ["ecs-all-deps", "queue-fresh", "cron-report"])
+def test_without_a_stub_the_overview_states_the_whole_contract(tmp_path, descriptor, language):
+    """Every series with its labels and bucket boundaries (the freshness threshold among them), each
+    dependency's labels, the job gauges, and for Java the agent's settings and view file."""
+    folder = service_folder(tmp_path, TEST_DESCRIPTORS / f"{descriptor}.yaml")
+    text = (folder / "service.yaml").read_text()
+    (folder / "service.yaml").write_text(text.replace("spec:\n", f"spec:\n  runtime: {{language: {language}}}\n", 1)
+                                         if "runtime:" not in text else text.replace("language: python", f"language: {language}"))
+    result = run_opgen("sync", ".", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"warning: opgen writes no instrumentation for {language} services" in result.stderr
+    service = load_validated(folder / "service.yaml", "service.yaml").service
+    assert service.language == language and not (folder / "ops" / "otel").exists()
+    metrics = contract.service_contract(service)
+    parsed = section(tokens(runbook_dir(folder / "ops", service) / "README.md"), "Instrumentation")
+    rows = {row[0]: row for row in table_rows(parsed)}
+    for histogram in metrics.histograms if metrics.scraped else ():
+        name, otel_name, labels, boundaries = rows[histogram.prometheus_name]
+        assert (otel_name, labels.split(", ")) == (histogram.otel_name, list(histogram.labels))
+        assert [Fraction(b) for b in boundaries.split(", ")] == list(histogram.boundaries)
+    for call in metrics.dependency_calls if metrics.scraped else ():
+        assert f'peer_service="{call.dependency.name}"' in rows[call.dependency.name][2]
+    assert [gauge for gauge in metrics.job_gauges if gauge not in rows] == []
+    fences = {t.info: t.content for t in parsed if t.type == "fence"}
+    if language != "java" or not metrics.scraped:
+        assert fences == {}
+        return
+    assert f"OTEL_EXPORTER_PROMETHEUS_PORT={service.metrics_port}" in fences["sh"].splitlines()
+    assert "OTEL_METRICS_EXPORTER=prometheus" in fences["sh"].splitlines()
+    views = YAML(typ="safe", pure=True).load(fences["yaml"])
+    assert {v["selector"]["instrument_name"]: [Fraction(str(b)) for b in v["view"]["aggregation_args"]["bucket_boundaries"]]
+            for v in views} == {h.otel_name: list(h.boundaries) for h in metrics.histograms}

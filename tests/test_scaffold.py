@@ -12,7 +12,9 @@ from ruamel.yaml.comments import CommentedMap
 
 from opgen.descriptor.load import load_service_text
 from opgen.errors import DescriptorError
-from opgen.scaffold import QUESTIONS, Answers, BadAnswer, answers_from_flags, answers_from_text, build_descriptor
+from opgen.scaffold import (
+    QUESTIONS, Answers, BadAnswer, answers_from_flags, answers_from_text, build_descriptor, check_answers, scaffold,
+)
 
 
 class ScriptedPrompter:
@@ -126,27 +128,28 @@ REFUSED = {
     "tier": ("0", "is 0; it must be between 1 and 4"),
     "platform": ("k8s", "is 'k8s'; expected one of kubernetes, ecs, lambda"),
     "namespace": ("-shop", "'-shop' is not valid: a DNS label"),
-    "baseline_rps": ("-1", "is -1; it must be at least 0"),
+    "baseline_rps": ("-1", "is -1; it must be between 0 and 10000000"),
     "peak_rps": ("five", "'five' is not a number"),
-    "per_instance_rps": ("0", "is 0; it must be greater than 0"),
+    "per_instance_rps": ("0", "is 0; it must be between 0 and 10000000 (both excluded)"),
     "gpus": ("1.5", "must be a whole number, not 1.5"),
     "gpu_model": ("nvidia l4 $", "'nvidia l4 $' is not valid: a GPU model like nvidia-l4"),
     "gpu_hourly_cost_usd": ("nan", "must be a finite number"),
-    "monthly_budget_usd": ("-5", "is -5; it must be at least 0"),
+    "monthly_budget_usd": ("-5", "is -5; it must be between 0 and 1000000000"),
     "slack": ("payments", "'payments' is not valid: a Slack channel like #payments-oncall"),
     "pagerduty_service_id": ("p-1", "'p-1' is not valid: a PagerDuty service id like PABC123"),
     "dependencies": ("Orders:postgres", "'Orders:postgres': name 'Orders' is not valid: a DNS label"),
     "objectives": ("availability=100", "availability is 100; it must be between 0 and 100 (both excluded)"),
+    "runbook_base_url": ("git.example.com/shop", "'git.example.com/shop' must be an http(s) URL"),
 }
 
 
 @pytest.mark.parametrize("key", [q.key for q in QUESTIONS])
-def test_every_answer_is_checked_as_the_descriptor_checks_its_field(key):
+def test_every_answer_is_checked_as_the_descriptor_checks_its_field(key, tmp_path):
     assert set(REFUSED) == {q.key for q in QUESTIONS}
     text, message = REFUSED[key]
     given = {key: text} | ({"gpus": "1"} if key.startswith("gpu_") else {})
     with pytest.raises(DescriptorError) as refused:
-        build_descriptor(Answers("cart", **given))
+        check_answers(Answers("cart", **given), tmp_path)
     flag = next(q.flag for q in QUESTIONS if q.key == key)
     problems = [str(p) for p in refused.value.problems]
     assert len(problems) == 1 and problems[0].startswith(f"{flag}: {message}"), problems
@@ -170,3 +173,25 @@ def test_the_descriptor_explains_each_field_it_writes():
     walk(descriptor(text), "")
     assert unexplained == []
     assert text.startswith("# Service descriptor for cart. Reference: docs/descriptor.md")
+
+
+# --- where runbook links start: opgen-settings.yaml ---------------------------------------------------
+
+
+def test_a_given_runbook_base_url_goes_to_the_new_folders_settings_file(tmp_path):
+    folder = scaffold(Answers("cart", team="payments", runbook_base_url="https://github.com/acme/cart/blob/main"), tmp_path)
+    settings = YAML(typ="rt", pure=True).load((folder / "opgen-settings.yaml").read_text())
+    assert settings["runbook_base_url"] == "https://github.com/acme/cart/blob/main"
+    assert settings.ca.items["runbook_base_url"]  # says what it is for
+    assert not (scaffold(Answers("cart2", team="payments"), tmp_path) / "opgen-settings.yaml").exists()
+
+
+def test_the_runbook_base_url_is_asked_unless_settings_above_give_it(tmp_path):
+    prompter = ScriptedPrompter()
+    scaffold(Answers("cart"), tmp_path, prompter)
+    assert [d for _, d in asked_about(prompter, "browsable")] == [""]
+    (tmp_path / "fleet").mkdir()
+    (tmp_path / "fleet" / "opgen-settings.yaml").write_text("runbook_base_url: https://github.com/acme/shop/blob/main\n")
+    prompter = ScriptedPrompter()
+    folder = scaffold(Answers("cart"), tmp_path / "fleet", prompter)
+    assert asked_about(prompter, "browsable") == [] and not (folder / "opgen-settings.yaml").exists()

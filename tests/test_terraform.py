@@ -16,7 +16,7 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from conftest import EXAMPLES, TEST_DESCRIPTORS, run_opgen, service_folder
+from conftest import EXAMPLES, TEST_DESCRIPTORS, require, run_opgen, service_folder
 from opgen.capacity import DEFAULT_BACKLOG_PER_REPLICA, DEFAULT_DRAIN_SECONDS, plan_backlog, plan_capacity
 from opgen.descriptor.load import load_service, load_service_text
 from opgen.render import RenderContext
@@ -220,12 +220,15 @@ def render(service) -> str:
 
 
 def descriptor(tier: int = 2, platform: str = "kubernetes", traffic: str = "", scaling: str = "",
-               interfaces: str = "[{kind: http}]", slos: str = "", dependencies: str = "", gpu: str = "") -> str:
+               interfaces: str = "[{kind: http}]", slos: str = "", dependencies: str = "", gpu: str = "",
+               blueprint: str = "", cost: str = "") -> str:
     return "\n".join(line for line in (
         "apiVersion: opgen/v1",
         "kind: Service",
         f"metadata: {{name: shop, team: core, tier: {tier}}}",
         "spec:",
+        f"  blueprint: {blueprint}" if blueprint else "",
+        f"  cost: {{{cost}}}" if cost else "",
         f"  runtime: {{platform: {platform}}}",
         f"  interfaces: {interfaces}",
         f"  traffic: {{{traffic}}}" if traffic else "",
@@ -297,7 +300,7 @@ def test_kubernetes_hpa_targets_the_deployment_on_cpu_and_requests_with_fast_up_
     assert (meta["name"], meta["namespace"]) == ("checkout", "shop")
     assert spec["scale_target_ref"][0] | {"__is_block__": True} == {
         "api_version": "apps/v1", "kind": "Deployment", "name": "checkout", "__is_block__": True}
-    assert (spec["min_replicas"], spec["max_replicas"]) == (3, 60)  # the descriptor's scaling block wins
+    assert (spec["min_replicas"], spec["max_replicas"]) == (8, 60)  # the descriptor's scaling block wins
     cpu, requests = spec["metric"]
     assert cpu["resource"][0]["name"] == "cpu"
     assert cpu["resource"][0]["target"][0]["average_utilization"] == 60
@@ -358,9 +361,10 @@ FRESHNESS_90S = "[{name: fresh, objective: 99, sli: {kind: freshness, threshold:
 CONSUMER_TRAFFIC = "baseline_rps: 40, peak_rps: 400, per_instance_rps: 25"  # 17.5 messages/s per pod at 70 %
 
 
-def queue_consumer(broker: str, traffic: str = CONSUMER_TRAFFIC, slos: str = FRESHNESS_90S, **more) -> str:
+def queue_consumer(broker: str, traffic: str = CONSUMER_TRAFFIC, slos: str = FRESHNESS_90S, auth: bool = True, **more) -> str:
     more.setdefault("interfaces", "[{kind: queue-consumer}]")
-    return descriptor(traffic=traffic, slos=slos, dependencies=f"[{{name: jobs, kind: {broker}, critical: true}}]", **more)
+    dependency = f"{{name: jobs, kind: {broker}, critical: true{', auth: true' if auth else ''}}}"
+    return descriptor(traffic=traffic, slos=slos, dependencies=f"[{dependency}]", **more)
 
 
 # Each scaler, the metadata field of its per-pod backlog target, and the variables opgen cannot fill in.
@@ -393,6 +397,23 @@ def test_a_queue_consumer_scales_on_the_backlog_one_pod_drains_within_the_freshn
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (5, 28)
     assert spec["advanced"]["horizontalPodAutoscalerConfig"]["name"] == "shop"
     assert "#   Backlog per pod: 17.5 messages/s x 90 s = 1575 messages; at full speed a pod drains them in 63 s.\n" in text
+
+
+# Without auth: what each scaler reads instead of a TriggerAuthentication.
+WITHOUT_AUTH = {"kafka": ({}, set()), "rabbitmq": ({"host": "${var.jobs_host}"}, {"jobs_host"}),
+                "sqs": ({"identityOwner": "operator"}, set())}
+
+
+@pytest.mark.parametrize("broker", SCALERS)
+def test_a_broker_without_auth_gets_no_trigger_authentication(broker):
+    doc = parse(render(service_of(queue_consumer(broker, auth=False))))
+    [(_, _, body)] = resources(doc)
+    assert keda_problems(body) == []
+    [trigger] = triggers_of(doc)
+    assert "authenticationRef" not in trigger
+    extra_metadata, extra_variables = WITHOUT_AUTH[broker]
+    assert extra_metadata.items() <= trigger["metadata"].items()
+    assert set(variables(doc)) == {*SCALERS[broker][2].values(), *extra_variables}
 
 
 @pytest.mark.parametrize(("text", "target", "line"), [
@@ -529,7 +550,7 @@ def test_capacity(case):
 def test_capacity_explains_its_arithmetic():
     capacity = plan_capacity(load_service_text(descriptor(traffic=TRAFFIC, scaling="max_replicas: 50"), "service.yaml"))
     assert capacity.arithmetic == (
-        "Target utilisation: 70% (default; the descriptor sets no scaling.target_cpu_utilization).",
+        "Target utilisation: 70% (opgen's default; neither the descriptor nor its blueprint sets scaling.target_cpu_utilization).",
         "Per pod at 70%: 60 rps x 70% = 42 rps.",
         "Baseline: 150 rps / 42 rps per pod = 3.57143, rounded up: 4 pods.",
         "One of 3 zones lost: 4 + ceil(4 / 2) = 6 pods, so the other 2 zones still carry the baseline.",
@@ -550,11 +571,73 @@ def test_capacity_says_when_figures_are_missing():
     assert capacity.per_replica_rps is None
 
 
+# --- precedence: the descriptor, then the declared traffic, then the blueprint ------------------------
+
+BLUEPRINT_CASES = {
+    # name: (descriptor, min, max, where the minimum and the maximum come from, as the arithmetic says)
+    # http-api: 60 % target, min 2, max 10. A pod serves 25 x 60 % = 15 rps: 50/15 -> 4, + 2 for the zone = 6;
+    # 500/15 -> 34, + 20 % -> 41.
+    "declared traffic wins over the blueprint's bounds": (
+        descriptor(tier=1, blueprint="http-api", traffic="baseline_rps: 50, peak_rps: 500, per_instance_rps: 25"), 6, 41,
+        ("The declared traffic wins over the http-api blueprint's scaling.min_replicas of 2, a default for services that declare none.",
+         "The declared peak wins over the http-api blueprint's scaling.max_replicas of 10, a default for services that declare no traffic.")),
+    "the descriptor's own bounds win over the traffic": (
+        descriptor(tier=1, blueprint="http-api", traffic="baseline_rps: 50, peak_rps: 500, per_instance_rps: 25",
+                   scaling="min_replicas: 8, max_replicas: 45"), 8, 45,
+        ("scaling.min_replicas in the descriptor wins: 8 pods (the figures above give 6).",
+         "scaling.max_replicas in the descriptor wins: 45 pods (the figures above give 41).")),
+    "without traffic, the blueprint's bounds": (
+        descriptor(tier=2, blueprint="http-api"), 2, 10,
+        ("Without traffic.baseline_rps and traffic.per_instance_rps: the minimum is the http-api blueprint's scaling.min_replicas, 2 pods.",
+         "Without traffic.peak_rps and traffic.per_instance_rps: the maximum is the http-api blueprint's scaling.max_replicas, 10 pods.")),
+    "the blueprint's minimum is raised to the tier floor": (
+        descriptor(tier=1, blueprint="http-api"), 3, 10,
+        ("Without traffic.baseline_rps and traffic.per_instance_rps: the http-api blueprint's scaling.min_replicas of 2 is raised to "
+         "the tier 1 floor, 3 pods.",
+         "Without traffic.peak_rps and traffic.per_instance_rps: the maximum is the http-api blueprint's scaling.max_replicas, 10 pods.")),
+    # queue-worker: min 1, max 20, 70 %. 400/(10 x 70 %) = 57.1 -> 58, + 29 for the zone = 87, above the blueprint's 20.
+    "a blueprint's maximum below the traffic's minimum is not used": (
+        descriptor(tier=3, blueprint="queue-worker", interfaces="[{kind: queue-consumer}]",
+                   traffic="baseline_rps: 400, per_instance_rps: 10"), 87, 174,
+        ("The declared traffic wins over the queue-worker blueprint's scaling.min_replicas of 1, a default for services that declare none.",
+         "Without traffic.peak_rps: the maximum is max(10, 2 x minimum 87) = 174 pods (the queue-worker blueprint's "
+         "scaling.max_replicas of 20 is below the minimum).")),
+}
+
+
+@pytest.mark.parametrize("case", BLUEPRINT_CASES)
+def test_the_descriptor_then_the_traffic_then_the_blueprint(case):
+    text, expected_min, expected_max, lines = BLUEPRINT_CASES[case]
+    capacity = plan_capacity(load_service_text(text, "service.yaml"))
+    assert (capacity.min_replicas, capacity.max_replicas) == (expected_min, expected_max)
+    assert all(line in capacity.arithmetic for line in lines), capacity.arithmetic
+
+
+def test_the_target_utilisation_says_whose_it_is():
+    lines = [plan_capacity(load_service_text(text, "service.yaml")).arithmetic[0] for text in (
+        descriptor(blueprint="http-api"), descriptor(blueprint="http-api", scaling="target_cpu_utilization: 50"), descriptor())]
+    assert lines == ["Target utilisation: 60% (the http-api blueprint's scaling.target_cpu_utilization).",
+                     "Target utilisation: 50% (scaling.target_cpu_utilization in the descriptor).",
+                     "Target utilisation: 70% (opgen's default; neither the descriptor nor its blueprint sets "
+                     "scaling.target_cpu_utilization)."]
+
+
+def test_new_service_with_traffic_gets_the_traffics_replicas_not_the_blueprints(tmp_path):
+    result = run_opgen("new-service", "demo", "--no-input", "--tier", "1", "--baseline-rps", "50", "--peak-rps", "500",
+                       "--per-instance-rps", "25", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "demo" / "ops" / "terraform" / "demo_autoscaling.tf").read_text()
+    [(_, _, hpa)] = resources(parse(text))
+    assert (hpa["spec"][0]["min_replicas"], hpa["spec"][0]["max_replicas"]) == (6, 41)
+    assert "# Capacity: 6 to 41 pods." in text and "in the descriptor wins" not in text
+    assert "max_replicas" not in result.stderr  # the blueprint's 10 is not the descriptor's choice: nothing to warn about
+
+
 # --- the validation warning -------------------------------------------------------------------------
 
 
 def test_max_replicas_below_the_declared_peak_is_a_warning_with_the_figures(tmp_path):
-    (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling="min_replicas: 3, max_replicas: 20"))
+    (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling="min_replicas: 6, max_replicas: 20"))
     result = run_opgen("validate", "service.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = next(i for i, text in enumerate((tmp_path / "service.yaml").read_text().splitlines(), 1) if "scaling:" in text)
@@ -563,7 +646,53 @@ def test_max_replicas_below_the_declared_peak_is_a_warning_with_the_figures(tmp_
             "(60 rps per instance x 70% target utilisation) needs 36 replicas (44 with 20% headroom)") in result.stderr
 
 
-@pytest.mark.parametrize("scaling", ["min_replicas: 3, max_replicas: 36", "min_replicas: 3"])
+def capacity_warnings(text: str) -> list[str]:
+    from opgen.descriptor.load import validate_source
+    from opgen.descriptor.source import parse_yaml
+
+    _, warnings = validate_source(parse_yaml(text.encode(), "service.yaml"), runbook_base_url="https://git.example.com/r")
+    return [str(w) for w in warnings]
+
+
+@pytest.mark.parametrize(("text", "warning"), [
+    # 150 rps at 42 per pod -> 4, + 2 for one of 3 zones lost = 6.
+    (descriptor(traffic=TRAFFIC, scaling="min_replicas: 4"),
+     "service.yaml:8:27: min_replicas 4 is below 6, what the declared baseline needs with one of 3 zones lost, at least the "
+     "tier 2 floor: losing a zone, a node or a rollout then leaves too few pods to serve (the arithmetic is in "
+     "terraform/shop_autoscaling.tf)"),
+    (descriptor(tier=1, scaling="min_replicas: 2"),
+     "service.yaml:7:27: min_replicas 2 is below 3, the tier 1 floor: losing a zone, a node or a rollout then leaves too few "
+     "pods to serve (the arithmetic is in terraform/shop_autoscaling.tf)"),
+    (descriptor(traffic=TRAFFIC, gpu="count: 1", scaling="min_replicas: 6"),
+     "service.yaml:8:27: min_replicas 6 is below 7, what the declared baseline needs with one of 3 zones lost and a warm "
+     "spare, at least the tier 2 floor: losing a zone, a node or a rollout then leaves too few pods to serve (the "
+     "arithmetic is in terraform/shop_autoscaling.tf)"),
+])
+def test_an_explicit_minimum_below_the_zone_loss_and_tier_floor_is_a_warning(text, warning):
+    assert capacity_warnings(text) == [warning]
+
+
+def test_no_warning_for_a_minimum_at_the_floor_or_a_blueprints_default():
+    assert capacity_warnings(descriptor(traffic=TRAFFIC, scaling="min_replicas: 6")) == []
+    assert capacity_warnings(descriptor(tier=1, blueprint="http-api")) == []  # its 2 is raised to 3, and said so
+    assert capacity_warnings(descriptor(tier=3, platform="lambda", scaling="min_replicas: 1")) == []
+
+
+def test_a_minimum_that_costs_more_than_the_budget_is_a_warning_where_the_minimum_comes_from():
+    # 4 pods from the traffic (1 x 10 x 70 % = 7 rps; 20/7 -> 3, + 2 zones = 5, + a spare = 6) at 2 GPUs x 1.5 USD x 730 h.
+    text = descriptor(traffic="baseline_rps: 20, per_instance_rps: 10", gpu="count: 2, hourly_cost_usd: 1.5",
+                      cost="monthly_budget_usd: 10000")
+    assert capacity_warnings(text) == [
+        "service.yaml:8:27: the minimum of 6 pods costs 13140 USD a month in GPUs alone (2 GPUs x 1.5 USD x 730 h x 6), "
+        "131% of cost.monthly_budget_usd 10000: lower the minimum or raise the budget, with the team"]
+    assert capacity_warnings(text.replace("10000", "13140")) == []
+    blueprint = descriptor(blueprint="gpu-inference", cost="monthly_budget_usd: 1000")  # its minimum of 2 at 0.8 USD
+    [warning] = capacity_warnings(blueprint)
+    assert warning.startswith("blueprints/gpu-inference.yaml:") or "gpu-inference.yaml:" in warning.split(": ")[0]
+    assert "the minimum of 2 pods costs 1168 USD a month in GPUs alone" in warning and "117% of" in warning
+
+
+@pytest.mark.parametrize("scaling", ["min_replicas: 6, max_replicas: 36", "min_replicas: 6"])
 def test_no_warning_when_max_replicas_carries_the_peak_or_is_computed(tmp_path, scaling):
     (tmp_path / "service.yaml").write_text(descriptor(traffic=TRAFFIC, scaling=scaling))
     result = run_opgen("validate", "service.yaml", cwd=tmp_path)
@@ -615,3 +744,78 @@ def test_same_descriptor_same_bytes_whatever_the_hash_seed(tmp_path):
         outputs.append(out.stdout)
     assert outputs[0] == outputs[1] and outputs[0]
     assert render(load_service(DESCRIPTORS[0])) == render(load_service(DESCRIPTORS[0]))
+
+
+# --- the real terraform: init against a provider mirror, then validate -------------------------------
+
+TERRAFORM_SECONDS = 300
+# Where a machine keeps a filesystem mirror of providers (`terraform providers mirror DIR` makes one).
+MIRRORS = ("/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins")
+
+
+@pytest.fixture(scope="session")
+def terraform_binary() -> str:
+    import shutil
+
+    path = shutil.which("terraform")
+    require(path is not None, "terraform", "download it from releases.hashicorp.com (it is not a Debian package)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def aws_provider_mirror() -> Path:
+    """A filesystem mirror holding hashicorp/aws: OPGEN_TF_PLUGIN_MIRROR, else a usual place."""
+    candidates = [os.environ.get("OPGEN_TF_PLUGIN_MIRROR", "")] + list(MIRRORS)
+    found = next((Path(c).expanduser() for c in candidates if c and (Path(c).expanduser() / "registry.terraform.io"
+                                                                      / "hashicorp" / "aws").is_dir()), None)
+    require(found is not None, "a filesystem mirror of the hashicorp/aws provider",
+            "`terraform providers mirror DIR` on a machine with registry access, then OPGEN_TF_PLUGIN_MIRROR=DIR")
+    return found
+
+
+def terraform(binary: str, mirror: Path, provider: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """terraform ARGS in `folder`, installing providers from `mirror` only: no registry, no network."""
+    config = folder.parent / f"{folder.name}.tfrc"
+    config.write_text('provider_installation {\n  filesystem_mirror {\n'
+                      f'    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/{provider}"]\n  }}\n}}\n')
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
+           "TF_PLUGIN_CACHE_DIR": ""}
+    return subprocess.run([binary, *args, "-no-color"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=TERRAFORM_SECONDS)
+
+
+@pytest.mark.parametrize("source", [TEST_DESCRIPTORS / "ecs-minimal.yaml", TEST_DESCRIPTORS / "ecs-all-deps.yaml",
+                                    TEST_DESCRIPTORS / "lambda.yaml"], ids=lambda p: p.stem)
+def test_terraform_init_and_validate_accept_the_aws_outputs(tmp_path, source, terraform_binary, aws_provider_mirror):
+    [tf_file] = synced_terraform(tmp_path, source)
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / tf_file.name).write_text(tf_file.read_text())
+    init = terraform(terraform_binary, aws_provider_mirror, "aws", module, "init", "-input=false", "-backend=false")
+    assert init.returncode == 0, init.stdout + init.stderr
+    validate = terraform(terraform_binary, aws_provider_mirror, "aws", module, "validate", "-json")
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    import json
+
+    report = json.loads(validate.stdout)
+    assert report["valid"] is True and report["error_count"] == 0, report
+
+
+def test_the_kubernetes_output_initialises_in_a_configuration_on_provider_3(tmp_path, terraform_binary):
+    """The generated file as a module of a root configuration that pins hashicorp/kubernetes 3.x:
+    `terraform init` must find a version both accept. The mirror holds 3.0.1 only (a stand-in
+    binary: init resolves versions and never runs a provider)."""
+    mirror = tmp_path / "mirror" / "registry.terraform.io" / "hashicorp" / "kubernetes" / "3.0.1" / "linux_amd64"
+    mirror.mkdir(parents=True)
+    (mirror / "terraform-provider-kubernetes_v3.0.1").write_text("#!/bin/sh\nexit 1\n")
+    (mirror / "terraform-provider-kubernetes_v3.0.1").chmod(0o755)
+    [tf_file] = synced_terraform(tmp_path, EXAMPLES / "checkout" / "service.yaml")
+    root = tmp_path / "root"
+    (root / "autoscaling").mkdir(parents=True)
+    (root / "autoscaling" / tf_file.name).write_text(tf_file.read_text())
+    (root / "main.tf").write_text('terraform {\n  required_providers {\n    kubernetes = {\n      source  = "hashicorp/kubernetes"\n'
+                                  '      version = "~> 3.0"\n    }\n  }\n}\n\nmodule "checkout_autoscaling" {\n'
+                                  '  source = "./autoscaling"\n}\n')
+    init = terraform(terraform_binary, tmp_path / "mirror", "kubernetes", root, "init", "-input=false", "-backend=false")
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert 'version     = "3.0.1"' in (root / ".terraform.lock.hcl").read_text()

@@ -130,8 +130,47 @@ def test_alert_pairs_that_can_never_fire_are_warned_about_not_refused():
 
     service, warnings = validate_source(parse_yaml(VALID.replace("objective: 99.9", "objective: 90").encode(), "service.yaml"))
     assert service.slos[0].objective_percent == 90
-    assert [str(w) for w in warnings] == [
+    assert [str(w) for w in warnings if "can never fire" in w.message] == [
         "service.yaml:10:18: with an objective of 90% the page alert over 1h can never fire: it needs an error ratio above 144%"]
+
+
+def warnings_of(text: str, runbook_base_url: str | None = "https://git.example.com/shop/blob/main/checkout/ops/runbooks") -> list[str]:
+    """The warnings about a descriptor, with the runbook base URL a settings file would give it."""
+    from opgen.descriptor.load import validate_source
+    from opgen.descriptor.source import parse_yaml
+
+    source = parse_yaml(textwrap.dedent(text).encode(), "service.yaml")
+    return [str(w) for w in validate_source(source, runbook_base_url=runbook_base_url)[1]]
+
+
+def test_runbook_links_without_a_base_url_are_warned_about_at_the_name():
+    assert warnings_of(VALID) == []
+    assert warnings_of(VALID, None) == [
+        "service.yaml:4:9: runbook links are repository paths (ops/runbooks/checkout/README.md), which no notification, "
+        "dashboard or catalog link can open; set runbook_base_url in an opgen-settings.yaml (at the repository root: "
+        "the URL where that folder is browsable) or metadata.links.runbook_base_url"]
+    own = VALID.replace("  team: payments\n", "  team: payments\n  links: {runbook_base_url: https://git.example.com/r}\n")
+    assert warnings_of(own, None) == []
+
+
+@pytest.mark.parametrize(("tier", "warned"), [(1, True), (2, True), (3, False), (4, False)])
+def test_an_unassigned_team_is_warned_about_on_tiers_1_and_2(tier, warned):
+    text = VALID.replace("team: payments", f"team: unassigned\n  tier: {tier}")
+    expected = [f"service.yaml:5:9: team 'unassigned' on a tier {tier} service: its alerts are routed to no team and its "
+                "catalog entry has no owner; name the owning team"]
+    assert warnings_of(text) == (expected if warned else [])
+
+
+@pytest.mark.parametrize("language", ["java", "other"])
+def test_a_language_opgen_writes_no_stub_for_is_warned_about(language):
+    """The kit then relies on instrumentation opgen cannot check; the runbook overview lists the contract."""
+    text = VALID.replace("spec:\n", f"spec:\n  runtime: {{language: {language}}}\n")
+    assert warnings_of(text) == [
+        f"service.yaml:7:23: opgen writes no instrumentation for {language} services, so the SLOs, dashboard and "
+        "autoscaler rely on metrics opgen cannot check: emit the series the runbook overview lists "
+        "(ops/runbooks/checkout/README.md, Instrumentation)"]
+    for stubbed in ("python", "go", "node"):
+        assert warnings_of(VALID.replace("spec:\n", f"spec:\n  runtime: {{language: {stubbed}}}\n")) == []
 
 
 def test_gpus_are_refused_outside_kubernetes():
@@ -146,13 +185,6 @@ def test_control_characters_are_refused_in_text():
 
 
 # --- objectives that cannot work, and fields of docs/alerts.md (warnings: --strict refuses them) ---
-
-
-def warnings_of(text: str) -> list[str]:
-    from opgen.descriptor.load import validate_source
-    from opgen.descriptor.source import parse_yaml
-
-    return [str(w) for w in validate_source(parse_yaml(textwrap.dedent(text).encode(), "service.yaml"))[1]]
 
 
 def test_an_objective_written_as_a_ratio_asks_whether_a_percentage_was_meant():

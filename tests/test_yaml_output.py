@@ -33,7 +33,7 @@ def as_read_back(value):
         return {k: as_read_back(v) for k, v in value.items()}
     if isinstance(value, list):
         return [as_read_back(v) for v in value]
-    if isinstance(value, str) and "\n" in value and not value.endswith("\n"):
+    if isinstance(value, str) and "\n" in value and not value.endswith("\n") and yaml_output._LITERAL_BLOCK_TEXT.fullmatch(value):
         return value + "\n"
     return value
 
@@ -51,6 +51,20 @@ def test_fast_emitter_writes_ruamels_bytes_or_steps_aside(data):
         return
     assert fast == yaml_output._ruamel_dump(data)
     assert load(fast) == as_read_back(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(KEYS, DATA, min_size=1, max_size=5))
+def test_every_document_reads_back_as_written_whichever_path_writes_it(data):
+    """The fallback too: a `|` block holding a CR, NEL or line separator reads back as other lines (it
+    broke the OpenSLO file of a description with a lone CR)."""
+    assert load(yaml_output.dump_yaml(data)) == as_read_back(data)
+
+
+@pytest.mark.parametrize("text", ["x\ry\nz\n", "a\r\nb", "x\x85y\nz", "x\u2028y\nz\n", "x\u2029\ny", "\x85", "x\u2028y", "\x1f\n"])
+def test_text_with_other_line_breaks_is_escaped_not_a_literal_block(text):
+    assert load(yaml_output.dump_yaml({"description": text, "items": [{"description": text}]})) == {
+        "description": text, "items": [{"description": text}]}
 
 
 def rendered_yaml_documents() -> list:

@@ -13,8 +13,12 @@ and the same text. The rules, and why:
   never leaves it at zero, tiers 3 and 4 keep 1.
 - Maximum: the peak plus HEADROOM (20 %: estimates are wrong, and replicas that restart or roll out
   serve nothing), rounded up, and never below the minimum.
-- Explicit `scaling` values in the descriptor win; the computed figure is still shown beside them.
-- Without traffic figures: the descriptor's values, else the tier floor and DEFAULT_MAX_REPLICAS.
+- Precedence, per bound: the descriptor's own `scaling` value, then the figure computed from the
+  declared traffic, then the blueprint's `scaling` default (raised to the tier floor, and a
+  maximum never below the minimum), then opgen's defaults: the tier floor and
+  DEFAULT_MAX_REPLICAS. A blueprint cannot know a service's traffic, so its bounds are for
+  services that declare none. Every figure's line says where it came from; the computed figure
+  is still shown beside a descriptor's own value.
 - GPU services keep GPU_WARM_SPARES more than the zone and tier rule: a new GPU replica takes
   minutes (a GPU node must join, then the model loads), so the autoscaler cannot catch a spike or
   replace a lost replica in time; a warm spare can. Without traffic figures: one replica and the
@@ -49,6 +53,9 @@ DEFAULT_DRAIN_SECONDS = 60  # backlog drain time without a freshness SLO
 DEFAULT_BACKLOG_PER_REPLICA = 100  # messages, without traffic.per_instance_rps to size it
 
 
+HOURS_PER_MONTH = 730  # 365 * 24 / 12
+
+
 @dataclass(frozen=True)
 class Capacity:
     min_replicas: int
@@ -58,6 +65,9 @@ class Capacity:
     per_replica_rps: Fraction | None  # the request rate per replica autoscalers aim for, when declared
     unit: str  # what a replica is on this platform: pod, task, ...
     arithmetic: tuple[str, ...]  # one sentence per step, for HCL comments and runbooks
+    floor_min: int = 0  # the least the rules allow (zone loss of the declared baseline, tier floor, GPU spare)
+    floor_reason: str = ""  # why, in a few words
+    min_source: str = "opgen"  # where the minimum comes from: descriptor | traffic | blueprint | opgen
 
 
 def replicas_for(load_rps: Fraction, per_instance_rps: Fraction, target_percent: int) -> int:
@@ -81,9 +91,12 @@ def plan_capacity(service: Service) -> Capacity:
     target = scaling.target_cpu_utilization
     if target is None:
         target = DEFAULT_TARGET_UTILIZATION_PERCENT
-        lines.append(f"Target utilisation: {target}% (default; the descriptor sets no scaling.target_cpu_utilization).")
+        lines.append(f"Target utilisation: {target}% (opgen's default; neither the descriptor nor its blueprint sets "
+                     "scaling.target_cpu_utilization).")
+    elif scaling.own("target_cpu_utilization") is None:
+        lines.append(f"Target utilisation: {target}% ({_blueprints(service)} scaling.target_cpu_utilization).")
     else:
-        lines.append(f"Target utilisation: {target}% (scaling.target_cpu_utilization).")
+        lines.append(f"Target utilisation: {target}% (scaling.target_cpu_utilization in the descriptor).")
     gpu_target = GPU_TARGET_UTILIZATION_PERCENT if service.gpu is not None else None
     if gpu_target is not None:
         lines.append(f"Target GPU utilisation: {gpu_target}% (opgen's figure for GPU services, which scale on their GPUs).")
@@ -91,30 +104,58 @@ def plan_capacity(service: Service) -> Capacity:
     served = served_per_replica(per_instance, target) if per_instance is not None else None
     if served is not None:
         lines.append(f"Per {unit} at {target}%: {_n(per_instance)} rps x {target}% = {_n(served)} rps.")
-    computed_min = _minimum(service, served, unit, lines)
-    min_replicas = _explicit(scaling.min_replicas, computed_min, "min_replicas", unit, lines)
+    computed_min, min_source, floor_min, floor_reason = _minimum(service, served, unit, lines)
+    min_replicas = _explicit(scaling.own("min_replicas"), computed_min, "min_replicas", unit, lines)
+    if scaling.own("min_replicas") is not None:
+        min_source = "descriptor"
     computed_max = _maximum(service, served, min_replicas, unit, lines)
-    max_replicas = _explicit(scaling.max_replicas, computed_max, "max_replicas", unit, lines)
+    max_replicas = _explicit(scaling.own("max_replicas"), computed_max, "max_replicas", unit, lines)
     if min_replicas > max_replicas:  # a computed minimum above an explicit maximum: the explicit value wins
         lines.append(f"Minimum lowered to the explicit maximum: {_count(max_replicas, unit)}.")
         min_replicas = max_replicas
-    return Capacity(min_replicas, max_replicas, target, gpu_target, served, unit, tuple(lines))
+    return Capacity(min_replicas, max_replicas, target, gpu_target, served, unit, tuple(lines), floor_min, floor_reason,
+                    min_source)
 
 
-def _minimum(service: Service, served: Fraction | None, unit: str, lines: list[str]) -> int:
+def _blueprints(service: Service) -> str:
+    return f"the {service.blueprint} blueprint's"
+
+
+def _minimum(service: Service, served: Fraction | None, unit: str, lines: list[str]) -> tuple[int, str, int, str]:
+    """The minimum before the descriptor's own value, where it comes from (traffic, blueprint or
+    opgen), and the floor of the rules with its reason (what an explicit minimum is warned against)."""
     floor = TIER_FLOORS[service.tier]
     baseline = service.traffic.baseline_rps
+    default = service.scaling.blueprint_default("min_replicas")
     if baseline is None or served is None:
         if service.gpu is None:
-            lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: "
-                         f"the minimum is the tier {service.tier} floor, {_count(floor, unit)}.")
-            return floor
-        result = max(floor, 1 + GPU_WARM_SPARES)
-        lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: one {unit} and {GPU_WARM_SPARES} warm spare "
-                     f"(a new GPU {unit} takes minutes: a GPU node joins, the model loads), at least the tier {service.tier} "
-                     f"floor of {floor}: {_count(result, unit)}.")
-        return result
-    baseline = to_fraction(baseline)
+            result, reason = floor, f"the tier {service.tier} floor"
+            rule = f"the tier {service.tier} floor, {_count(floor, unit)}"
+        else:
+            result, reason = max(floor, 1 + GPU_WARM_SPARES), f"one GPU {unit} and a warm spare, at least the tier {service.tier} floor"
+            rule = (f"one {unit} and {GPU_WARM_SPARES} warm spare (a new GPU {unit} takes minutes: a GPU node joins, "
+                    f"the model loads), at least the tier {service.tier} floor of {floor}: {_count(result, unit)}")
+        if default is None:
+            lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: the minimum is {rule}.")
+            return result, "opgen", result, reason
+        if default >= result:
+            lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: the minimum is {_blueprints(service)} "
+                         f"scaling.min_replicas, {_count(default, unit)}.")
+            return default, "blueprint", result, reason
+        lines.append(f"{_undeclared('traffic.baseline_rps', baseline, served)}: {_blueprints(service)} scaling.min_replicas "
+                     f"of {default} is raised to {rule}.")
+        return result, "opgen", result, reason
+    result = _from_baseline(service, to_fraction(baseline), served, floor, unit, lines)
+    if default is not None and default != result:
+        lines.append(f"The declared traffic wins over {_blueprints(service)} scaling.min_replicas of {default}, "
+                     "a default for services that declare none.")
+    zones = "" if service.platform == "lambda" else f" with one of {ZONES} zones lost"
+    spare = " and a warm spare" if service.gpu is not None else ""
+    reason = f"what the declared baseline needs{zones}{spare}, at least the tier {service.tier} floor"
+    return result, "traffic", result, reason
+
+
+def _from_baseline(service: Service, baseline: Fraction, served: Fraction, floor: int, unit: str, lines: list[str]) -> int:
     needed = math.ceil(baseline / served)
     lines.append(f"Baseline: {_n(baseline)} rps / {_n(served)} rps per {unit} = {_n(baseline / served)}, "
                  f"rounded up: {_count(needed, unit)}.")
@@ -142,10 +183,16 @@ def _with_warm_spares(replicas: int, unit: str, lines: list[str]) -> int:
 
 def _maximum(service: Service, served: Fraction | None, minimum: int, unit: str, lines: list[str]) -> int:
     peak = service.traffic.peak_rps
+    default = service.scaling.blueprint_default("max_replicas")
     if peak is None or served is None:
+        without = _undeclared('traffic.peak_rps', peak, served)
+        if default is not None and default >= minimum:
+            lines.append(f"{without}: the maximum is {_blueprints(service)} scaling.max_replicas, {_count(default, unit)}.")
+            return default
         result = max(DEFAULT_MAX_REPLICAS, 2 * minimum)
-        lines.append(f"{_undeclared('traffic.peak_rps', peak, served)}: "
-                     f"the maximum is max({DEFAULT_MAX_REPLICAS}, 2 x minimum {minimum}) = {_count(result, unit)}.")
+        below = f" ({_blueprints(service)} scaling.max_replicas of {default} is below the minimum)" if default is not None else ""
+        lines.append(f"{without}: the maximum is max({DEFAULT_MAX_REPLICAS}, 2 x minimum {minimum}) = {_count(result, unit)}"
+                     f"{below}.")
         return result
     peak = to_fraction(peak)
     needed = math.ceil(peak / served)
@@ -154,7 +201,17 @@ def _maximum(service: Service, served: Fraction | None, minimum: int, unit: str,
                  f"rounded up: {_count(needed, unit)}.")
     lines.append(f"Headroom {_n(HEADROOM * 100)}%: {needed} x {_n(1 + HEADROOM)} = {_n(needed * (1 + HEADROOM))}, "
                  f"rounded up: {with_headroom(needed)}; maximum: {_count(result, unit)}.")
+    if default is not None and default != result:
+        lines.append(f"The declared peak wins over {_blueprints(service)} scaling.max_replicas of {default}, "
+                     "a default for services that declare no traffic.")
     return result
+
+
+def monthly_gpu_cost(service: Service, replicas: int) -> Fraction | None:
+    """What the GPUs of `replicas` replicas cost in a month (HOURS_PER_MONTH), when the descriptor prices them."""
+    if service.gpu is None or service.gpu.hourly_cost_usd is None:
+        return None
+    return to_fraction(service.gpu.hourly_cost_usd) * service.gpu.count * replicas * HOURS_PER_MONTH
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,7 @@ LABEL_CAUSE = "cause"
 
 SEVERITY_PAGE = "page"
 SEVERITY_TICKET = "ticket"
+UNASSIGNED_TEAM = "unassigned"  # new-service's team when none is given: a placeholder, warned about on tiers 1 and 2
 
 # --- recording rules ---------------------------------------------------------------------------
 
@@ -316,12 +317,17 @@ LABEL_DEPENDENCY_KIND = "dependency_kind"
 
 OPS_DIR = "ops"
 MANIFEST_PATH = ".opgen/manifest.json"  # inside the output folder
-BASE_DIR = ".opgen/base"  # what opgen last wrote, file by file
+OLD_BASE_DIR = ".opgen/base"  # where opgen before manifest version 3 kept a copy of what it wrote (sync/base.py)
 ORPHANS_DIR = ".opgen/orphans"  # keep-region content whose place disappeared
 LOCK_PATH = ".opgen/lock"
 PENDING_PATH = ".opgen/pending.json"  # the write-ahead journal of a sync in progress
 STAT_CACHE_PATH = ".opgen/stat-cache.json"  # per machine, not committed: sync/stat_cache.py
 STATE_GITIGNORE = ".opgen/.gitignore"
+STATE_DIR = ".opgen"  # every path above lives in it
+# Keep-regions each kind of file declares (sync/regions.py): the runbook pages' notes, the
+# instrumentation module's own imports and code.
+RUNBOOK_REGIONS = ("notes",)
+TELEMETRY_REGIONS = ("imports", "custom")
 DESCRIPTOR_FILENAMES = ("service.yaml",)
 DESCRIPTOR_SUFFIX = ".opgen.yaml"
 
@@ -334,21 +340,33 @@ def rules_test_path(service: str) -> str:
     return f"prometheus/{service}.rules.test.yml"
 
 
+RUNBOOKS_DIR = "runbooks"  # in the output folder
+
+
 def runbook_path(service: str, alert: str) -> str:
-    return f"runbooks/{service}/{alert}.md"
+    return f"{RUNBOOKS_DIR}/{service}/{alert}.md"
 
 
 def runbook_overview_path(service: str) -> str:
-    return f"runbooks/{service}/README.md"
+    return f"{RUNBOOKS_DIR}/{service}/README.md"
 
 
 def dashboard_path(service: str) -> str:
     return f"grafana/{service}.json"
 
 
-def telemetry_path(service: str) -> str:
-    """The instrumentation module: importable, so hyphens become underscores."""
-    return f"otel/{service.replace('-', '_')}_telemetry.py"
+def telemetry_path(service: str, language: str = "python") -> str:
+    """The instrumentation stub, named as its language imports it: the Python and Node.js module
+    <name>_telemetry (hyphens become underscores), the Go package folder <name>telemetry."""
+    if language == "go":
+        return f"otel/{go_telemetry_package(service)}/telemetry.go"
+    extension = {"python": "py", "node": "js"}[language]
+    return f"otel/{service.replace('-', '_')}_telemetry.{extension}"
+
+
+def go_telemetry_package(service: str) -> str:
+    """A Go package name: lower case, no hyphens or underscores (checkout-api -> checkoutapitelemetry)."""
+    return service.replace("-", "") + "telemetry"
 
 
 def openslo_path(service: str) -> str:
@@ -372,18 +390,25 @@ def dashboard_uid(service: str) -> str:
     return f"opgen-{service[:24]}-{digest}"
 
 
-def runbook_url(base_url: str | None, service: str, alert: str) -> str:
-    path = runbook_path(service, alert)
+def dashboard_tag(service: str) -> str:
+    """The tag that names the service's dashboard (Backstage's Grafana card selects on tags): its uid,
+    unique and short enough for Grafana's 50-character tags."""
+    return dashboard_uid(service)
+
+
+def runbook_url(base_url: str | None, service: str, alert: str | None = None) -> str:
+    """Every runbook link opgen writes (alerts, dashboard, Backstage, runbooks): `base_url` is where
+    the output folder's runbooks/ is browsable (Service.runbook_base_url, from opgen-settings.yaml
+    or the descriptor). Without it, the page's path from the descriptor's folder, which no
+    notification or dashboard can open (validate warns). No alert: the overview page."""
+    path = runbook_path(service, alert) if alert else runbook_overview_path(service)
     if base_url:
-        return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
+        return f"{base_url.rstrip('/')}/{path.removeprefix(RUNBOOKS_DIR + '/')}"
     return f"{OPS_DIR}/{path}"
 
 
 def runbook_overview_url(base_url: str | None, service: str) -> str:
-    path = runbook_overview_path(service)
-    if base_url:
-        return f"{base_url.rstrip('/')}/{path.removeprefix('runbooks/')}"
-    return f"{OPS_DIR}/{path}"
+    return runbook_url(base_url, service)
 
 
 def dashboard_url(grafana_url: str, service: str) -> str:
@@ -431,8 +456,10 @@ DEFAULT_RULES_FORMAT = "prometheus"
 ALERTMANAGER_CONFIG_PATH = "alertmanager/routes.yml"
 # Secrets are never in the config: each receiver points at a file the deployment mounts here.
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+MAINTENANCE_INTERVAL_SUFFIX = "-maintenance"  # the Alertmanager time interval of a service's planned maintenance
 DEFAULT_RECEIVER = "opgen-default"  # alerts of teams without on-call data, and of no known team
 DEFAULT_ALERT_CHANNEL = "#alerts"
+UNROUTED_PAGES_RECEIVER = "opgen-unrouted-pages"  # pages that reach no pager nor team channel: loud, in DEFAULT_ALERT_CHANNEL
 # prometheus-operator: the labels of every generated PrometheusRule, for a Prometheus ruleSelector.
 PROMETHEUSRULE_LABELS = {"app.kubernetes.io/managed-by": "opgen", "role": "alert-rules"}
 
@@ -452,3 +479,8 @@ def pager_receiver(team: str, pagerduty_service_id: str | None = None) -> str:
 
 def chat_receiver(team: str, channel: str | None = None) -> str:
     return f"{team}-chat" + (f"-{channel.lstrip('#')}" if channel else "")
+
+
+def maintenance_interval(service: str) -> str:
+    """The Alertmanager time interval holding `service`'s planned maintenance windows."""
+    return f"{service}{MAINTENANCE_INTERVAL_SUFFIX}"

@@ -35,3 +35,7 @@ class DescriptorError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in sorted(self.problems))
+
+
+class FileError(Exception):
+    """A path that cannot be read or written the way opgen needs; the message names it (exit 2)."""

@@ -14,10 +14,13 @@ from __future__ import annotations
 import posixpath
 from collections import deque
 from dataclasses import dataclass, field
+from fractions import Fraction
+from math import prod
 from pathlib import PurePosixPath
 
 from opgen import conventions as c
-from opgen.descriptor.model import Dependency, Service
+from opgen.descriptor.model import Dependency, Maintenance, Service
+from opgen.slo.numbers import format_number
 
 
 @dataclass(frozen=True)
@@ -33,19 +36,36 @@ class ServiceFacts:
     pagerduty_service_id: str | None
     slos: tuple[str, ...]  # SLO names
     dependencies: tuple[Dependency, ...]
+    pages: bool = True  # whether any of its alerts pages (alerts.service_alerts)
+    availability: tuple[Objective, ...] = ()  # its availability SLOs, which dependency ceilings read
+    maintenance: Maintenance | None = None  # planned maintenance, which its Alertmanager routes mute
 
     def to_json(self) -> dict:
         return {"name": self.name, "team": self.team, "tier": self.tier, "slack": self.slack,
                 "pagerduty_service_id": self.pagerduty_service_id, "slos": list(self.slos),
-                "dependencies": [[d.name, d.kind, d.critical, d.service] for d in self.dependencies]}
+                "dependencies": [[d.name, d.kind, d.critical, d.service, d.fallback] for d in self.dependencies],
+                "pages": self.pages, "availability": [[o.slo, str(o.percent), o.window] for o in self.availability],
+                "maintenance": self.maintenance.to_json() if self.maintenance else None}
 
     @classmethod
     def from_json(cls, data: dict) -> ServiceFacts:
         """The facts `to_json` wrote; KeyError, TypeError or ValueError when they are not."""
         facts = cls(str(data["name"]), str(data["team"]), int(data["tier"]), _optional(data["slack"]),
                     _optional(data["pagerduty_service_id"]), tuple(str(s) for s in data["slos"]),
-                    tuple(Dependency(str(n), str(k), bool(cr), _optional(sv)) for n, k, cr, sv in data["dependencies"]))
+                    tuple(Dependency(str(n), str(k), bool(cr), _optional(sv), fallback=bool(fb))
+                          for n, k, cr, sv, fb in data["dependencies"]),
+                    bool(data["pages"]), tuple(Objective(str(n), Fraction(p), str(w)) for n, p, w in data["availability"]),
+                    None if data["maintenance"] is None else Maintenance.from_json(data["maintenance"]))
         return facts
+
+
+@dataclass(frozen=True)
+class Objective:
+    """An availability SLO, as a dependency ceiling reads it."""
+
+    slo: str
+    percent: Fraction  # 99.9 % -> Fraction(999, 10)
+    window: str  # 30d
 
 
 def _optional(value) -> str | None:
@@ -53,9 +73,15 @@ def _optional(value) -> str | None:
 
 
 def facts_of(service: Service) -> ServiceFacts:
-    graph = tuple(Dependency(d.name, d.kind, d.critical, d.service) for d in service.dependencies)  # no thresholds
+    from opgen.alerts import service_alerts
+
+    pages = any(c.SEVERITY_PAGE in alert.severities for alert in service_alerts(service))
+    dependencies = tuple(Dependency(d.name, d.kind, d.critical, d.service, fallback=d.fallback)
+                         for d in service.dependencies)  # the graph and the ceilings: no thresholds
+    availability = tuple(Objective(slo.name, slo.objective_percent, slo.window) for slo in service.slos
+                         if slo.sli.kind == "availability")
     return ServiceFacts(service.name, service.team, service.tier, service.slack, service.pagerduty_service_id,
-                        tuple(slo.name for slo in service.slos), graph)
+                        tuple(slo.name for slo in service.slos), dependencies, pages, availability, service.maintenance)
 
 
 @dataclass(frozen=True)
@@ -70,12 +96,45 @@ class HitService:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """A critical dependency, as a ceiling counts it: its service's availability objective, or
+    why it has none (then it is unknown: the ceiling cannot see it, and says so)."""
+
+    dependencies: tuple[str, ...]  # the names of the service's dependencies it stands for
+    service: str | None  # the opgen service they are; None when they name none (a database, a broker)
+    objective: Objective | None  # the lowest availability objective of that service; None: unknown
+    unknown_because: str = ""  # when objective is None
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The highest availability a service can promise when it fails whenever a critical
+    dependency fails: the product of those dependencies' availability objectives. Dependencies
+    with `fallback: true` do not count; those without a known objective are listed, not guessed."""
+
+    bounds: tuple[Bound, ...]  # the dependencies with an objective, which multiply; sorted by service
+    unknown: tuple[Bound, ...]  # critical dependencies without one; sorted by their names
+    fallbacks: tuple[str, ...]  # critical dependencies it degrades gracefully without: not counted
+    objectives: tuple[Objective, ...]  # the service's own availability SLOs
+
+    @property
+    def percent(self) -> Fraction:
+        return prod((b.objective.percent / 100 for b in self.bounds), start=Fraction(1)) * 100
+
+    @property
+    def above(self) -> tuple[Objective, ...]:
+        """The service's availability SLOs that promise more than the ceiling allows."""
+        return tuple(o for o in self.objectives if o.percent > self.percent)
+
+
+@dataclass(frozen=True)
 class Neighbourhood:
-    """All a service's own files read from the fleet: who is hit when it fails, and where the
-    pages of the services it depends on are. Equal neighbourhoods, equal files."""
+    """All a service's own files read from the fleet: who is hit when it fails, where the pages
+    of the services it depends on are, and the ceiling they set. Equal neighbourhoods, equal files."""
 
     hit: tuple[HitService, ...] = ()  # sorted: those that fail first, then by name
     links: tuple[tuple[str, str], ...] = ()  # (fleet service it depends on, relative link to its overview), sorted
+    ceiling: Ceiling | None = None  # None: no critical dependency
 
 
 ALONE = Neighbourhood()  # a service synced without its fleet: nobody is known to depend on it
@@ -121,6 +180,10 @@ class Fleet:
     def dependencies_of(self, name: str) -> list[Edge]:
         return list(self._dependencies.get(name, []))
 
+    def dependents_of(self, name: str) -> list[Edge]:
+        """The edges into `name`: the services that depend on it directly, sorted by their name."""
+        return list(self._dependents.get(name, []))
+
     def blast_radius(self, name: str) -> list[Dependent]:
         """Every service that depends on `name`, directly or through others, sorted by name.
         Each comes with the shortest all-critical path when there is one (it fails), else the
@@ -151,7 +214,36 @@ class Fleet:
         hit = tuple(sorted((HitService(d.name, self.overview_link(name, d.name), d.fails, d.path, self.services[d.name].slos)
                             for d in self.blast_radius(name)), key=lambda h: (not h.fails, h.name)))
         links = ((e.target, self.overview_link(name, e.target)) for e in self.dependencies_of(name))
-        return Neighbourhood(hit, tuple(sorted((target, link) for target, link in links if link)))
+        return Neighbourhood(hit, tuple(sorted((target, link) for target, link in links if link)), self.ceiling(name))
+
+    def ceiling(self, name: str) -> Ceiling | None:
+        """`name`'s availability ceiling from its direct critical dependencies (each one's own
+        objective already stands for what is below it); None when it has no critical dependency."""
+        service = self.services[name]
+        critical = [d for d in service.dependencies if d.critical]
+        if not critical:
+            return None
+        by_target: dict[str, list[Dependency]] = {}
+        unknown = []
+        for dependency in critical:
+            if dependency.fallback:
+                continue
+            if dependency.service is None:
+                unknown.append(Bound((dependency.name,), None, None, f"a {dependency.kind} dependency, not an opgen service"))
+            else:
+                by_target.setdefault(dependency.service, []).append(dependency)
+        bounds = []
+        for target, dependencies in sorted(by_target.items()):
+            names = tuple(sorted(d.name for d in dependencies))
+            other = self.services.get(target)
+            if other is None:
+                unknown.append(Bound(names, target, None, "no descriptor in the fleet"))
+            elif not other.availability:
+                unknown.append(Bound(names, target, None, "declares no availability SLO"))
+            else:
+                bounds.append(Bound(names, target, min(other.availability, key=lambda o: (o.percent, o.slo))))
+        fallbacks = tuple(sorted(d.name for d in critical if d.fallback))
+        return Ceiling(tuple(bounds), tuple(sorted(unknown, key=lambda b: b.dependencies)), fallbacks, service.availability)
 
     def cycles(self) -> list[tuple[str, ...]]:
         """One cycle per strongly connected component that has one, from its first name back to it."""
@@ -259,23 +351,86 @@ def _components(services: dict[str, ServiceFacts], edges: tuple[Edge, ...]) -> l
     return result
 
 
+# --- dependency ceilings ----------------------------------------------------------------------------
+
+
+CEILING_DECIMALS = 4  # 99.6005996001% reads as ~99.6005%: rounded down, a ceiling never looks higher than it is
+
+
+def percent_text(value: Fraction, about: str = "~") -> str:
+    """A percentage; with more than CEILING_DECIMALS decimals, rounded down and marked `about`."""
+    scale = 10 ** CEILING_DECIMALS
+    shown = Fraction(int(value * scale), scale)  # floor: the value is positive
+    return f"{'' if shown == value else about}{format_number(shown)}%"
+
+
+def ceiling_arithmetic(ceiling: Ceiling, times: str = "x", about: str = "~") -> str:
+    """The product, written out: `cart 99.9% x payments 99.95% = 99.85005%` (ASCII for a terminal;
+    a runbook passes `×` and `≈`)."""
+    factors = f" {times} ".join(f"{b.service} {percent_text(b.objective.percent)}" for b in ceiling.bounds)
+    product = percent_text(ceiling.percent, about)
+    equals = f"{about} {product.removeprefix(about)}" if product.startswith(about) else f"= {product}"
+    return f"{factors} {equals}" if factors else "100% (no critical dependency with a known objective)"
+
+
+def ceiling_warnings(fleet: Fleet) -> dict[str, list[str]]:
+    """name -> a warning for each availability SLO of it above its ceiling, naming the service,
+    the objective, the ceiling and the dependencies that set it (and those it could not count)."""
+    found: dict[str, list[str]] = {}
+    for name in fleet.services:
+        ceiling = fleet.ceiling(name)
+        for objective in ceiling.above if ceiling else ():
+            unknown = "; ".join(f"{', '.join(b.dependencies)} ({b.unknown_because})" for b in ceiling.unknown)
+            found.setdefault(name, []).append(
+                f"{name}'s availability SLO {objective.slo!r} promises {percent_text(objective.percent)}, above the "
+                f"{percent_text(ceiling.percent)} its critical dependencies allow ({ceiling_arithmetic(ceiling)}): "
+                f"when one of them fails, {name} fails. Lower the objective, or set `fallback: true` on the "
+                f"dependencies {name} degrades gracefully without"
+                + (f". Not counted, no known objective: {unknown}" if unknown else ""))
+    return found
+
+
 # --- printing the graph --------------------------------------------------------------------------
 
 FORMATS = ("text", "dot", "mermaid")
 
 
+def _bounds(fleet: Fleet) -> dict[tuple[str, str], tuple[Bound, bool]]:
+    """(source, target) -> the bound that edge sets on source's ceiling, and whether source
+    promises more than that ceiling: the edges `opgen graph` marks."""
+    found = {}
+    for name in fleet.services:
+        ceiling = fleet.ceiling(name)
+        for bound in ceiling.bounds if ceiling else ():
+            found[(name, bound.service)] = (bound, bool(ceiling.above))
+    return found
+
+
+def _ceiling_note(fleet: Fleet, name: str) -> str:
+    ceiling = fleet.ceiling(name)
+    if ceiling is None or not ceiling.bounds:
+        return ""
+    above = ", ".join(f"{o.slo} {percent_text(o.percent)}" for o in ceiling.above)
+    return f"; availability ceiling {percent_text(ceiling.percent)}" + (f", below its SLO {above}" if above else "")
+
+
 def as_text(fleet: Fleet) -> str:
     """For a terminal: each service, what it depends on, and what is wrong with the graph."""
     lines = []
+    bounds = _bounds(fleet)
     for name in fleet.services:
         edges = fleet.dependencies_of(name)
         dependents = fleet.blast_radius(name)
         fail = sum(d.fails for d in dependents)
         hit = (f"; depended on by {len(dependents)} ({fail} fail{'s' if fail == 1 else ''} with it)" if dependents else "")
-        lines.append(f"{name} (team {fleet.services[name].team}, tier {fleet.services[name].tier}){hit}")
+        lines.append(f"{name} (team {fleet.services[name].team}, tier {fleet.services[name].tier}){hit}{_ceiling_note(fleet, name)}")
         width = max((len(e.target) for e in edges), default=0)
         for edge in edges:
             note = "critical" if edge.critical else "degrades"
+            if (name, edge.target) in bounds:
+                note += f", bounds its ceiling at {percent_text(bounds[(name, edge.target)][0].objective.percent)}"
+            elif edge.critical:
+                note += ", with a fallback" if _all_fallback(fleet, name, edge.target) else ""
             if edge.target not in fleet.services:
                 note += ", unknown: no descriptor in the fleet"
             lines.append(f"  -> {edge.target:<{width}}  {note}")
@@ -288,6 +443,12 @@ def as_text(fleet: Fleet) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _all_fallback(fleet: Fleet, source: str, target: str) -> bool:
+    """Every critical dependency of `source` on `target` declares a fallback."""
+    critical = [d for d in fleet.services[source].dependencies if d.service == target and d.critical]
+    return bool(critical) and all(d.fallback for d in critical)
+
+
 def _node_id(name: str, known: bool) -> str:
     """Service names are DNS labels; '-' becomes '_' (never in a DNS label), and a prefix keeps
     ids off keywords such as `end`, `graph` or `subgraph`."""
@@ -295,15 +456,21 @@ def _node_id(name: str, known: bool) -> str:
 
 
 def as_dot(fleet: Fleet) -> str:
-    """Graphviz: critical edges solid, the others dashed; unknown targets as dashed grey boxes."""
+    """Graphviz: critical edges solid, the others dashed; unknown targets as dashed grey boxes. An
+    edge that bounds an availability ceiling is bold and labelled with its objective, red when its
+    source promises more than that ceiling."""
     lines = ["digraph fleet {", "  rankdir=LR;", '  node [shape=box, fontname="sans-serif"];']
     for name, service in fleet.services.items():
         lines.append(f'  {_node_id(name, True)} [label="{name}\\nteam {service.team}, tier {service.tier}"];')
     for edge in fleet.unknown_targets:
         if edge.target not in fleet.services:
             lines.append(f'  {_node_id(edge.target, False)} [label="{edge.target}\\n(no descriptor)", style=dashed, color=grey];')
+    bounds = _bounds(fleet)
     for edge in fleet.edges:
         style = "solid" if edge.critical else "dashed"
+        if (edge.source, edge.target) in bounds:
+            bound, above = bounds[(edge.source, edge.target)]
+            style += f', penwidth=2, label="{percent_text(bound.objective.percent)}"' + (", color=red" if above else "")
         target = _node_id(edge.target, edge.target in fleet.services)
         lines.append(f"  {_node_id(edge.source, True)} -> {target} [style={style}];")
     lines.append("}")
@@ -311,17 +478,26 @@ def as_dot(fleet: Fleet) -> str:
 
 
 def as_mermaid(fleet: Fleet) -> str:
-    """A Mermaid flowchart: critical edges `-->`, the others dotted `-.->`."""
+    """A Mermaid flowchart: critical edges `-->`, the others dotted `-.->`; an edge that bounds an
+    availability ceiling thick (`==>`) with its objective, red when its source promises more."""
     lines = ["flowchart LR"]
     for name in fleet.services:
         lines.append(f'  {_node_id(name, True)}["{name}"]')
     for edge in fleet.unknown_targets:
         lines.append(f'  {_node_id(edge.target, False)}["{edge.target} (no descriptor)"]:::unknown')
-    for edge in fleet.edges:
+    bounds, red = _bounds(fleet), []
+    for index, edge in enumerate(fleet.edges):  # edges are the only links: index is the link's number
         arrow = "-->" if edge.critical else "-.->"
+        if (edge.source, edge.target) in bounds:
+            bound, above = bounds[(edge.source, edge.target)]
+            arrow = f"==>|{percent_text(bound.objective.percent)}|"
+            if above:
+                red.append(str(index))
         lines.append(f"  {_node_id(edge.source, True)} {arrow} {_node_id(edge.target, edge.target in fleet.services)}")
     if fleet.unknown_targets:
         lines.append("  classDef unknown stroke-dasharray: 5 5")
+    if red:
+        lines.append(f"  linkStyle {','.join(red)} stroke:red")
     return "\n".join(dict.fromkeys(lines)) + "\n"
 
 

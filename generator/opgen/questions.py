@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opgen.conventions import UNASSIGNED_TEAM
+
 DEFAULT_BLUEPRINT = "http-api"
-DEFAULT_TEAM = "unassigned"
+DEFAULT_TEAM = UNASSIGNED_TEAM
 DEFAULT_TIER = "2"
 DEFAULT_BASELINE_RPS = 10
 DEFAULT_SPIKINESS = 5  # peak / typical when only the typical load is known
@@ -48,5 +50,8 @@ QUESTIONS = (
              "NAME:KIND[:critical]", repeatable=True),
     Question("objectives", "--objective", "Objective of a blueprint SLO, e.g. availability=99.95 "
              "(repeatable or comma-separated; default: the blueprint's).", "SLO=PERCENT", repeatable=True),
+    Question("runbook_base_url", "--runbook-base-url", "Where the new service's folder will be browsable, e.g. "
+             "https://github.com/acme/checkout/blob/main: runbook links in alerts, dashboard and catalog start there "
+             "(written to NAME/opgen-settings.yaml; asked only when no opgen-settings.yaml above sets it).", "URL"),
 )
 FLAGS = {q.key: q.flag for q in QUESTIONS} | {"name": "NAME"}

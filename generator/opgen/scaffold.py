@@ -20,8 +20,11 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 from jinja2 import pass_context
 from jinja2.ext import Extension
 
+from opgen.capacity import HOURS_PER_MONTH
 from opgen.descriptor import spec
-from opgen.descriptor.blueprints import available_blueprints, blueprint_folders, load_blueprint
+from opgen.descriptor.blueprints import (
+    SETTINGS, SETTINGS_FILE, available_blueprints, blueprint_folders, load_blueprint, runbook_base_url_setting,
+)
 from opgen.descriptor.fields import Kind, Number, check_value
 from opgen.descriptor.load import load_service_text
 from opgen.errors import DescriptorError, Position, Problem
@@ -32,7 +35,6 @@ from opgen.slo.numbers import format_number, to_fraction
 from opgen.sync.write import atomic_write
 
 NO_DEPENDENCIES = "none"
-HOURS_PER_MONTH = 730  # 365 * 24 / 12
 COMMENT_COLUMN = 30
 TIERS = ("1", "2", "3", "4")
 UNITS = {"http": "requests", "grpc": "calls", "queue-consumer": "messages"}
@@ -61,6 +63,7 @@ class Answers:
     pagerduty_service_id: str | None = None
     dependencies: str | None = None
     objectives: str | None = None
+    runbook_base_url: str | None = None
 
 
 def answers_from_text(values: Mapping[str, object]) -> Answers:
@@ -117,6 +120,16 @@ def create_service(answers: Answers, parent: Path, prompter: Prompter | None = N
     return Created(folder, loaded, report)
 
 
+def without_machine_state(created: Created) -> Created:
+    """Drop what only this machine can use from a service a template made (a portal publishes it
+    elsewhere; cruft diffs two renders of it): the stat cache, which names files by inode and time.
+    The next `opgen sync` builds it again."""
+    from opgen import conventions as c
+
+    (created.folder / c.OPS_DIR / c.STAT_CACHE_PATH).unlink(missing_ok=True)
+    return created
+
+
 def scaffold(answers: Answers, parent: Path, prompter: Prompter | None = None,
              blueprint_dirs: tuple[Path, ...] = ()) -> Path:
     """Create parent/NAME/service.yaml; refuses an existing folder before asking anything.
@@ -125,14 +138,45 @@ def scaffold(answers: Answers, parent: Path, prompter: Prompter | None = None,
     if folder.exists():
         raise DescriptorError([Problem(Position(str(folder), 0, 0), "already exists; opgen new-service never overwrites a folder")])
     text = build_descriptor(answers, prompter, blueprint_folders(folder, blueprint_dirs))
+    settings = settings_text(answers, prompter, folder)
     atomic_write(folder / "service.yaml", text)
+    if settings is not None:
+        atomic_write(folder / SETTINGS_FILE, settings)
     return folder
 
 
 def check_answers(answers: Answers, parent: Path = Path("."), blueprint_dirs: tuple[Path, ...] = ()) -> None:
     """Validate answers exactly as new-service does for a service in parent/NAME, writing nothing
     (a portal's pre-check; whether the folder exists is the portal's business)."""
-    build_descriptor(answers, None, blueprint_folders(_service_folder(answers, parent), blueprint_dirs))
+    folder = _service_folder(answers, parent)
+    build_descriptor(answers, None, blueprint_folders(folder, blueprint_dirs))
+    settings_text(answers, None, folder)
+
+
+def settings_text(answers: Answers, prompter: Prompter | None, folder: Path) -> str | None:
+    """NAME/opgen-settings.yaml with the runbook base URL, when one is given, or asked because no
+    settings file above NAME sets it (a fleet's root settings already say where its services are
+    browsable); None when there is nothing to write."""
+    ask = _Interview(answers, prompter)
+    if ask.given("runbook_base_url") is None and runbook_base_url_setting(folder):
+        return None
+    url = ask.text("runbook_base_url", f"Where will {folder.name}/ be browsable, like "
+                   f"https://github.com/acme/{folder.name}/blob/main (runbook links start there; empty: none)", "",
+                   _optional(_read_field(SETTINGS, "runbook_base_url")))
+    if url is None:
+        return None
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    settings = CommentedMap(runbook_base_url=url)
+    settings.yaml_add_eol_comment("# where this folder is browsable: every runbook link starts here", "runbook_base_url",
+                                  column=len("runbook_base_url: ") + len(url) + 2)
+    yaml = YAML(typ="rt", pure=True)
+    yaml.width = 4096
+    buffer = io.StringIO()
+    buffer.write("# opgen settings for the descriptors in this folder and below (docs/fleet.md).\n")
+    yaml.dump(settings, buffer)
+    return buffer.getvalue()
 
 
 def _service_folder(answers: Answers, parent: Path) -> Path:
@@ -586,8 +630,8 @@ class BackstageExtension(Extension):
     What it does run are the Jinja2 extensions a template names in `extensions`, so this one
     gives templates `opgen_new_service()`: rendered as the content of the one file of
     templates/backstage/skeleton/ (which becomes service.yaml), it creates the service exactly as
-    `opgen new-service` does, moves the generated ops/ beside that file, and returns the
-    descriptor's text for it. A bad answer
+    `opgen new-service` does, moves the generated ops/ (and opgen-settings.yaml, when there is one)
+    beside that file, and returns the descriptor's text for it. A bad answer
     prints opgen's problems and stops cookiecutter, so Backstage publishes nothing."""
 
     def __init__(self, environment) -> None:
@@ -608,11 +652,13 @@ def _new_service_in_cookiecutter(context) -> str:
     target = project / Path(context.environment.from_string(context.name).render(cookiecutter=values)).parent
     with tempfile.TemporaryDirectory(prefix="opgen-") as scratch:
         try:
-            created = create_service(answers_from_text(values), Path(scratch))
+            created = without_machine_state(create_service(answers_from_text(values), Path(scratch)))
         except DescriptorError as error:
             print(error, file=sys.stderr)
             count = len(error.problems)
             print(f"opgen: {count} problem{'s' if count != 1 else ''}; nothing was created.", file=sys.stderr)
             raise SystemExit(1) from None
         shutil.move(created.folder / "ops", target / "ops")
+        if (created.folder / SETTINGS_FILE).exists():
+            shutil.move(created.folder / SETTINGS_FILE, target / SETTINGS_FILE)
         return (created.folder / "service.yaml").read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -40,6 +41,19 @@ def find_kit(path: Path) -> Path | None:
         if candidate.is_dir() and (candidate / c.MANIFEST_PATH).is_file():
             return candidate
     return None
+
+
+def find_kits(path: Path) -> list[Path]:
+    """Every kit PATH names: the one find_kit finds, and, below a folder, each ops/ folder with a
+    manifest. A fleet's root holds its fleet folder (the Alertmanager config) and every service's kit."""
+    kits = [kit] if (kit := find_kit(path)) is not None else []
+    if path.is_dir() and kit != path:
+        for folder, subfolders, _ in os.walk(path):
+            here = Path(folder)
+            kits += [here / c.OPS_DIR] if c.OPS_DIR in subfolders and (here / c.OPS_DIR / c.MANIFEST_PATH).is_file() else []
+            subfolders[:] = sorted(d for d in subfolders if d not in (c.OPS_DIR, "node_modules", "__pycache__")
+                                   and not d.startswith("."))
+    return list(dict.fromkeys(kits))
 
 
 def verify(kit: Path) -> list[Result]:
@@ -161,7 +175,7 @@ def check_dashboard_queries(kit: Path) -> Iterator[Result]:
             yield Result(FAIL, "dashboard", _name(kit, path), f"not JSON: {exc}")
             continue
         problems, count = [], 0
-        for title, expr in _dashboard_queries(dashboard):
+        for title, expr in dashboard_queries(dashboard):
             count += 1
             text = expr
             for variable, value in GRAFANA_VARIABLES.items():
@@ -174,7 +188,7 @@ def check_dashboard_queries(kit: Path) -> Iterator[Result]:
         yield Result(FAIL if problems else OK, "dashboard queries", _name(kit, path), detail)
 
 
-def _dashboard_queries(dashboard: dict) -> Iterator[tuple[str, str]]:
+def dashboard_queries(dashboard: dict) -> Iterator[tuple[str, str]]:
     def panels(items):
         for panel in items or []:
             yield panel
@@ -298,6 +312,90 @@ def check_stub_import(kit: Path) -> Iterator[Result]:
         yield Result(OK if passed else FAIL, "stub import", _name(kit, path), "" if passed else _first_lines(output))
 
 
+INSTALL_GO = ("apt-get install golang-go golang-github-prometheus-client-golang-dev (Debian), or in a Go module: "
+              "go get github.com/prometheus/client_golang")
+INSTALL_NODE = "apt-get install nodejs (Debian), or Node.js 18+ from nodejs.org"
+INSTALL_NODE_PACKAGES = ("npm install @opentelemetry/api @opentelemetry/sdk-metrics@2 @opentelemetry/resources@2 "
+                         "@opentelemetry/exporter-prometheus prom-client, in the service's package")
+# What go says of an import its module does not provide (and, with GOPROXY=off, will not fetch).
+MISSING_FROM_MODULE = ("cannot find module providing package", "no required module provides package",
+                       "missing go.sum entry for module providing package")
+DEBIAN_GOPATH = Path("/usr/share/gocode")  # where Debian's golang-*-dev packages put their sources
+CLIENT_GOLANG = "github.com/prometheus/client_golang"
+
+
+def check_go_stub(kit: Path) -> Iterator[Result]:
+    """gofmt parses each generated Go package, then `go vet` (which compiles it) in the service's Go
+    module when it is in one (never downloading: GOPROXY=off, go.mod read only), else in GOPATH
+    mode against client_golang from a GOPATH (Debian's included)."""
+    packages = sorted({p.parent for p in _files(kit, "otel/*/telemetry.go")})
+    if not packages:
+        return
+    go, gofmt = shutil.which("go"), shutil.which("gofmt")
+    if go is None or gofmt is None:
+        yield Result(SKIP, "go stub", "otel/", f"the Go toolchain is not installed: {INSTALL_GO}")
+        return
+    for package in packages:
+        parsed, output = _run([gofmt, "-e", "-l", str(package)])
+        if not parsed:
+            yield Result(FAIL, "go stub", _name(kit, package), _first_lines(output))
+            continue
+        yield _go_vet(go, kit, package)
+
+
+def _go_vet(go: str, kit: Path, package: Path) -> Result:
+    import tempfile
+
+    module = next((folder for folder in (package, *package.parents) if (folder / "go.mod").is_file()), None)
+    if module is not None:
+        env = {**os.environ, "GO111MODULE": "on", "GOFLAGS": "-mod=readonly", "GOPROXY": "off"}
+        passed, output = _run([go, "vet", "./" + package.relative_to(module).as_posix()], cwd=module, env=env)
+        if not passed and any(f"{reason} {CLIENT_GOLANG}" in output for reason in MISSING_FROM_MODULE):
+            return Result(SKIP, "go stub", _name(kit, package), f"{CLIENT_GOLANG} is not in the module {module / 'go.mod'} "
+                          f"or its download cache: go get {CLIENT_GOLANG}")
+        return Result(OK if passed else FAIL, "go stub", _name(kit, package), "" if passed else _first_lines(output))
+    gopaths = [Path(p) for p in _go_env(go, "GOPATH").split(os.pathsep) if p] + [DEBIAN_GOPATH]
+    found = [p for p in gopaths if (p / "src" / CLIENT_GOLANG).is_dir()]
+    if not found:
+        return Result(SKIP, "go stub", _name(kit, package), f"syntax ok (gofmt); not built: {CLIENT_GOLANG} is in no "
+                      f"GOPATH and the package is in no Go module: {INSTALL_GO}")
+    with tempfile.TemporaryDirectory(prefix="opgen-verify-") as scratch:
+        copy = Path(scratch) / "src" / "opgen.verify" / package.name
+        shutil.copytree(package, copy)
+        env = {**os.environ, "GO111MODULE": "off", "GOFLAGS": "", "GOPATH": os.pathsep.join(map(str, [scratch, *found]))}
+        passed, output = _run([go, "vet", f"opgen.verify/{package.name}"], cwd=copy, env=env)
+    return Result(OK if passed else FAIL, "go stub", _name(kit, package), "" if passed else _first_lines(output))
+
+
+def _go_env(go: str, variable: str) -> str:
+    passed, output = _run([go, "env", variable])
+    return output if passed else ""
+
+
+def check_node_stub(kit: Path) -> Iterator[Result]:
+    """`node --check` parses each generated module, then a fresh node loads it (setup() is not
+    called: no port opens) from where it is, so it finds the packages the service installed."""
+    files = _files(kit, "otel/*.js")
+    if not files:
+        return
+    node = shutil.which("node")
+    if node is None:
+        yield Result(SKIP, "node stub", "otel/", f"node is not installed: {INSTALL_NODE}")
+        return
+    for path in files:
+        parsed, output = _run([node, "--check", str(path)])
+        if not parsed:
+            yield Result(FAIL, "node stub", _name(kit, path), _first_lines(output))
+            continue
+        loaded, output = _run([node, "-e", "require(process.argv[1])", str(path.resolve())], cwd=path.parent)
+        missing = re.findall(r"Cannot find module '((?:@[\w.-]+/)?[\w.-]+)'", output)
+        if not loaded and missing:
+            yield Result(SKIP, "node stub", _name(kit, path), f"syntax ok (node --check); not loaded: {missing[0]} is not "
+                         f"installed where the module is: {INSTALL_NODE_PACKAGES}")
+            continue
+        yield Result(OK if loaded else FAIL, "node stub", _name(kit, path), "" if loaded else _first_lines(output))
+
+
 # --- Alertmanager ---------------------------------------------------------------------------------
 
 
@@ -312,6 +410,35 @@ def check_alertmanager(kit: Path) -> Iterator[Result]:
     for path in files:
         passed, output = _run([amtool, "check-config", str(path)])
         yield Result(OK if passed else FAIL, "alertmanager config", _name(kit, path), "" if passed else _first_lines(output))
+
+
+def check_conflict_markers(kit: Path) -> Iterator[Result]:
+    """No file opgen wrote still holds the markers of a merge (`sync --merge` where edits overlapped):
+    a rules file with them does not load, a runbook with them reads as nonsense. Keep-regions are
+    the team's own text and are not looked at."""
+    from opgen.errors import FileError
+    from opgen.paths import read_text
+    from opgen.sync.manifest import read_manifest
+    from opgen.sync.plan import CONFLICT_MARKER
+    from opgen.sync.regions import blank
+
+    try:
+        paths = sorted(read_manifest(kit).files)
+    except FileError as error:
+        yield Result(FAIL, "conflict markers", c.MANIFEST_PATH, str(error))
+        return
+    for relative in paths:
+        try:
+            found = read_text(kit / relative)
+        except FileError as error:
+            yield Result(FAIL, "conflict markers", relative, str(error))
+            continue
+        if found is None:
+            continue
+        marker = CONFLICT_MARKER.search(blank(found[0], relative))
+        if marker:
+            line = found[0].count("\n", 0, found[0].find(marker.group(0))) + 1
+            yield Result(FAIL, "conflict markers", relative, f"line {line} holds {marker.group(1)}: resolve the merge")
 
 
 # --- synthetic traffic: blackbox exporter modules and their scrape jobs ----------------------------
@@ -332,8 +459,8 @@ def check_probes(kit: Path) -> Iterator[Result]:
 
 
 CHECKS: tuple[Callable[[Path], Iterator[Result]], ...] = (
-    check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
-    check_runbook_links, check_stub_import, check_alertmanager, check_probes,
+    check_conflict_markers, check_rules, check_rule_tests, check_wrapped_rules, check_dashboard_queries, check_openslo, check_hcl,
+    check_runbook_links, check_stub_import, check_go_stub, check_node_stub, check_alertmanager, check_probes,
 )
 
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opgen import resources
-from opgen.conventions import RULES_FORMATS
+from opgen.conventions import OPS_DIR, RULES_FORMATS, RUNBOOKS_DIR
 from opgen.paths import display_path
+from opgen.descriptor.checks import check_url
 from opgen.descriptor.fields import INVALID, Choice, Context, Field, ListOf, Number, Object, String
 from opgen.descriptor.source import PathKey, Source, read_yaml
 from opgen.errors import DescriptorError, Position, Problem
@@ -39,6 +41,14 @@ SETTINGS = Object(
               "How rule files are wrapped: plain Prometheus rule files (also for Thanos ruler), plus a PrometheusRule per "
               "service, or plus Mimir / Cortex ruler namespaces per team. The nearest settings file that sets it wins; "
               "`--format` overrides it.", example="prometheus-operator"),
+        Field("runbook_base_url", String(check=check_url, json_format="uri", type_label="URL"),
+              "Where this file's folder is browsable on the web (a repository root: https://github.com/acme/shop/blob/main). "
+              "Every runbook link (alerts' runbook_url, dashboards, Backstage, runbooks) is this URL followed by the "
+              "runbook's path from this folder. The nearest settings file that sets it wins; a descriptor's "
+              "metadata.links.runbook_base_url overrides it.", example="https://github.com/acme/shop/blob/main"),
+        Field("exclude", ListOf(String(max_length=1000, type_label="folder"), max_items=100),
+              "Folders, relative to this file, that a search for descriptors passes by (test fixtures, other fleets); "
+              "a descriptor in them is still found when its folder is named.", default=[], example=["tests/fleets"]),
         Field("ruler", Object((
             Field("max_rules_per_rule_group", Number(1, integer=True),
                   "The ruler's limit of rules in one group (Mimir's `-ruler.max-rules-per-rule-group`). "
@@ -92,6 +102,8 @@ def list_blueprints(extra: tuple[Path, ...] = ()) -> list[BlueprintFile]:
 class Settings:
     blueprint_folders: tuple[Path, ...]  # resolved against the settings file's folder
     rules_format: str | None
+    runbook_base_url: str | None = None  # where the settings file's folder is browsable
+    exclude: tuple[Path, ...] = ()  # absolute folders that descriptor searches pass by
     ruler: dict | None = None  # the `ruler` mapping as written (opgen.rule_budget reads it)
 
 
@@ -137,7 +149,9 @@ def read_settings(path: Path) -> Settings:
             folders.append(folder)
     if ctx.problems:
         raise DescriptorError(ctx.problems)
-    return Settings(tuple(folders), data.get("rules_format") or None, data.get("ruler"))
+    exclude = tuple(Path(os.path.abspath(path.parent / entry)) for entry in data["exclude"])
+    return Settings(tuple(folders), data.get("rules_format") or None, data.get("runbook_base_url"), exclude,
+                    data.get("ruler"))
 
 
 def rules_format_setting(descriptor_folder: Path, read=None, files=None) -> str | None:
@@ -155,6 +169,22 @@ def ruler_setting(folder: Path, read=None) -> dict | None:
         chosen = (read or read_settings)(path).ruler
         if chosen is not None:
             return chosen
+    return None
+
+
+def runbook_base_url_setting(descriptor_folder: Path, out_dir: Path | None = None, read=None, files=None) -> str | None:
+    """Where the runbooks of a descriptor in `descriptor_folder`, written to `out_dir` (default:
+    its ops/), are browsable: the `runbook_base_url` of the nearest settings file that sets it,
+    followed by the runbooks folder's path from that file's folder. None without one, or when the
+    runbooks are not below that folder (no URL can reach them)."""
+    for path in settings_files(descriptor_folder) if files is None else files:
+        base = (read or read_settings)(path).runbook_base_url
+        if base:
+            runbooks = os.path.abspath((out_dir or descriptor_folder / OPS_DIR) / RUNBOOKS_DIR)
+            relative = os.path.relpath(runbooks, os.path.abspath(path.parent))
+            if relative == ".." or relative.startswith(".." + os.sep):
+                return None
+            return f"{base.rstrip('/')}/{Path(relative).as_posix()}"
     return None
 
 
@@ -234,6 +264,10 @@ class Blueprints:
             self._formats[key] = rules_format_setting(descriptor_folder, self.settings, self.settings_files(key))
         return self._formats[key]
 
+    def runbook_base_url(self, descriptor_folder: Path, out_dir: Path | None = None) -> str | None:
+        key = descriptor_folder.absolute()
+        return runbook_base_url_setting(descriptor_folder, out_dir, self.settings, self.settings_files(key))
+
     def settings_files(self, folder: Path) -> list[Path]:
         """settings_files(folder), sharing the walk up with the folders already seen (`folder` absolute)."""
         if folder not in self._chains:
@@ -266,6 +300,12 @@ def apply_blueprint(descriptor: Source, extra_dirs: tuple[Path, ...] = (), bluep
     for table, own in ((merged.positions, descriptor.positions), (merged.key_positions, descriptor.key_positions)):
         table.update(own)
     return merged
+
+
+def from_blueprint(merged: Source, path: PathKey) -> bool:
+    """Whether the value at `path` of a descriptor merged with its blueprint (apply_blueprint) came
+    from the blueprint: its position is in the blueprint's file, not the descriptor's."""
+    return tuple(path) in merged.positions and merged.positions[tuple(path)].file != merged.file
 
 
 def _merge(base: Any, override: Any, path: PathKey, merged: Source) -> Any:

@@ -136,7 +136,8 @@ class Number(Kind):
         low_bad = self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum)
         high_bad = self.maximum is not None and (value >= self.maximum if self.exclusive else value > self.maximum)
         if low_bad or high_bad:
-            ctx.error(path, f"{_where(path)} is {value}; it must be {self.range_text()}")
+            shown = value if len(repr(value)) <= 24 else f"a number of {len(repr(value)):,} characters"
+            ctx.error(path, f"{_where(path)} is {shown}; it must be {self.range_text()}")
             return INVALID
         return value
 

@@ -6,10 +6,12 @@ folders of the `opgen-settings.yaml` files above it (descriptor/blueprints.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from opgen.descriptor.blueprints import Blueprints, apply_blueprint, blueprint_folders
+from opgen.descriptor.blueprints import (
+    Blueprints, apply_blueprint, blueprint_folders, from_blueprint, runbook_base_url_setting,
+)
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
 from opgen.descriptor.source import Source, parse_yaml, read_yaml
@@ -21,7 +23,8 @@ from opgen.errors import DescriptorError, Position, Problem
 def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tuple[Path, ...] = ()) -> Service:
     """The validated service of one descriptor; DescriptorError lists every problem found."""
     source = read_yaml(path, display_name or str(path))
-    return validate_source(source, blueprint_folders(path.parent, blueprint_dirs))[0]
+    return validate_source(source, blueprint_folders(path.parent, blueprint_dirs),
+                           runbook_base_url=runbook_base_url_setting(path.parent))[0]
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,14 @@ class Validated:
 
 
 def load_validated(path: Path, display_name: str, blueprint_dirs: tuple[Path, ...] = (),
-                   blueprints: Blueprints | None = None, raw: bytes | None = None) -> Validated:
+                   blueprints: Blueprints | None = None, raw: bytes | None = None, out_dir: Path | None = None) -> Validated:
     """`blueprints` shares blueprint and settings files between the descriptors of one run;
-    `raw` is the descriptor's bytes when the caller has read them already."""
+    `raw` is the descriptor's bytes when the caller has read them already; `out_dir` is where its
+    files go (default: ops/ beside it), which the settings' runbook_base_url leads to."""
     blueprints = blueprints or Blueprints()
     source = parse_yaml(raw, display_name) if raw is not None else read_yaml(path, display_name)
-    service, warnings = validate_source(source, blueprints.folders(path.parent, blueprint_dirs), blueprints)
+    service, warnings = validate_source(source, blueprints.folders(path.parent, blueprint_dirs), blueprints,
+                                        blueprints.runbook_base_url(path.parent, out_dir))
     return Validated(service, tuple(warnings), source.position(("metadata", "name")))
 
 
@@ -47,9 +52,10 @@ def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, 
     return validate_source(parse_yaml(text.encode("utf-8"), display_name), blueprint_dirs)[0]
 
 
-def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (),
-                    blueprints: Blueprints | None = None) -> tuple[Service, list[Problem]]:
-    """The service and the warnings about it; DescriptorError when anything is wrong."""
+def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (), blueprints: Blueprints | None = None,
+                    runbook_base_url: str | None = None) -> tuple[Service, list[Problem]]:
+    """The service and the warnings about it; DescriptorError when anything is wrong.
+    `runbook_base_url` is the settings' (descriptor/blueprints.py), which the descriptor's own overrides."""
     source = apply_blueprint(source, blueprint_dirs, blueprints)
     ctx = Context(source)
     data = DESCRIPTOR.validate(source.data, (), ctx)
@@ -58,6 +64,11 @@ def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (),
     if ctx.problems:
         raise DescriptorError([naming_the_descriptor(p, source.file) for p in ctx.problems])
     service = build_service(data, source.file)
+    inherited = frozenset(f for f in ("min_replicas", "max_replicas", "target_cpu_utilization")
+                          if from_blueprint(source, ("spec", "scaling", f)))
+    service = replace(service, scaling=replace(service.scaling, from_blueprint=inherited))
+    if service.runbook_base_url is None and runbook_base_url is not None:
+        service = replace(service, runbook_base_url=runbook_base_url)
     check_model(service, ctx)
     return service, ctx.warnings
 

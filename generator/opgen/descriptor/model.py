@@ -88,10 +88,38 @@ class Dependency:
     kind: str
     critical: bool = False
     service: str | None = None
+    auth: bool = False  # reaching it takes credentials (a KEDA TriggerAuthentication)
+    fallback: bool = False  # the service degrades gracefully without it: it does not bound the availability ceiling
     # Alert thresholds, set by build_service (defaults by kind in conventions); None in the fleet's
     # facts (fleet.py), which know the graph only.
     error_ratio_threshold: Fraction | None = None  # share of failed calls
     latency_threshold_seconds: Fraction | None = None  # p99 of calls
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A window of planned maintenance: weekly on `days`, or once on `date`. Times are HH:MM in
+    the maintenance's time zone; an end at or before the start is on the next day."""
+
+    start: str
+    end: str
+    days: tuple[str, ...] = ()  # weekly: the days it starts on
+    date: str | None = None  # one-off: YYYY-MM-DD
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    time_zone: str
+    windows: tuple[MaintenanceWindow, ...]  # weekly ones first, as declared
+
+    def to_json(self) -> list:
+        return [self.time_zone, [[list(w.days), w.date, w.start, w.end] for w in self.windows]]
+
+    @classmethod
+    def from_json(cls, data: list) -> Maintenance:
+        zone, windows = data
+        return cls(str(zone), tuple(MaintenanceWindow(str(s), str(e), tuple(map(str, d)), None if t is None else str(t))
+                                    for d, t, s, e in windows))
 
 
 @dataclass(frozen=True)
@@ -113,6 +141,30 @@ class Scaling:
     min_replicas: int | None = None
     max_replicas: int | None = None
     target_cpu_utilization: int | None = None
+    from_blueprint: frozenset[str] = frozenset()  # the fields above that the blueprint set, not the descriptor
+
+    def own(self, field: str) -> int | None:
+        """The descriptor's own value of `field`, or None."""
+        return None if field in self.from_blueprint else getattr(self, field)
+
+    def blueprint_default(self, field: str) -> int | None:
+        """The blueprint's value of `field`, when the descriptor does not set it, or None."""
+        return getattr(self, field) if field in self.from_blueprint else None
+
+
+# How much of the budget may go before `opgen gate` warns, by tier: the more critical the service,
+# the earlier people hear that its budget is going (the block stays at 100 % unless declared).
+WARN_AT_PERCENT_BY_TIER = {1: 50, 2: 75, 3: 90, 4: 90}
+
+
+@dataclass(frozen=True)
+class ErrorBudgetPolicy:
+    """spec.error_budget_policy, with the tier's defaults: what `opgen gate` blocks and warns about."""
+
+    block_at_percent: Fraction  # of the SLO window's error budget spent
+    warn_at_percent: Fraction
+    slos: tuple[str, ...]  # the SLOs it judges
+    override_by: tuple[str, ...]  # who may let a blocked deploy go
 
 
 @dataclass(frozen=True)
@@ -139,6 +191,9 @@ class Service:
     scaling: Scaling
     monthly_budget_usd: float | None
     gpu: GPU | None = None
+    system: str | None = None  # a declared Backstage System
+    error_budget_policy: ErrorBudgetPolicy | None = None  # always set by build_service
+    maintenance: Maintenance | None = None  # planned maintenance windows
     buckets: dict[str, tuple[Fraction, ...]] = field(default_factory=dict)  # prometheus.buckets, by histogram key
 
     @property
@@ -177,9 +232,25 @@ def build_service(data: dict[str, Any], descriptor_path: str) -> Service:
         scaling=Scaling(**spec.get("scaling", {})),
         monthly_budget_usd=spec.get("cost", {}).get("monthly_budget_usd"),
         gpu=GPU(**spec["resources"]["gpu"]) if "gpu" in spec.get("resources", {}) else None,
+        system=meta.get("system"),
+        error_budget_policy=_error_budget_policy(spec.get("error_budget_policy", {}), meta, spec["slos"]),
+        maintenance=_maintenance(spec["maintenance"]) if "maintenance" in spec else None,
         buckets={key: tuple(sorted({parse_duration(b) for b in bounds}))
                  for key, bounds in spec["prometheus"].get("buckets", {}).items()},
     )
+
+
+def _error_budget_policy(raw: dict[str, Any], meta: dict[str, Any], slos: list[dict[str, Any]]) -> ErrorBudgetPolicy:
+    block_at = to_fraction(raw.get("block_at", 100))
+    warn_at = to_fraction(raw["warn_at"]) if "warn_at" in raw else min(Fraction(WARN_AT_PERCENT_BY_TIER[meta["tier"]]), block_at)
+    return ErrorBudgetPolicy(block_at, warn_at, tuple(raw.get("slos", [s["name"] for s in slos])),
+                             tuple(raw.get("override_by", [meta["team"]])))
+
+
+def _maintenance(raw: dict[str, Any]) -> Maintenance | None:
+    windows = tuple(MaintenanceWindow(w["start"], w["end"], days=tuple(dict.fromkeys(w["days"]))) for w in raw["weekly"])
+    windows += tuple(MaintenanceWindow(w["start"], w["end"], date=w["date"]) for w in raw["dates"])
+    return Maintenance(raw["time_zone"], windows) if windows else None
 
 
 def default_request_interface(interfaces: tuple[Interface, ...]) -> str | None:
@@ -196,7 +267,8 @@ def _dependency(raw: dict[str, Any]) -> Dependency:
     error = to_fraction(raw["error_threshold"]) / 100 if "error_threshold" in raw else DEPENDENCY_ERROR_RATIO_THRESHOLD
     latency = (parse_duration(raw["latency_threshold"]) if "latency_threshold" in raw
                else DEPENDENCY_METRICS[raw["kind"]].latency_threshold_seconds)
-    return Dependency(raw["name"], raw["kind"], raw["critical"], raw.get("service"), error, latency)
+    return Dependency(raw["name"], raw["kind"], raw["critical"], raw.get("service"), auth=raw["auth"], fallback=raw["fallback"],
+                      error_ratio_threshold=error, latency_threshold_seconds=latency)
 
 
 def pages_by_default(sli_kind: str, tier: int) -> bool:

@@ -6,11 +6,14 @@ The rest of opgen works on plain dicts, lists and scalars; a `Positions` map
 
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opgen.errors import DescriptorError, Position, Problem
+from opgen.errors import DescriptorError, FileError, Position, Problem
+from opgen.paths import FileTooLarge, read_bytes
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000  # bounds alias expansion ("billion laughs") and absurd documents
@@ -44,11 +47,20 @@ class Source:
 def read_yaml(path: Path, display_name: str | None = None) -> Source:
     """Load one YAML file; every problem is a DescriptorError naming file:line:col."""
     name = display_name or str(path)
+    return parse_yaml(read_source_bytes(path, name), name)
+
+
+def read_source_bytes(path: Path, name: str) -> bytes:
+    """A descriptor's bytes, read bounded: a FIFO, /dev/zero or a huge file is refused, not read forever."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DescriptorError([Problem(Position(name), f"cannot read: {exc.strerror or exc}")]) from None
-    return parse_yaml(raw, name)
+        found = read_bytes(path, MAX_FILE_BYTES)
+    except FileTooLarge:
+        raise _fail(name, 1, 1, f"file is larger than {MAX_FILE_BYTES:,} bytes; descriptors are limited to {MAX_FILE_BYTES:,}") from None
+    except FileError as exc:
+        raise DescriptorError([Problem(Position(name), str(exc))]) from None
+    if found is None:
+        raise DescriptorError([Problem(Position(name), "cannot read: No such file or directory")])
+    return found[0]
 
 
 def parse_yaml(raw: bytes, name: str) -> Source:
@@ -82,6 +94,13 @@ def parse_yaml(raw: bytes, name: str) -> Source:
         raise _fail(name, 1, 1, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise _fail(name, 1, 1, "document nests too deeply") from None
+    except ValueError as exc:  # Python refuses to convert an integer of thousands of digits
+        huge = re.search(r"[0-9][0-9_]{999,}", text)
+        if huge is None:
+            raise _fail(name, 1, 1, f"invalid YAML: {exc}") from None
+        line = text.count("\n", 0, huge.start()) + 1
+        column = huge.start() - (text.rfind("\n", 0, huge.start()) + 1) + 1
+        raise _fail(name, line, column, f"a number of {len(huge.group()):,} digits; no value opgen reads is that large") from None
 
     documents = [d for d in documents if d is not None]
     if not documents:
@@ -156,6 +175,8 @@ class _Walker:
             return float(node)
         if isinstance(node, str):
             return str(node)
+        if type(node) is datetime.date:  # an unquoted 2026-12-24: the text the user wrote
+            return node.isoformat()
         raise _fail(self.source.file, where.line, where.column, f"unsupported YAML value of type {type(node).__name__}")
 
 

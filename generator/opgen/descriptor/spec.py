@@ -7,7 +7,10 @@ Validation, `opgen schema` and the table in docs/descriptor.md all follow from t
 from __future__ import annotations
 
 from opgen.conventions import MESSAGE_AGE, REQUEST_METRICS
-from opgen.descriptor.checks import check_duration, check_events_promql, check_selector, check_slo_window, check_url
+from opgen.descriptor.checks import (
+    check_date, check_duration, check_events_promql, check_selector, check_slo_window, check_time_of_day, check_time_zone,
+    check_url,
+)
 from opgen.descriptor.fields import (
     Boolean,
     Choice,
@@ -21,6 +24,10 @@ from opgen.descriptor.fields import (
     const_field,
 )
 
+# Bounds no real service reaches, so the capacity arithmetic stays exact (a peak of 1e30 rps was a crash).
+MAX_RPS = 10_000_000
+MAX_USD = 1_000_000_000
+
 API_VERSION = "opgen/v1"
 DNS_LABEL = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SLUG = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
@@ -29,6 +36,7 @@ PLATFORMS = ("kubernetes", "ecs", "lambda")
 LANGUAGES = ("python", "go", "java", "node", "other")
 INTERFACE_KINDS = ("http", "grpc", "queue-consumer", "cron")
 DEPENDENCY_KINDS = ("postgres", "mysql", "redis", "kafka", "rabbitmq", "sqs", "http", "grpc", "s3")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ONCALL = Object(
     (
@@ -64,6 +72,9 @@ METADATA = Object(
               default="", example="Takes the cart, charges the card, creates the order."),
         Field("oncall", ONCALL, "On-call contacts."),
         Field("links", LINKS, "Links used in alert annotations."),
+        Field("system", String(pattern=DNS_LABEL, pattern_hint="a DNS label"),
+              "The Backstage System entity the service belongs to (its catalog entry's spec.system); "
+              "only when that System is declared in the catalog.", example="shop"),
     ),
     doc="Who and what the service is.",
 )
@@ -73,7 +84,9 @@ RUNTIME = Object(
         Field("platform", Choice(PLATFORMS), "Where the service runs.", default="kubernetes"),
         Field("namespace", String(pattern=DNS_LABEL, pattern_hint="a DNS label"),
               "Kubernetes namespace (or ECS cluster) it runs in.", default_text="metadata.name", example="shop"),
-        Field("language", Choice(LANGUAGES), "Implementation language, for instrumentation stubs.", default="python"),
+        Field("language", Choice(LANGUAGES), "Implementation language: python, go and node get an instrumentation "
+              "stub (ops/otel/); java and other get the metric contract in the runbook overview, and a warning.",
+              default="python"),
     ),
     doc="Where and how the service runs.",
 )
@@ -135,9 +148,9 @@ PROMETHEUS = Object(
 
 TRAFFIC = Object(
     (
-        Field("baseline_rps", Number(0), "Typical requests (or messages) per second.", example=150),
-        Field("peak_rps", Number(0), "Highest expected requests per second.", example=1500),
-        Field("per_instance_rps", Number(0, exclusive=True), "Requests per second one instance sustains at full load (a load-test figure); capacity divides by the target utilisation.", example=60),
+        Field("baseline_rps", Number(0, MAX_RPS), "Typical requests (or messages) per second.", example=150),
+        Field("peak_rps", Number(0, MAX_RPS), "Highest expected requests per second.", example=1500),
+        Field("per_instance_rps", Number(0, MAX_RPS, exclusive=True), "Requests per second one instance sustains at full load (a load-test figure); capacity divides by the target utilisation.", example=60),
     ),
     doc="Declared traffic, used for capacity and scaling.",
 )
@@ -219,6 +232,10 @@ DEPENDENCY = Object(
         Field("kind", Choice(DEPENDENCY_KINDS), "What it is.", required=True, example="postgres"),
         Field("critical", Boolean(), "Whether the service fails when this dependency fails.", default=False, example=True),
         Field("service", String(pattern=DNS_LABEL, pattern_hint="a DNS label"), "The opgen service it is, when it has a descriptor.", example="payments-gateway"),
+        Field("auth", Boolean(), "Whether reaching it takes credentials (SASL or TLS on Kafka, a RabbitMQ user, an AWS "
+              "identity for SQS): a broker's KEDA trigger then reads them from a TriggerAuthentication.", default=False, example=True),
+        Field("fallback", Boolean(), "Whether the service degrades gracefully without it (a cache, a default answer): a "
+              "critical dependency with a fallback does not bound the service's availability ceiling.", default=False, example=True),
         Field("error_threshold", Number(0, 100, exclusive=True),
               "Percentage of failed calls (over 5m, for 10m) that raises DependencyErrorRatioHigh.", default_text="5", example=2),
         Field("latency_threshold", String(check=check_duration, type_label="duration"),
@@ -232,7 +249,7 @@ GPU = Object(
         Field("count", Number(1, 16, integer=True), "GPUs per replica.", required=True, example=1),
         Field("model", String(max_length=60, pattern=r"[A-Za-z0-9][A-Za-z0-9 ._-]*", pattern_hint="a GPU model like nvidia-l4"),
               "GPU model, for runbooks and capacity notes.", example="nvidia-l4"),
-        Field("hourly_cost_usd", Number(0), "What one GPU costs per hour, in US dollars.", example=0.8),
+        Field("hourly_cost_usd", Number(0, MAX_USD), "What one GPU costs per hour, in US dollars.", example=0.8),
     ),
     doc="GPUs each replica needs.",
 )
@@ -252,8 +269,65 @@ SCALING = Object(
 )
 
 COST = Object(
-    (Field("monthly_budget_usd", Number(0), "What the service may cost per month, in US dollars.", example=3000),),
+    (Field("monthly_budget_usd", Number(0, MAX_USD), "What the service may cost per month, in US dollars.", example=3000),),
     doc="Cost limits.",
+)
+
+# `opgen gate` (docs/live.md): what a deploy gate does with the error budget. The tier defaults of
+# warn_at are in model.py (ErrorBudgetPolicy); the cross-field checks in validate.py.
+ERROR_BUDGET_POLICY = Object(
+    (
+        Field("block_at", Number(0, 1000, exclusive=True),
+              "Share of an SLO's error budget, in percent of its window's budget, whose spending makes "
+              "`opgen gate` block a deploy (exit 1).", default=100, example=100),
+        Field("warn_at", Number(0, 1000, exclusive=True),
+              "Share spent, in percent, from which the gate warns but lets the deploy go; at most block_at.",
+              default_text="50 (tier 1), 75 (tier 2), 90 (tiers 3 and 4); at most block_at", example=75),
+        Field("slos", ListOf(String(pattern=SLUG, pattern_hint="an SLO name from spec.slos"), max_items=20),
+              "The SLOs the gate judges.", default_text="every SLO", example=["availability"]),
+        Field("override_by", ListOf(String(pattern=r"[@A-Za-z0-9][A-Za-z0-9@/._-]{0,99}",
+                                           pattern_hint="a person or group as your CI names them, like @shop/payments-leads"),
+                                    max_items=20),
+              "Who may let a blocked deploy go anyway; the gate names them with every block (your CI enforces it).",
+              default_text="metadata.team", example=["@shop/payments-leads"]),
+    ),
+    doc="What `opgen gate` does with the error budget before a deploy (docs/live.md).",
+)
+
+
+def _time_of_day(name: str, doc: str, example: str, **defaults) -> Field:
+    return Field(name, String(check=check_time_of_day, type_label="time of day (HH:MM)"), doc, example=example, **defaults)
+
+
+WEEKLY_WINDOW = Object(
+    (
+        Field("days", ListOf(Choice(WEEKDAYS), max_items=7), "Days of the week it starts on.", required=True,
+              example=["tuesday", "thursday"]),
+        _time_of_day("start", "When it starts, in maintenance.time_zone.", "02:00", required=True),
+        _time_of_day("end", "When it ends; an end before the start is on the next day.", "04:00", required=True),
+    ),
+)
+
+DATED_WINDOW = Object(
+    (
+        Field("date", String(check=check_date, type_label="date (YYYY-MM-DD)"), "The day it starts on.", required=True,
+              example="2026-12-24"),
+        _time_of_day("start", "When it starts, in maintenance.time_zone.", "22:00", default="00:00"),
+        _time_of_day("end", "When it ends; an end before the start is on the next day.", "02:00", default="24:00"),
+    ),
+)
+
+MAINTENANCE = Object(
+    (
+        Field("time_zone", String(check=check_time_zone, max_length=60, type_label="IANA time zone"),
+              "Time zone of every window's times.", default="UTC", example="Europe/Berlin"),
+        Field("weekly", ListOf(WEEKLY_WINDOW, max_items=20), "Windows that recur every week.", default=[],
+              example=[{"days": ["tuesday"], "start": "02:00", "end": "04:00"}]),
+        Field("dates", ListOf(DATED_WINDOW, max_items=50), "One-off windows.", default=[],
+              example=[{"date": "2026-12-24", "start": "22:00", "end": "02:00"}]),
+    ),
+    doc="Planned maintenance: Alertmanager mutes the service's own pages and tickets during these windows "
+        "(never its dependents'). The minutes still count against the error budget.",
 )
 
 SPEC = Object(
@@ -269,6 +343,8 @@ SPEC = Object(
         Field("resources", RESOURCES, "Hardware each replica needs."),
         Field("scaling", SCALING, "Autoscaling bounds."),
         Field("cost", COST, "Cost limits."),
+        Field("error_budget_policy", ERROR_BUDGET_POLICY, "What `opgen gate` does with the error budget.", default={}),
+        Field("maintenance", MAINTENANCE, "Planned maintenance windows, when its alerts are muted."),
     ),
     doc="What the service needs operationally.",
 )

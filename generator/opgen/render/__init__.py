@@ -19,6 +19,7 @@ from opgen.fleet import ALONE, Neighbourhood
 class Artifact:
     path: str  # relative to the output folder (ops/), with forward slashes
     text: str
+    regions: tuple[str, ...] = ()  # the keep-regions its template writes, in order (sync/regions.py)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ def renderers() -> tuple[Renderer, ...]:
         blackbox_probe,
         grafana_dashboard,
         openslo,
+        otel_go,
+        otel_node,
         otel_python,
         prometheus_rule_tests,
         prometheus_rules,
@@ -50,6 +53,8 @@ def renderers() -> tuple[Renderer, ...]:
         prometheus_rule_tests.render,
         grafana_dashboard.render,
         otel_python.render,
+        otel_go.render,
+        otel_node.render,
         openslo.render,
         terraform_autoscaling.render,
         runbooks.render,
@@ -58,12 +63,30 @@ def renderers() -> tuple[Renderer, ...]:
     )
 
 
+STUB_MODULE_PREFIX = "otel_"  # render/otel_<language>.py writes the stub of services in <language>
+
+
+def stub_languages() -> frozenset[str]:
+    """The spec.runtime.language values opgen writes instrumentation for, read from the module names
+    (validate asks, and importing every renderer would cost it more than it does)."""
+    import pkgutil
+
+    return frozenset(m.name.removeprefix(STUB_MODULE_PREFIX) for m in pkgutil.iter_modules(__path__)
+                     if m.name.startswith(STUB_MODULE_PREFIX))
+
+
 def render_all(context: RenderContext) -> list[Artifact]:
+    """Every file of a service; each one's keep-regions are exactly those its renderer declares,
+    so descriptor text can never have formed a marker (sync/regions.py)."""
+    from opgen.sync.regions import check_generated
+
     artifacts = [a for render in renderers() for a in render(context)]
     if context.rules_format == "prometheus-operator":
         from opgen.render.rule_formats import prometheusrule
 
         artifacts.append(prometheusrule(context))
+    for artifact in artifacts:
+        check_generated(artifact.text, artifact.path, artifact.regions)
     return sorted(artifacts, key=lambda a: a.path)
 
 

@@ -11,7 +11,9 @@ the annotations that point Backstage plugins at the generated rules, dashboard a
   The plugin splits that annotation on ',' and '|', so the queries contain neither.
 - Grafana plugin (@backstage-community/plugin-grafana), only when metadata.links.grafana_url
   says where the dashboard lives: `grafana/overview-dashboard` is its URL in kiosk mode (the
-  plugin embeds it), `grafana/dashboard-selector` selects it by the uid in its URL.
+  plugin embeds it), `grafana/dashboard-selector` selects it by the per-service tag the dashboard
+  carries (conventions.dashboard_tag): the plugin's `@>` works on arrays (tags) only, and throws on
+  a string such as the dashboard's url.
 - PagerDuty plugin: `pagerduty.com/service-id`, only when the descriptor names one.
 - `opgen.dev/descriptor`: the descriptor, relative to this file, as Backstage resolves relative
   references from the entity's own location.
@@ -20,8 +22,8 @@ Choices:
 - spec.lifecycle is `production` when the service declares at least one SLO and `experimental`
   when it declares none: the tier says how critical a service is, not how mature, but a service
   with no objective is not yet held to production standards. The tier is a tag (`tier-<n>`).
-- spec.system is the runtime namespace (Kubernetes namespace, ECS cluster; the name by default),
-  the closest the descriptor comes to a group of services that ship together.
+- spec.system only when the descriptor names one (metadata.system): Backstage shows an entity whose
+  System is not declared in the catalog with a broken relation, and a namespace is not a System.
 - spec.dependsOn: `component:<service>` for a dependency that names an opgen service (its own
   catalog file declares that component), `resource:<name>` for the others (databases, queues,
   buckets, external APIs), in descriptor order without repeats.
@@ -82,8 +84,9 @@ def entity(service: Service, descriptor_label: str) -> dict:
         "type": COMPONENT_TYPE,
         "lifecycle": lifecycle(service),
         "owner": f"group:{service.team}",
-        "system": service.namespace,
     }
+    if service.system:
+        spec["system"] = service.system
     if dependencies := depends_on(service):
         spec["dependsOn"] = dependencies
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
@@ -108,7 +111,7 @@ def annotations(service: Service, descriptor_label: str) -> dict[str, str]:
         result[ANNOTATION_PROMETHEUS_RULE] = ",".join(graphed_queries(service))
     if service.grafana_url:
         result[ANNOTATION_GRAFANA_OVERVIEW] = c.dashboard_url(service.grafana_url, service.name) + "?kiosk"
-        result[ANNOTATION_GRAFANA_SELECTOR] = f"url @> '/d/{c.dashboard_uid(service.name)}/'"
+        result[ANNOTATION_GRAFANA_SELECTOR] = f"tags @> '{c.dashboard_tag(service.name)}'"
     if service.pagerduty_service_id:
         result[ANNOTATION_PAGERDUTY] = service.pagerduty_service_id
     result[ANNOTATION_DESCRIPTOR] = descriptor_from_entity(descriptor_label, c.catalog_info_path(service.name))

@@ -8,8 +8,12 @@ They say what the Prometheus rules say, for SLO tools that import OpenSLO:
   rules use, for the rules' `for`) and one AlertPolicy that references it, since OpenSLO allows one
   condition per policy; the pair's short window has no OpenSLO field and is in the labels and the
   description. Budget exhaustion (period burn rate above 1) is a condition and a policy too;
-- AlertNotificationTargets from metadata.oncall: pages go to PagerDuty (to Slack when there is no
-  PagerDuty), tickets to Slack; a policy with nowhere to go has no targets.
+- AlertNotificationTargets from metadata.oncall, where the Alertmanager config sends the alerts:
+  pages to PagerDuty (to Slack when there is no PagerDuty), tickets to Slack; without on-call data,
+  the default channel (conventions.DEFAULT_ALERT_CHANNEL). Every policy has a target: the OpenSLO
+  spec makes notificationTargets required, and OpenSLO/go-sdk wants at least one.
+- displayName is at most 63 characters (go-sdk's metadata rule): a long one gives way to a
+  shorter form.
 
 Indicators: availability, latency and freshness SLIs are the rules' counters without rate()
 (counter: true), so a consumer takes increases over whatever window it needs; freshness reads the
@@ -46,7 +50,8 @@ from opgen.slo.windows import EXHAUSTED_FOR, SHORT_WINDOW, WindowPair, budget_la
 
 API_VERSION = "openslo/v1"
 NAME_LIMIT = 63  # RFC 1123 label
-TARGET_PAGERDUTY, TARGET_SLACK = "pagerduty", "slack"
+DISPLAY_NAME_LIMIT = 63  # OpenSLO/go-sdk, pkg/openslo/v1/objects.go: metadata.displayName StringMaxLength(63)
+TARGET_PAGERDUTY, TARGET_SLACK, TARGET_DEFAULT = "pagerduty", "slack", "default"
 ANNOTATION_PAGERDUTY = "opgen.dev/pagerduty-service-id"
 ANNOTATION_SLACK = "opgen.dev/slack-channel"
 
@@ -91,6 +96,14 @@ def target_name(service: Service, target: str) -> str:
     return object_name(service.name, target)
 
 
+def display_name(*candidates: str) -> str:
+    """The first candidate that fits DISPLAY_NAME_LIMIT; the last one cut to fit when none does."""
+    for text in candidates:
+        if len(text) <= DISPLAY_NAME_LIMIT:
+            return text
+    return candidates[-1][:DISPLAY_NAME_LIMIT - 1] + "…"
+
+
 # --- rendering ---------------------------------------------------------------------------------
 
 
@@ -113,13 +126,14 @@ def document(kind: str, metadata: dict, spec: dict) -> dict:
 def service_document(service: Service) -> dict:
     labels = {c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
     spec = {"description": service.description} if service.description else {}
-    display = f"{service.name} ({service.team}, tier {service.tier})"
+    display = display_name(f"{service.name} ({service.team}, tier {service.tier})", service.name)
     return document("Service", {"name": service.name, "displayName": display, "labels": labels}, spec)
 
 
 def slo_document(service: Service, slo: SLO) -> dict:
     objective = f"{format_number(slo.objective_percent)}% over {slo.window}"
-    metadata = {"name": slo_name(service, slo), "displayName": f"{service.name} {slo.name}: {objective}",
+    metadata = {"name": slo_name(service, slo), "displayName": display_name(f"{service.name} {slo.name}: {objective}",
+                                                                          f"{slo.name}: {objective}"),
                 "labels": slo_labels(service, slo)}
     spec = {"description": slo.description} if slo.description else {}
     policies = [burn_policy_name(service, slo, pair) for pair in window_pairs(slo.window_seconds)] + [exhausted_policy_name(service, slo)]
@@ -138,8 +152,8 @@ def budgeting_method(slo: SLO) -> str:
     return "Timeslices" if slo.sli.time_based else "Occurrences"
 
 
-def slo_objective(slo: SLO, display_name: str) -> dict:
-    objective = {"displayName": display_name, "target": number(slo.objective)}
+def slo_objective(slo: SLO, shown: str) -> dict:
+    objective = {"displayName": shown, "target": number(slo.objective)}
     if slo.sli.time_based:
         objective |= {"timeSliceTarget": 1, "timeSliceWindow": c.TIME_SLICE}
     return objective
@@ -234,11 +248,10 @@ def alert_policy(service: Service, name: str, condition: str, severity: str, whe
 
 
 def policy_targets(service: Service, severity: str) -> list[str]:
-    if severity == c.SEVERITY_PAGE:
-        preferred = TARGET_PAGERDUTY if service.pagerduty_service_id else TARGET_SLACK if service.slack else None
-    else:
-        preferred = TARGET_SLACK if service.slack else None
-    return [preferred] if preferred else []
+    """Where the Alertmanager config sends this severity for a service of its own (render/alertmanager_routes.py)."""
+    if severity == c.SEVERITY_PAGE and service.pagerduty_service_id:
+        return [TARGET_PAGERDUTY]
+    return [TARGET_SLACK if service.slack else TARGET_DEFAULT]
 
 
 def notification_targets(service: Service) -> list[dict]:
@@ -255,6 +268,14 @@ def notification_targets(service: Service) -> list[dict]:
             "AlertNotificationTarget",
             {"name": target_name(service, TARGET_SLACK), "annotations": {ANNOTATION_SLACK: service.slack}},
             {"target": TARGET_SLACK, "description": f"Slack channel {service.slack}."},
+        ))
+    if TARGET_DEFAULT in used:
+        documents.append(document(
+            "AlertNotificationTarget",
+            {"name": target_name(service, TARGET_DEFAULT), "annotations": {ANNOTATION_SLACK: c.DEFAULT_ALERT_CHANNEL}},
+            {"target": TARGET_SLACK, "description": f"Slack channel {c.DEFAULT_ALERT_CHANNEL}, where alerts of services "
+                                                  "without on-call data go (the descriptor names no Slack channel or "
+                                                  "PagerDuty service): nobody is paged."},
         ))
     return documents
 

@@ -1,7 +1,8 @@
 """ops/otel/<name>_telemetry.py: OpenTelemetry setup and helpers that emit the metric contract.
 
-Generated, so the names the service writes and the names the rules read come from one place
-(conventions). Only the service imports the module; opgen itself never imports OpenTelemetry.
+Generated from the service's metric contract (opgen.contract), so the names the service writes and
+the names the rules read come from one place. Only the service imports the module; opgen itself
+never imports OpenTelemetry.
 """
 
 from __future__ import annotations
@@ -9,36 +10,19 @@ from __future__ import annotations
 import builtins
 import keyword
 from dataclasses import dataclass
-from fractions import Fraction
 
 from opgen import conventions as c
-from opgen.descriptor.model import REQUEST_INTERFACES, Dependency, Service
+from opgen import contract
+from opgen.descriptor.model import Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.templating import render_template
-from opgen.slo.buckets import histogram_boundaries
 
 TEMPLATE = "otel/python_telemetry.py.j2"
+LANGUAGE = "python"  # spec.runtime.language of the services that get this module
 
-# The semantic conventions' descriptions, shown as # HELP in the scrape.
-DESCRIPTIONS = {
-    "http.server.request.duration": "Duration of HTTP server requests.",
-    "rpc.server.call.duration": "Duration of RPC calls handled by the server.",
-    "messaging.process.duration": "Duration of processing one message.",
-    "http.client.request.duration": "Duration of HTTP client requests.",
-    "db.client.operation.duration": "Duration of database client operations.",
-    "messaging.client.operation.duration": "Duration of messaging operations.",
-    "rpc.client.call.duration": "Duration of outgoing RPC calls.",
-    c.MESSAGE_AGE.otel_name: "Time from enqueueing a message to the start of its processing.",
-}
-
-# The gauges a cron job pushes to the Pushgateway: (module constant, metric name, # HELP).
-JOB_GAUGES = (
-    ("JOB_LAST_SUCCESS", c.JOB_LAST_SUCCESS, "When the job last ended successfully, in seconds since the epoch."),
-    ("JOB_LAST_COMPLETION", c.JOB_LAST_COMPLETION, "When the job last ended, successfully or not, in seconds since the epoch."),
-    ("JOB_LAST_DURATION", c.JOB_LAST_DURATION, "How long the job's last run took, in seconds."),
-)
-PUSHGATEWAY_URL_VARIABLE = "OPGEN_PUSHGATEWAY_URL"
-DEFAULT_PUSHGATEWAY_URL = "http://localhost:9091"  # the Pushgateway's own default port
+# The module constant of each gauge a cron job pushes.
+JOB_GAUGE_CONSTANTS = {c.JOB_LAST_SUCCESS: "JOB_LAST_SUCCESS", c.JOB_LAST_COMPLETION: "JOB_LAST_COMPLETION",
+                       c.JOB_LAST_DURATION: "JOB_LAST_DURATION"}
 
 # Module-level names of the template: a dependency helper must not shadow one of them.
 TEMPLATE_NAMES = frozenset({
@@ -68,10 +52,13 @@ class DependencyHelper:
 
 def render(context: RenderContext) -> list[Artifact]:
     service = context.service
-    servers = server_histograms(service)
-    age = message_age_histogram(service)
+    if service.language != LANGUAGE:
+        return []
+    metrics = contract.service_contract(service)
+    servers = {kind: python_histogram(h) for kind, h in metrics.servers.items()}
     text = render_template(
         TEMPLATE,
+        **contract.stub_constants(),
         header=generated_header(context),
         service=service,
         attribute_constants=attribute_constants(),
@@ -79,18 +66,15 @@ def render(context: RenderContext) -> list[Artifact]:
         tier_attribute=c.LABEL_TIER,
         http=servers.get("http"),
         grpc=servers.get("grpc"),
-        grpc_system=c.DEPENDENCY_METRICS["grpc"].system[1],
         queue=servers.get("queue-consumer"),
-        message_age=age,
-        histograms=[*servers.values(), *([age] if age else []), *client_histograms(service)],
+        message_age=python_histogram(metrics.message_age) if metrics.message_age else None,
+        histograms=[python_histogram(h) for h in metrics.histograms],
         dependency_helpers=dependency_helpers(service),
-        scraped=not service.is_cron_job,
-        cron=any(i.kind == "cron" for i in service.interfaces),
-        job_gauges=JOB_GAUGES,
-        pushgateway_url_variable=PUSHGATEWAY_URL_VARIABLE,
-        default_pushgateway_url=DEFAULT_PUSHGATEWAY_URL,
+        scraped=metrics.scraped,
+        cron=bool(metrics.job_gauges),
+        job_gauges=[(JOB_GAUGE_CONSTANTS[name], name, contract.JOB_GAUGE_HELP[name]) for name in metrics.job_gauges],
     )
-    return [Artifact(c.telemetry_path(service.name), text)]
+    return [Artifact(c.telemetry_path(service.name), text, c.TELEMETRY_REGIONS)]
 
 
 def attribute_constants() -> dict[str, str]:
@@ -105,50 +89,24 @@ def variable(otel_name: str) -> str:
     return otel_name.replace(".", "_").upper()
 
 
-def declared_request_kinds(service: Service) -> list[str]:
-    kinds = [i.kind for i in service.interfaces if i.kind in REQUEST_INTERFACES]
-    return list(dict.fromkeys(kinds))
-
-
-def server_histograms(service: Service) -> dict[str, Histogram]:
-    """One per declared request interface kind; its boundaries hold each latency SLO's threshold,
-    or the SLI reads every request as slow (slo/buckets.py)."""
-    return {kind: histogram(c.REQUEST_METRICS[kind].otel_name, histogram_boundaries(service, c.REQUEST_METRICS[kind]))
-            for kind in declared_request_kinds(service)}
-
-
-def message_age_histogram(service: Service) -> Histogram | None:
-    """Queue consumers only; its boundaries hold each freshness SLO's threshold, or the SLI reads
-    every message as stale."""
-    if "queue-consumer" not in declared_request_kinds(service):
-        return None
-    return histogram(c.MESSAGE_AGE.otel_name, histogram_boundaries(service, c.MESSAGE_AGE))
-
-
-def client_histograms(service: Service) -> list[Histogram]:
-    metrics = {c.DEPENDENCY_METRICS[d.kind].otel_name: c.DEPENDENCY_METRICS[d.kind] for d in service.dependencies}
-    return [histogram(m.otel_name, histogram_boundaries(service, m)) for m in metrics.values()]
-
-
-def histogram(otel_name: str, boundaries: tuple[Fraction, ...]) -> Histogram:
-    exact = sorted(set(boundaries))  # dedupe as fractions: 0.5 and 1/2 are one boundary
-    return Histogram(variable(otel_name), otel_name, DESCRIPTIONS.get(otel_name, ""), tuple(float(b) for b in exact))
+def python_histogram(histogram: contract.Histogram) -> Histogram:
+    return Histogram(variable(histogram.otel_name), histogram.otel_name, histogram.description,
+                     tuple(float(b) for b in histogram.boundaries))
 
 
 def dependency_helpers(service: Service) -> list[DependencyHelper]:
     taken: set[str] = set()
     helpers = []
-    for dependency in service.dependencies:
-        helpers.append(dependency_helper(dependency, function_name(dependency.name, taken)))
+    for call in contract.service_contract(service).dependency_calls:
+        helpers.append(dependency_helper(call, function_name(call.dependency.name, taken)))
         taken.add(helpers[-1].function)
     return helpers
 
 
-def dependency_helper(dependency: Dependency, function: str) -> DependencyHelper:
-    metric = c.DEPENDENCY_METRICS[dependency.kind]
-    system = (metric.system[0].upper(), metric.system[1]) if metric.system else None
-    call_class = {"http.client.request.duration": "HTTPCall", "rpc.client.call.duration": "GRPCCall"}.get(metric.otel_name, "Call")
-    return DependencyHelper(function, dependency, variable(metric.otel_name), call_class, system)
+def dependency_helper(call: contract.DependencyCall, function: str) -> DependencyHelper:
+    system = (contract.label(call.system[0]).upper(), call.system[1]) if call.system else None
+    call_class = {contract.HTTP_STATUS: "HTTPCall", contract.GRPC_STATUS: "GRPCCall"}.get(call.status, "Call")
+    return DependencyHelper(function, call.dependency, variable(call.histogram.otel_name), call_class, system)
 
 
 def function_name(dependency_name: str, taken: set[str]) -> str:

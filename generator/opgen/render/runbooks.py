@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from opgen import contract
 from opgen import conventions as c
 from opgen import promql
 from opgen.alerts import (
@@ -30,10 +31,12 @@ from opgen.alerts import (
     page_min_bad_events,
     service_alerts,
 )
-from opgen.capacity import plan_backlog, plan_capacity, replicas_for, with_headroom
+from opgen.capacity import (
+    HEADROOM, HOURS_PER_MONTH, monthly_gpu_cost, plan_backlog, plan_capacity, replicas_for, with_headroom,
+)
 from opgen.descriptor.model import SLO, Dependency, Service, default_request_interface
-from opgen.fleet import HitService
-from opgen.render import Artifact, RenderContext, generated_header
+from opgen.fleet import HitService, ceiling_arithmetic, percent_text
+from opgen.render import Artifact, RenderContext, generated_header, stub_languages
 from opgen.render import grafana_dashboard, prometheus_rules, terraform_autoscaling
 from opgen.render.templating import md_fenced, md_path_target, md_url_target, render_template
 from opgen.slo.durations import format_duration
@@ -81,6 +84,10 @@ def render(context: RenderContext) -> list[Artifact]:
             "page_for": prometheus_rules.DEPENDENCY_PAGE_FOR,
         },
         "blast": blast_view(context),
+        "instrumentation": instrumentation_view(service),
+        "ceiling": ceiling_view(context),
+        "maintenance": maintenance_windows(service),
+        "maintenance_interval": c.maintenance_interval(service.name),
         "targets_down_expr": next(iter(exprs(rules, c.ALERT_NO_DATA, **{c.LABEL_CAUSE: prometheus_rules.NO_DATA_TARGETS_DOWN})), None),
         "fenced": md_fenced,
         "page": lambda alert_name: md_path_target(posixpath.basename(c.runbook_path(service.name, alert_name))),
@@ -89,7 +96,7 @@ def render(context: RenderContext) -> list[Artifact]:
     for alert in alerts:
         slo = values["slos"][alert.slo.name] if alert.slo else None
         text = render_template(page_template(alert), alert=alert, slo=slo, alert_exprs=exprs(rules, alert.name), **values)
-        pages.append(Artifact(c.runbook_path(service.name, alert.name), text))
+        pages.append(Artifact(c.runbook_path(service.name, alert.name), text, c.RUNBOOK_REGIONS))
     return pages
 
 
@@ -119,6 +126,7 @@ class Links:
     descriptor: str | None  # None when the descriptor is not a relative path from the output folder
     descriptor_label: str
     dashboard: str | None  # Grafana URL, when the descriptor has grafana_url
+    online: str | None  # this overview on the web, as alerts, dashboard and catalog link to it; None without a base URL
 
 
 def links(context: RenderContext) -> Links:
@@ -128,7 +136,8 @@ def links(context: RenderContext) -> Links:
     descriptor = None if label.startswith("/") else md_path_target("../../../" + label)
     dashboard = md_url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
     rules = c.rules_path(service.name)
-    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard)
+    online = md_url_target(c.runbook_overview_url(service.runbook_base_url, service.name)) if service.runbook_base_url else None
+    return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard, online)
 
 
 def alert_rules(service: Service) -> list[dict]:
@@ -322,6 +331,40 @@ def blast_view(context: RenderContext) -> BlastView:
                      {target: _target(link) for target, link in hood.links})
 
 
+def maintenance_windows(service: Service) -> list[str]:
+    """Each planned maintenance window in words: `every Tuesday, Sunday 23:00-01:30 (ends the next day)`."""
+    if service.maintenance is None:
+        return []
+    texts = []
+    for window in service.maintenance.windows:
+        when = f"on {window.date}" if window.date else "every " + ", ".join(d.capitalize() for d in window.days)
+        span = "all day" if (window.start, window.end) == ("00:00", "24:00") else f"{window.start}–{window.end}"
+        texts.append(f"{when} {span}" + (" (ends the next day)" if window.end <= window.start and window.end != "00:00" else ""))
+    return texts
+
+
+@dataclass(frozen=True)
+class CeilingView:
+    rows: tuple[tuple[str, str, str, str], ...]  # (dependencies, service, availability objective, its window), counted
+    arithmetic: str  # the product, written out
+    ceiling: str
+    verdicts: tuple[tuple[str, str, bool], ...]  # (SLO, its objective, above the ceiling); none when nothing known bounds it
+    unknown: tuple[tuple[str, str], ...]  # (dependencies, why no objective is known)
+    fallbacks: tuple[str, ...]
+
+
+def ceiling_view(context: RenderContext) -> CeilingView | None:
+    """The availability ceiling its critical dependencies set (fleet.Ceiling), as the overview shows it."""
+    ceiling = context.neighbourhood.ceiling
+    if ceiling is None:
+        return None
+    return CeilingView(
+        tuple((", ".join(b.dependencies), b.service, percent_text(b.objective.percent), b.objective.window) for b in ceiling.bounds),
+        ceiling_arithmetic(ceiling, "×", "≈"), percent_text(ceiling.percent, "≈"),
+        tuple((o.slo, percent_text(o.percent), o in ceiling.above) for o in ceiling.objectives if ceiling.bounds),
+        tuple((", ".join(b.dependencies), b.unknown_because) for b in ceiling.unknown), ceiling.fallbacks)
+
+
 def _target(link: str | None) -> str | None:
     return md_path_target(link) if link is not None else None
 
@@ -363,8 +406,13 @@ class CapacityView:
     target_gpu_utilization: int | None
     arithmetic: tuple[str, ...]  # capacity.py's steps, one sentence each
     peak_replicas: int | None  # what the declared peak needs at the target utilisation
-    scale_to: int  # the figure for "scale out": the peak's replicas, else the maximum
-    raise_max_to: int  # the figure for "raise the maximum": the maximum plus the capacity headroom
+    scale_to: int  # the figure for "scale out": the peak's replicas, else the maximum, capped at raise_max_to
+    capped: bool  # the peak needs more than scale_to: going further is the team's decision
+    raise_max_to: int  # the figure for "raise the maximum" and the cap of a 2 AM scale-out: the maximum plus the headroom
+    headroom_percent: str
+    scale_to_cost_hour: str | None  # the GPUs of scale_to replicas, USD per hour, when priced
+    extra_cost_hour: str | None  # their cost above the minimum's
+    undeclared_for_peak: tuple[str, ...]  # traffic fields missing to size the peak
     baseline_rps: str | None
     peak_rps: str | None
     per_instance_rps: str | None  # at full load
@@ -385,6 +433,14 @@ def capacity_view(service: Service) -> CapacityView | None:
     peak = None
     if traffic.peak_rps is not None and traffic.per_instance_rps is not None:
         peak = replicas_for(to_fraction(traffic.peak_rps), to_fraction(traffic.per_instance_rps), plan.target_utilization_percent)
+    # A 2 AM scale-out goes to what the peak needs, never past the maximum plus the headroom: more is
+    # the team's decision, with its cost in view.
+    wanted, cap = max(peak or plan.max_replicas, plan.min_replicas), with_headroom(plan.max_replicas)
+
+    def hourly(replicas: int) -> str | None:
+        month = monthly_gpu_cost(service, replicas)
+        return None if month is None else format_number(month / HOURS_PER_MONTH)
+
     return CapacityView(
         min_replicas=plan.min_replicas,
         max_replicas=plan.max_replicas,
@@ -393,8 +449,13 @@ def capacity_view(service: Service) -> CapacityView | None:
         target_gpu_utilization=plan.target_gpu_utilization_percent,
         arithmetic=plan.arithmetic,
         peak_replicas=peak,
-        scale_to=max(peak or plan.max_replicas, plan.min_replicas),
-        raise_max_to=with_headroom(plan.max_replicas),
+        scale_to=min(wanted, cap),
+        capped=wanted > cap,
+        raise_max_to=cap,
+        headroom_percent=format_number(HEADROOM * 100),
+        scale_to_cost_hour=hourly(min(wanted, cap)),
+        extra_cost_hour=hourly(min(wanted, cap) - plan.min_replicas),
+        undeclared_for_peak=tuple(f"traffic.{name}" for name in ("peak_rps", "per_instance_rps") if getattr(traffic, name) is None),
         baseline_rps=rps(traffic.baseline_rps),
         peak_rps=rps(traffic.peak_rps),
         per_instance_rps=rps(traffic.per_instance_rps),
@@ -403,9 +464,6 @@ def capacity_view(service: Service) -> CapacityView | None:
         backlog_per_replica=backlog.per_replica if backlog else None,
         backlog_arithmetic=backlog.arithmetic if backlog else (),
     )
-
-
-HOURS_PER_MONTH = 730  # 365 * 24 / 12
 
 
 @dataclass(frozen=True)
@@ -437,7 +495,7 @@ def cost_view(service: Service) -> CostView:
     per_replica = to_fraction(gpu.hourly_cost_usd) * gpu.count
 
     def at(replicas: int) -> ReplicaCost:
-        month = per_replica * replicas * HOURS_PER_MONTH
+        month = monthly_gpu_cost(service, replicas)
         share = format_number(month / budget * 100) if budget else None
         return ReplicaCost(replicas, format_number(per_replica * replicas), format_number(month), share,
                            budget is not None and month > budget)
@@ -471,6 +529,85 @@ def job_view(service: Service) -> JobView | None:
         duration=f"max({promql.selector(c.JOB_LAST_DURATION, service.selector)})",
         pushed=f"time() - max({promql.selector(c.JOB_PUSH_TIME, service.selector)})",
     )
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str  # as Prometheus stores it: <name>_bucket, _count, _sum
+    otel_name: str
+    labels: tuple[str, ...]
+    boundaries: str  # seconds, comma-separated
+
+
+@dataclass(frozen=True)
+class InstrumentationView:
+    """What the service must emit. With a stub, where it is; without one, the whole contract."""
+
+    language: str
+    language_name: str  # as people write it: Node.js
+    stub: str | None  # the stub's path in the kit (ops/otel/...), when opgen writes one
+    stub_link: str | None  # and from the overview page
+    series: tuple[Series, ...]
+    calls: tuple[tuple[str, str, str], ...]  # (dependency, series, the labels that select its calls)
+    job_gauges: tuple[tuple[str, str], ...]  # (gauge, what it holds)
+    resource: tuple[tuple[str, str], ...]  # target_info's labels
+    java_environment: str | None  # the OpenTelemetry Java agent's settings that emit the scraped part
+    java_views: str | None  # its view file: the contract's bucket boundaries
+
+
+JAVA_VIEWS_FILE = "/etc/otel/{service}-views.yaml"  # where the view file goes in the example settings
+LANGUAGE_NAMES = {"python": "Python", "go": "Go", "node": "Node.js", "java": "Java"}  # as people write them
+
+
+def instrumentation_view(service: Service) -> InstrumentationView:
+    metrics = contract.service_contract(service)
+    name = LANGUAGE_NAMES.get(service.language, service.language)
+    if service.language in stub_languages():
+        stub = c.telemetry_path(service.name, service.language)
+        return InstrumentationView(service.language, name, f"{c.OPS_DIR}/{stub}", md_path_target("../../" + stub),
+                                   (), (), (), (), None, None)
+    series = tuple(Series(h.prometheus_name, h.otel_name, h.labels, ", ".join(format_number(b) for b in h.boundaries))
+                   for h in metrics.histograms)
+    calls = tuple((call.dependency.name, call.histogram.prometheus_name,  # the rules' matchers, less the service's selector
+                   ", ".join(c.dependency_matchers("", call.dependency.name, call.dependency.kind)[1:]))
+                  for call in metrics.dependency_calls if metrics.scraped)
+    gauges = tuple((gauge, contract.JOB_GAUGE_HELP[gauge]) for gauge in metrics.job_gauges)
+    resource = tuple((contract.label(key), value) for key, value in metrics.resource)
+    java = service.language == "java" and metrics.scraped
+    return InstrumentationView(
+        service.language, name, None, None, series if metrics.scraped else (), calls, gauges, resource,
+        java_environment(service, metrics) if java else None, java_views(metrics) if java else None)
+
+
+def java_environment(service: Service, metrics: contract.Contract) -> str:
+    """The OpenTelemetry Java agent's settings: its Prometheus exporter on the metrics port, the
+    resource that becomes target_info, and the view file that sets the bucket boundaries."""
+    attributes = ",".join(f"{key}={value}" for key, value in metrics.resource if key != "service.name")
+    return "\n".join([
+        f"OTEL_SERVICE_NAME={service.name}",
+        f"OTEL_RESOURCE_ATTRIBUTES={attributes}",
+        "OTEL_METRICS_EXPORTER=prometheus",
+        f"OTEL_EXPORTER_PROMETHEUS_PORT={service.metrics_port}",
+        f"OTEL_EXPERIMENTAL_METRICS_VIEW_CONFIG={JAVA_VIEWS_FILE.format(service=service.name)}",
+    ])
+
+
+def java_views(metrics: contract.Contract) -> str:
+    """A view file of the Java SDK's incubator (loaded by the agent): each histogram's boundaries."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    views = [{"selector": {"instrument_name": h.otel_name},
+              "view": {"aggregation": "explicit_bucket_histogram",
+                       "aggregation_args": {"bucket_boundaries": [float(b) for b in h.boundaries]}}}
+             for h in metrics.histograms]
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = None  # innermost collections on one line: a boundary list stays readable
+    yaml.width = 4096
+    text = io.StringIO()
+    yaml.dump(views, text)
+    return text.getvalue()
 
 
 def dashboard_rows(service: Service):

@@ -1,9 +1,10 @@
-"""Jinja2 for text outputs (Markdown, HCL, Python): strict, with one escape filter per language.
+"""Jinja2 for text outputs (Markdown, HCL, Python, Go, JavaScript): strict, with one escape filter per language.
 
 Structured outputs (YAML, JSON) never come through here: they are data handed to a serializer.
 Templates must escape every descriptor value with the filter of their language:
 `md` (Markdown text), `md_code` (inside `inline code`), `hcl` (an HCL string literal),
-`hcl_comment`, `py` (a Python literal), `py_comment`.
+`hcl_comment`, `py` (a Python literal), `py_comment`, `go` (a Go literal), `go_comment`, `js` (a
+JavaScript literal), `js_comment`, `html` (HTML text and attribute values).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def one_line(value: object) -> str:
-    """For comments (HCL #, Python #): one line without control characters, so text cannot end the comment."""
+    """For comments (HCL and Python #, Go and JavaScript //): one line without control characters,
+    so text cannot end the comment."""
     return " ".join(_CONTROL.sub(" ", str(value)).split())
 
 
@@ -78,14 +80,93 @@ def py(value: object) -> str:
     return repr(str(value))
 
 
+def cache_root() -> str | None:
+    """Where opgen may keep per-user caches: $OPGEN_CACHE_DIR, else $XDG_CACHE_HOME/opgen, else
+    ~/.cache/opgen; none when OPGEN_CACHE_DIR is set empty, when the path is relative (it would be
+    the working folder: a repository), or when HOME is unset or empty (it would be /.cache)."""
+    import os
+
+    root = os.environ.get("OPGEN_CACHE_DIR")
+    if root is not None:
+        return root if os.path.isabs(root) else None
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return os.path.join(xdg, "opgen") if os.path.isabs(xdg) else None
+    home = os.environ.get("HOME")
+    if not home or not os.path.isabs(home):
+        return None
+    return os.path.join(home, ".cache", "opgen")
+
+
+def private_folder(path: str) -> bool:
+    """Create `path` (mode 0700) if needed; whether it is a folder only its owner can change: not a
+    symlink (lstat, so a link to a folder of the same user is refused), owned by this user, writable
+    by nobody else; and its parent is this user's or root's and not open to others (unless sticky,
+    like /tmp, where others cannot move our folder away)."""
+    import os
+    import stat
+
+    if not hasattr(os, "getuid"):
+        return False  # no owners to check (Windows): no cache
+    try:
+        parent = os.path.dirname(path)
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        for folder, owners in ((parent, (os.getuid(), 0)), (path, (os.getuid(),))):
+            info = os.lstat(folder)
+            open_to_others = info.st_mode & 0o022 and not (folder == parent and info.st_mode & stat.S_ISVTX)
+            if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid not in owners or open_to_others:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+_GO_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_GO_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def go(value: object) -> str:
+    """A Go interpreted string literal ("..."), or a bool or number as Go writes it: one line whatever
+    the text holds, so it cannot end the string or form a line of its own."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + _GO_NEEDS_ESCAPE.sub(lambda m: _GO_ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), str(value)) + '"'
+
+
+def js(value: object) -> str:
+    """A JavaScript string literal (JSON's, which JavaScript reads the same), or a bool or number:
+    one line, with the two line separators JSON leaves raw escaped too."""
+    import json
+
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    text = json.dumps(str(value), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def html(value: object) -> str:
+    """Text safe in HTML (and SVG) content and in double- or single-quoted attribute values."""
+    import html as stdlib_html
+
+    return stdlib_html.escape(str(value), quote=True)
+
+
 def _bytecode_cache(environment_kind: str):
     """Templates compiled by an earlier run, kept per user: compiling them costs more than a whole
-    service's render (about 0.5 s per process), and a pre-commit hook starts a process per commit.
+    service's render (0.5 s per process on a quiet machine), and a pre-commit hook starts a
+    process per commit.
 
     Output does not change: Jinja2 recompiles a template whose source checksum differs. The folder
     name hashes everything else the compiled code depends on (opgen, Jinja2 and Python versions, the
-    environment's class and options). Only a folder of our own, closed to others, is used, since the
-    cache is unpickled; `OPGEN_CACHE_DIR=` (empty) turns it off, and any I/O error just skips it."""
+    environment's class and options). The cache is unpickled, so it is used only in folders of our
+    own that nobody else can change (`private_folder`); `OPGEN_CACHE_DIR=` (empty) turns it off, and
+    any I/O error just skips it."""
     import hashlib
     import os
     import sys
@@ -95,19 +176,12 @@ def _bytecode_cache(environment_kind: str):
 
     from opgen import __version__
 
-    root = os.environ.get("OPGEN_CACHE_DIR")
-    if root == "":
-        return None
+    root = cache_root()
     if root is None:
-        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "opgen")
+        return None
     identity = repr((__version__, jinja2.__version__, sys.version_info[:3], environment_kind, _OPTIONS, sorted(_FILTERS)))
     folder = os.path.join(root, "jinja-" + hashlib.sha256(identity.encode()).hexdigest()[:16])
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.stat(folder)
-        if (hasattr(os, "getuid") and info.st_uid != os.getuid()) or info.st_mode & 0o022:
-            return None
-    except OSError:
+    if not private_folder(root) or not private_folder(folder):
         return None
 
     class QuietBytecodeCache(FileSystemBytecodeCache):
@@ -127,7 +201,8 @@ def _bytecode_cache(environment_kind: str):
 
 
 _OPTIONS = dict(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line)
+_FILTERS = dict(md=md, md_code=md_code, hcl=hcl, hcl_comment=one_line, py=py, py_comment=one_line,
+                go=go, go_comment=one_line, js=js, js_comment=one_line, html=html)
 
 
 @cache

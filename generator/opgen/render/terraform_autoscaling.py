@@ -21,6 +21,7 @@ written into the file as comments.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,7 +35,8 @@ from opgen.render.templating import render_template
 from opgen.slo.numbers import format_number
 
 PROVIDERS = {
-    "kubernetes": {"source": "hashicorp/kubernetes", "version": ">= 2.30, < 3.0"},
+    # Both resources used (kubernetes_horizontal_pod_autoscaler_v2, kubernetes_manifest) are unchanged in 3.x.
+    "kubernetes": {"source": "hashicorp/kubernetes", "version": ">= 2.30, < 4.0"},
     "aws": {"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"},
 }
 TERRAFORM_VERSION = ">= 1.3"
@@ -181,11 +183,19 @@ def _prometheus_metadata(query: str, threshold: str) -> tuple[tuple[str, Metadat
 
 
 def queue_trigger(service: Service, dependency: Dependency, backlog: Backlog) -> tuple[Trigger, list[Variable]]:
-    """The broker's own KEDA scaler at `backlog.per_replica` waiting messages per pod."""
+    """The broker's own KEDA scaler at `backlog.per_replica` waiting messages per pod; it reads its
+    credentials from a TriggerAuthentication only when the dependency declares `auth`."""
     prefix = resource_label(dependency.name)
     target = str(backlog.per_replica)
     ns = service.namespace
     auth = Variable(f"{prefix}_trigger_authentication", AUTH_DESCRIPTIONS[dependency.kind].format(name=dependency.name, namespace=ns))
+    trigger, variables = _broker_trigger(service, dependency, prefix, target)
+    if not dependency.auth:
+        return trigger, variables
+    return dataclasses.replace(trigger, authentication=auth.name), [*variables, auth]
+
+
+def _broker_trigger(service: Service, dependency: Dependency, prefix: str, target: str) -> tuple[Trigger, list[Variable]]:
     if dependency.kind == "kafka":
         variables = [
             Variable(f"{prefix}_bootstrap_servers", f"Bootstrap servers of {dependency.name}, host:port, comma-separated."),
@@ -197,28 +207,31 @@ def queue_trigger(service: Service, dependency: Dependency, backlog: Backlog) ->
             (f"Lag of the consumer group on {dependency.name} (kafka): {target} messages per pod.",
              "KEDA never runs more pods than the topic has partitions: extra consumers would sit idle."),
             "kafka", "AverageValue",
-            tuple((k, MetadataValue(variable=v.name)) for k, v in metadata) + (("lagThreshold", MetadataValue(target)),),
-            auth.name)
+            tuple((k, MetadataValue(variable=v.name)) for k, v in metadata) + (("lagThreshold", MetadataValue(target)),))
     elif dependency.kind == "rabbitmq":
         variables = [Variable(f"{prefix}_queue", f"Queue of {dependency.name} that {service.name} consumes.")]
-        trigger = Trigger(
-            (f"Messages ready in the queue on {dependency.name} (rabbitmq): {target} per pod.",),
-            "rabbitmq", "AverageValue",
-            (("mode", MetadataValue("QueueLength")), ("value", MetadataValue(target)),
-             ("queueName", MetadataValue(variable=variables[0].name))),
-            auth.name)
+        metadata = (("mode", MetadataValue("QueueLength")), ("value", MetadataValue(target)),
+                    ("queueName", MetadataValue(variable=variables[0].name)))
+        if not dependency.auth:  # with auth, the TriggerAuthentication holds the URL and its credentials
+            variables.append(Variable(f"{prefix}_host", f"AMQP URL of {dependency.name}, amqp://<host>:5672/<vhost> "
+                                                         "(the dependency declares no auth: no credentials)."))
+            metadata += (("host", MetadataValue(variable=variables[1].name)),)
+        trigger = Trigger((f"Messages ready in the queue on {dependency.name} (rabbitmq): {target} per pod.",),
+                          "rabbitmq", "AverageValue", metadata)
     else:
         variables = [
             Variable(f"{prefix}_queue_url", f"URL of the SQS queue {dependency.name}, https://sqs.<region>.amazonaws.com/<account>/<queue>."),
             Variable(f"{prefix}_aws_region", f"AWS region of the SQS queue {dependency.name}."),
         ]
-        trigger = Trigger(
-            (f"Messages in the SQS queue {dependency.name}, visible and in flight: {target} per pod.",),
-            "aws-sqs-queue", "AverageValue",
-            (("queueURL", MetadataValue(variable=variables[0].name)), ("awsRegion", MetadataValue(variable=variables[1].name)),
-             ("queueLength", MetadataValue(target))),
-            auth.name)
-    return trigger, [*variables, auth]
+        metadata = (("queueURL", MetadataValue(variable=variables[0].name)), ("awsRegion", MetadataValue(variable=variables[1].name)),
+                    ("queueLength", MetadataValue(target)))
+        comments = (f"Messages in the SQS queue {dependency.name}, visible and in flight: {target} per pod.",)
+        if not dependency.auth:
+            metadata += (("identityOwner", MetadataValue("operator")),)
+            comments += ("The dependency declares no auth: KEDA reads the queue with its operator's own AWS identity, "
+                         "which needs sqs:GetQueueAttributes on it.",)
+        trigger = Trigger(comments, "aws-sqs-queue", "AverageValue", metadata)
+    return trigger, variables
 
 
 AUTH_DESCRIPTIONS = {

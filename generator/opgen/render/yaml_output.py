@@ -23,6 +23,11 @@ _PLAIN = re.compile(r"[A-Za-z_/(\\$^][\x20-\x7e]*")
 # Quoted without escapes or folding: printable ASCII, not too long to fold at width 4096.
 _QUOTABLE = re.compile(r"[\x20-\x7e]{1,1000}")
 _LITERAL_TEXT = re.compile(r"[\x20-\x7e\n]*")
+# YAML reads these as line breaks too, and ruamel writes them raw in `|` blocks and single quotes,
+# where they end a line the text does not: text holding one is written double-quoted, escaped.
+_OTHER_LINE_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+# What a `|` block can hold as it is: YAML's printable characters, tab and newline, but the other breaks and a BOM.
+_LITERAL_BLOCK_TEXT = re.compile("[\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
 _NOT_STRINGS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n"})
 
 
@@ -150,15 +155,18 @@ def _fast_dump(data: Any) -> str:
 
 def _ruamel_dump(data: Any) -> str:
     from ruamel.yaml import YAML
-    from ruamel.yaml.scalarstring import LiteralScalarString
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
     def literal_blocks(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: literal_blocks(v) for k, v in value.items()}
+            return {DoubleQuotedScalarString(k) if isinstance(k, str) and _OTHER_LINE_BREAKS.search(k) else k: literal_blocks(v)
+                    for k, v in value.items()}
         if isinstance(value, list):
             return [literal_blocks(v) for v in value]
-        if isinstance(value, str) and "\n" in value:
+        if isinstance(value, str) and "\n" in value and _LITERAL_BLOCK_TEXT.fullmatch(value):
             return LiteralScalarString(value if value.endswith("\n") else value + "\n")
+        if isinstance(value, str) and _OTHER_LINE_BREAKS.search(value):
+            return DoubleQuotedScalarString(value)  # ruamel may write these raw in single quotes
         return value
 
     yaml = YAML(typ="rt", pure=True)

@@ -37,8 +37,8 @@ def thresholds_read_from(service: Service, metric: c.DurationHistogram) -> tuple
     found = [slo.sli.threshold_seconds for slo in service.slos
              if (slo.sli.kind == "freshness" and metric == c.MESSAGE_AGE)
              or (slo.sli.kind == "latency" and c.REQUEST_METRICS[slo.sli.interface] == metric)]
-    found += [d.latency_threshold_seconds for d in service.dependencies
-              if c.DEPENDENCY_METRICS[d.kind] == metric and d.latency_threshold_seconds is not None]
+    found += [d.latency_threshold_seconds for d in service.dependencies  # kinds that share a histogram share its buckets
+              if c.DEPENDENCY_METRICS[d.kind].histogram == metric.histogram and d.latency_threshold_seconds is not None]
     return tuple(found)
 
 

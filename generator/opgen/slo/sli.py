@@ -34,8 +34,7 @@ def sli_queries(service: Service, slo: SLO, window: str, recorded_total: str | N
         errors = promql.sum_of(sli.errors_promql.replace(WINDOW_PLACEHOLDER, window))
         return SLIQueries(promql.zero_when_absent(errors, recorded_total or total), total)
     if sli.time_based:
-        bad = bad_minute(service, slo)
-        subquery = f"({bad})[{window}:{conventions.TIME_SLICE}]"
+        subquery = time_slices(service, slo, window)
         return SLIQueries(f"avg_over_time({subquery})", f"present_over_time({subquery})")
     if sli.kind == "freshness":
         return _threshold_queries(service, conventions.MESSAGE_AGE, sli.threshold_seconds, window, recorded_total)
@@ -56,6 +55,12 @@ def _threshold_queries(service: Service, metric: conventions.DurationHistogram, 
     total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
     good = promql.sum_of(promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(threshold)), window))
     return SLIQueries(f"({recorded_total or total} - {good})", total)
+
+
+def time_slices(service: Service, slo: SLO, window: str) -> str:
+    """The bad-minute series of a time-based SLI sampled once a minute over `window` (a range
+    vector): the rules average it, and the live report counts its minutes (opgen.live.budget)."""
+    return f"({bad_minute(service, slo)})[{window}:{conventions.TIME_SLICE}]"
 
 
 def bad_minute(service: Service, slo: SLO) -> str:

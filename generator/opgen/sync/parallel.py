@@ -56,20 +56,20 @@ def run_blueprints() -> Blueprints:
     return _blueprints
 
 
-def parse_all(jobs: list[tuple[Path, str, tuple[Path, ...], bytes]], blueprints: Blueprints) -> Iterator:
-    """For each (descriptor, shown, blueprint_dirs, raw): load_validated's result, or the
+def parse_all(jobs: list[tuple[Path, str, tuple[Path, ...], bytes, Path]], blueprints: Blueprints) -> Iterator:
+    """For each (descriptor, shown, blueprint_dirs, raw, out_dir): load_validated's result, or the
     DescriptorError it raised; `blueprints` is the run's."""
     global _blueprints
     _blueprints = blueprints
     return in_order(_parse, jobs)
 
 
-def _parse(job: tuple[Path, str, tuple[Path, ...], bytes]):
-    from opgen.sync import run
+def _parse(job: tuple[Path, str, tuple[Path, ...], bytes, Path]):
+    from opgen.sync import load
 
-    descriptor, shown, blueprint_dirs, raw = job
+    descriptor, shown, blueprint_dirs, raw, out_dir = job
     try:
-        return run.load_validated(descriptor, shown, blueprint_dirs, _blueprints, raw)
+        return load.load_validated(descriptor, shown, blueprint_dirs, _blueprints, raw, out_dir)
     except DescriptorError as error:
         return error
 

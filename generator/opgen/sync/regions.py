@@ -1,124 +1,158 @@
 """Keep-regions: the parts of generated files that belong to people.
 
-A region is the lines between a start marker and an end marker, in the comment syntax of the file:
+A region is the lines between a start marker and an end marker, written by opgen in the comment
+syntax of the file's language, each alone on its line at column 0:
 
-    <!-- opgen:keep notes -->          # opgen:keep imports
-    ...                                ...
-    <!-- opgen:end -->                 # opgen:end
+    <!-- opgen:keep notes -->          # opgen:keep imports          // opgen:keep custom
+    ...                                ...                           ...
+    <!-- opgen:end -->                 # opgen:end                   // opgen:end
 
 Sync carries each region's content into the regenerated file by name, and judges whether a file
 was edited by hand with region contents blanked out: editing inside a region is not a conflict.
+
+Markers are recognised only where opgen itself writes them, so that no descriptor text can form
+one: in the file's own syntax (a Python-style marker in a Markdown page is text), at column 0
+(descriptor text in YAML block scalars is indented; in Python and Go it sits inside escaped
+one-line literals), and in Markdown never inside a fenced code block (PromQL quoted in a runbook
+is raw text, so a marker-like line there is code). Inside a region only its end marker counts:
+people's notes may hold anything else, an unclosed fence included.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+from dataclasses import dataclass
 
-_START = re.compile(r"^\s*(?:<!--\s*opgen:keep\s+([A-Za-z0-9_.-]+)\s*-->|#\s*opgen:keep\s+([A-Za-z0-9_.-]+))\s*$")
-_END = re.compile(r"^\s*(?:<!--\s*opgen:end\s*-->|#\s*opgen:end)\s*$")
+NAME = r"[A-Za-z0-9_.-]+"
 
+
+@dataclass(frozen=True)
+class Syntax:
+    """How one kind of file writes its markers."""
+
+    start: re.Pattern  # a start-marker line (without its line break); group 1 is the name
+    end: re.Pattern
+    fenced_code: bool = False  # Markdown: lines inside ``` / ~~~ fences are code, never markers
+
+
+def _line_comment(prefix: str) -> Syntax:
+    p = re.escape(prefix)
+    return Syntax(re.compile(rf"{p} opgen:keep ({NAME})[ \t\r]*"), re.compile(rf"{p} opgen:end[ \t\r]*"))
+
+
+MARKDOWN = Syntax(re.compile(rf"<!-- opgen:keep ({NAME}) -->[ \t\r]*"), re.compile(r"<!-- opgen:end -->[ \t\r]*"),
+                  fenced_code=True)
+HASH = _line_comment("#")
+SLASHES = _line_comment("//")
+
+# By file extension: only files opgen writes regions into have a syntax; in any other file
+# (rules, dashboards, OpenSLO, Terraform) nothing is a region.
+SYNTAXES = {".md": MARKDOWN, ".py": HASH, ".go": SLASHES, ".js": SLASHES, ".mjs": SLASHES, ".cjs": SLASHES,
+            ".ts": SLASHES}
 
 MARKER = "opgen:keep"  # every start marker holds it: a text without it has no region
-# Lines that may be markers; the two patterns above decide. Used only where "\n" is the one line
-# break (str.splitlines also breaks at \r, \v, \f, \x1c-\x1e, \x85, \u2028, \u2029).
-_CANDIDATE = re.compile(r"^.*opgen:(?:keep|end).*$", re.MULTILINE)
-_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
-def _markers(text: str):
-    """(start, end, name) of each marker line, end past its newline; name None for an end marker."""
-    for match in _CANDIDATE.finditer(text):
-        end = match.end() + 1 if match.end() < len(text) else match.end()
-        line = text[match.start():end]
-        start = _START.match(line)
+def syntax_for(path: str) -> Syntax | None:
+    return SYNTAXES.get(posixpath.splitext(path)[1].lower())
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    start: int  # offset of the start marker line
+    content_start: int  # offset just past the start marker line
+    content_end: int  # offset of the end marker line
+    end: int  # offset just past the end marker line
+
+
+def _lines(text: str):
+    """(offset, line without its "\\n") for each line; "\\n" is the only line break, as in git."""
+    offset = 0
+    for line in text.split("\n"):
+        yield offset, line
+        offset += len(line) + 1
+
+
+def parse(text: str, path: str) -> list[Region]:
+    """The regions of `text`, a file at `path`, in file order. A start marker without an end
+    marker opens nothing (its line is left as it is)."""
+    syntax = syntax_for(path)
+    if syntax is None or MARKER not in text:
+        return []
+    found: list[Region] = []
+    fence: tuple[str, int] | None = None  # (fence character, length) while inside a fenced code block
+    opened: tuple[str, int, int] | None = None  # (name, marker offset, content offset)
+    for offset, line in _lines(text):
+        if opened is not None:
+            if syntax.end.fullmatch(line):
+                name, start, content_start = opened
+                found.append(Region(name, start, content_start, offset, min(offset + len(line) + 1, len(text))))
+                opened = None
+            continue
+        if syntax.fenced_code:
+            if fence is not None:
+                if re.fullmatch(rf" {{0,3}}{re.escape(fence[0])}{{{fence[1]},}}[ \t\r]*", line):
+                    fence = None
+                continue
+            opening = _FENCE_OPEN.match(line)
+            if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+                fence = (opening.group(1)[0], len(opening.group(1)))
+                continue
+        start = syntax.start.fullmatch(line)
         if start:
-            yield match.start(), end, start.group(1) or start.group(2)
-        elif _END.match(line):
-            yield match.start(), end, None
-
-
-def regions(text: str) -> dict[str, str]:
-    """Region name -> its content (the lines between the markers), in file order."""
-    if MARKER not in text:
-        return {}
-    if _OTHER_BREAKS.search(text):
-        return _regions_by_line(text)
-    found: dict[str, str] = {}
-    name, content_from = None, 0
-    for begin, end, marker in _markers(text):
-        if name is None and marker is not None:
-            name, content_from = marker, end
-        elif name is not None and marker is None:
-            found.setdefault(name, text[content_from:begin])
-            name = None
+            opened = (start.group(1), offset, min(offset + len(line) + 1, len(text)))
     return found
 
 
-def fill(text: str, contents: dict[str, str]) -> tuple[str, dict[str, str]]:
+def regions(text: str, path: str) -> dict[str, str]:
+    """Region name -> its content (the lines between the markers), in file order; the first of two
+    regions of one name wins (opgen writes each name once)."""
+    found: dict[str, str] = {}
+    for region in parse(text, path):
+        found.setdefault(region.name, text[region.content_start:region.content_end])
+    return found
+
+
+def fill(text: str, contents: dict[str, str], path: str) -> tuple[str, dict[str, str]]:
     """`text` with its regions holding `contents`; also the non-empty contents it has no place for."""
-    if MARKER not in text:
-        return text, {k: v for k, v in contents.items() if v.strip()}
-    if _OTHER_BREAKS.search(text):
-        return _fill_by_line(text, contents)
-    out, name, position = [], None, 0
-    placed = set()
-    for begin, end, marker in _markers(text):
-        if name is None and marker is not None:
-            out.append(text[position:end])
-            name, position = marker, end
-            if name in contents:
-                out.append(contents[name])
-                placed.add(name)
-        elif name is not None and marker is None:
-            if name not in placed:
-                out.append(text[position:begin])  # the generator's own default content
-            out.append(text[begin:end])
-            name, position = None, end
-    if name is None or name not in placed:
-        out.append(text[position:])
+    out, position, placed = [], 0, set()
+    for region in parse(text, path):
+        if region.name in contents and region.name not in placed:
+            out.append(text[position:region.content_start])
+            out.append(contents[region.name])
+            placed.add(region.name)
+            position = region.content_end
+    out.append(text[position:])
     leftover = {k: v for k, v in contents.items() if k not in placed and v.strip()}
     return "".join(out), leftover
 
 
-def _regions_by_line(text: str) -> dict[str, str]:
-    """regions(), line by line as str.splitlines() sees lines (the reference the fast path follows)."""
-    found: dict[str, str] = {}
-    name, lines = None, []
-    for line in text.splitlines(keepends=True):
-        if name is None:
-            start = _START.match(line)
-            if start:
-                name, lines = start.group(1) or start.group(2), []
-        elif _END.match(line):
-            found.setdefault(name, "".join(lines))
-            name = None
-        else:
-            lines.append(line)
-    return found
-
-
-def _fill_by_line(text: str, contents: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """fill(), line by line (the reference the fast path follows)."""
-    out, name = [], None
-    placed = set()
-    for line in text.splitlines(keepends=True):
-        if name is None:
-            out.append(line)
-            start = _START.match(line)
-            if start:
-                name = start.group(1) or start.group(2)
-                if name in contents:
-                    out.append(contents[name])
-                    placed.add(name)
-        elif _END.match(line):
-            out.append(line)
-            name = None
-        elif name not in placed:
-            out.append(line)  # the generator's own default content
-    leftover = {k: v for k, v in contents.items() if k not in placed and v.strip()}
-    return "".join(out), leftover
-
-
-def blank(text: str) -> str:
+def blank(text: str, path: str) -> str:
     """`text` with every region emptied: what opgen itself is responsible for."""
-    return fill(text, {name: "" for name in regions(text)})[0]
+    out, position = [], 0
+    for region in parse(text, path):
+        out.append(text[position:region.content_start])
+        position = region.content_end
+    out.append(text[position:])
+    return "".join(out)
+
+
+class MarkerError(Exception):
+    """A rendered file whose regions are not exactly those its renderer declares: descriptor text
+    formed a marker (a missing escape), or a template lost one. A bug, never something to write."""
+
+
+def check_generated(text: str, path: str, declared: tuple[str, ...]) -> None:
+    """The regions found in a freshly rendered file are `declared`, in order, and none holds a
+    marker line of its own (which a stray start marker before it would have swallowed)."""
+    syntax = syntax_for(path)
+    found = parse(text, path)
+    names = tuple(r.name for r in found)
+    swallowed = syntax is not None and any(
+        syntax.start.fullmatch(line) or syntax.end.fullmatch(line)
+        for r in found for line in text[r.content_start:r.content_end].split("\n"))
+    if names != declared or swallowed or (syntax is None and declared):
+        raise MarkerError(f"{path}: rendered with keep-regions {list(names)}, declared {list(declared)}")

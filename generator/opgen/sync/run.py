@@ -1,78 +1,43 @@
-"""The sync pipeline: descriptors -> services -> artifacts -> plan -> (unless checking) write."""
+"""The sync pipeline: descriptors (sync/load.py) -> services -> artifacts -> plan -> (unless checking) write."""
 
 from __future__ import annotations
 
 import difflib
 import os
-from contextlib import contextmanager
+import stat as stat_module
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from opgen import conventions as c
-from opgen.descriptor.blueprints import Blueprints, builtin_blueprint_dir
 from opgen.descriptor.load import load_validated
-from opgen.descriptor.model import Service
-from opgen.errors import DescriptorError, Position, Problem
-from opgen.fleet import Fleet, Neighbourhood, ServiceFacts, build_fleet, facts_of
-from opgen.paths import display_path
+from opgen.errors import DescriptorError, FileError
+from opgen.fleet import Fleet, Neighbourhood, ServiceFacts, build_fleet
 from opgen.render import RenderContext, render_all
 from opgen.sync import parallel
 from opgen.sync import plan as p
-from opgen.sync import regions
-from opgen.sync.discover import find_descriptors
+from opgen.sync.base import Bases, GitObjects
 from opgen.sync.inputs import fleet_key, inputs_key, neighbourhood_key
+from opgen.sync.load import Loaded, descriptor_label, fleet_of, load_services, record_of
+from opgen.sync.lock import LockTimeout, locked
 from opgen.sync.manifest import (
     Entry,
+    Journal,
     Manifest,
     Record,
-    base_file,
+    blob_id,
     content_hash,
     manifest_file,
     orphans_file,
     pending_file,
-    pending_json,
-    read_base,
     read_manifest,
+    read_pending,
 )
 from opgen.sync.stat_cache import StatCache
-from opgen.sync.write import Batch, atomic_write, confined, remove_leftover_temp_files
+from opgen.sync.write import Batch, SyncError, atomic_write, confined, free_backup_name, new_token, read_text, \
+    remove_temp_files, state_path
 
-
-@dataclass(frozen=True)
-class Loaded:
-    """One descriptor of a sync. `service` is None when the manifest's record showed that the
-    descriptor is as last synced (same inputs): the facts come from the record, and the service
-    is parsed only if it must be rendered after all (`with_service`)."""
-
-    descriptor: Path
-    service: Service | None
-    out_dir: Path
-    facts: ServiceFacts
-    inputs: str  # inputs.inputs_key
-    label: str  # the descriptor as its output folder sees it (descriptor_label)
-    out_real: str  # out_dir resolved, with forward slashes
-    warnings: tuple[Problem, ...] = ()
-    name_position: Position | None = None
-    rules_format: str = c.DEFAULT_RULES_FORMAT
-    fleet_dir: Path | None = None  # where the fleet's own files go (the same for every service of a sync)
-    blueprint_dirs: tuple[Path, ...] = ()  # --blueprints, to parse it again
-    blueprint: str | None = None  # spec.blueprint
-    record: Record | None = None  # the manifest's record it was known from (service is None)
-    graph_warnings: tuple[Problem, ...] = ()  # about its edges in this sync's fleet (unknown targets, cycles)
-
-    @property
-    def name(self) -> str:
-        return self.facts.name
-
-    def with_service(self, blueprints: Blueprints | None = None) -> Loaded:
-        """With its service, parsed now if it came from its record; `blueprints` is the run's, so a
-        graph change that re-renders many recorded services reads each blueprint once."""
-        if self.service is not None:
-            return self
-        shown = self.name_position.file if self.name_position else display_path(self.descriptor)
-        result = load_validated(self.descriptor, shown, self.blueprint_dirs, blueprints)
-        return replace(self, service=result.service)
+__all__ = ["Loaded", "LockTimeout", "apply", "descriptor_label", "fleet_of", "load_services", "locked", "plan", "Report"]
 
 
 @dataclass
@@ -83,13 +48,16 @@ class Report:
     records: dict[Path, dict[str, Record]] = field(default_factory=dict)  # output folder -> what its services were made from
     stat_cache: StatCache | None = None
     manifests: dict[Path, Manifest] = field(default_factory=dict)  # as plan read them (under the sync's lock)
+    renamed: dict[Path, dict[str, str]] = field(default_factory=dict)  # output folder -> {old service name: new}
+    changed_meanwhile: list[Path] = field(default_factory=list)  # saved by someone while the sync ran: left alone
 
     def count(self, action: str) -> int:
         return sum(1 for _, ch in self.changes if ch.action == action)
 
     @property
     def drifted(self) -> list[tuple[Path, p.FileChange]]:
-        return [(o, ch) for o, ch in self.changes if ch.action != p.UNCHANGED]
+        """What a sync would change or could not settle: everything but unchanged and kept files."""
+        return [(o, ch) for o, ch in self.changes if ch.action not in p.IN_SYNC]
 
     def as_json(self, check: bool) -> dict:
         """For portals and bots: paths by what happened (with --check: by what would happen)."""
@@ -101,188 +69,12 @@ class Report:
         result["orphaned_regions"] = sorted(str(o) for o in self.orphans) if not check else sorted(
             f"{out_dir / ch.path}#{name}" for out_dir, ch in self.changes for name in ch.orphans)
         result["backups"] = sorted(str(b) for b in self.backups)
+        result["changed_meanwhile"] = sorted(str(f) for f in self.changed_meanwhile)
+        result["renamed_services"] = {old: new for names in self.renamed.values() for old, new in sorted(names.items())}
         return result
 
 
-def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = (),
-                  rules_format: str | None = None, reuse: bool = True) -> list[Loaded]:
-    """Every descriptor named by `paths`, validated; one DescriptorError with all problems of all files.
-    `blueprint_dirs` are the `--blueprints` folders; each descriptor also sees its settings files' folders.
-    `rules_format` (`--format`) overrides the `rules_format` of the settings files. With `reuse`, a
-    descriptor whose inputs hash as its manifest record says is not parsed (it was valid then)."""
-    descriptors = find_descriptors(paths)
-    problems: list[Problem] = []
-    if not descriptors:
-        names = ", ".join(str(x) for x in paths)
-        raise DescriptorError([Problem(Position(names), "no descriptor found (looked for service.yaml and *.opgen.yaml)")])
-    blueprints = Blueprints()
-    records: dict[Path, dict[str, Record]] = {}  # output folder -> records by descriptor label
-    out_real = out.resolve() if out is not None else None
-    real_folder = _RealFolders()
-    to_parse: list[tuple] = []  # (index in loaded, descriptor, shown, raw, label, rules format, blueprint folders, out_dir, out_real)
-    loaded: list[Loaded | None] = []
-    for descriptor in descriptors:
-        out_dir = out if out is not None else descriptor.parent / c.OPS_DIR
-        folder_real = real_folder(descriptor.parent)
-        real = descriptor.resolve() if os.path.islink(descriptor) else folder_real / descriptor.name
-        shown = display_path(descriptor, real)
-        if out is None:
-            out_real = out_dir.resolve() if os.path.islink(out_dir) else folder_real / c.OPS_DIR
-            if not out_real.is_relative_to(folder_real):
-                problems.append(Problem(Position(display_path(out_dir), 0, 0),
-                                        f"leads outside the descriptor's folder (to {out_real}); "
-                                        "opgen writes only below it (use --out to choose another folder)"))
-                continue
-        try:
-            chosen = rules_format or blueprints.rules_format(descriptor.parent) or c.DEFAULT_RULES_FORMAT
-            folders = blueprints.folders(descriptor.parent, blueprint_dirs)
-            raw = descriptor.read_bytes()
-        except DescriptorError as exc:
-            problems += exc.problems
-            continue
-        except OSError as exc:
-            problems.append(Problem(Position(shown), f"cannot read: {exc.strerror or exc}"))
-            continue
-        label = Path(os.path.relpath(real, out_real.parent)).as_posix()
-        if reuse and out_dir not in records:
-            records[out_dir] = {r.descriptor: r for r in read_manifest(out_dir).services.values()}
-        record = records.get(out_dir, {}).get(label)
-        item = record and _from_record(record, descriptor, shown, out_dir, out_real.as_posix(), raw, label, chosen,
-                                       blueprints, folders, blueprint_dirs)
-        if item is None:  # parsed below, with the others, on every core
-            to_parse.append((len(loaded), descriptor, shown, raw, label, chosen, folders, out_dir, out_real))
-        loaded.append(item)
-    jobs = [(descriptor, shown, blueprint_dirs, raw) for _, descriptor, shown, raw, *_ in to_parse]
-    for (index, descriptor, shown, raw, label, chosen, folders, out_dir, out_real), result in zip(
-            to_parse, parallel.parse_all(jobs, blueprints)):
-        if isinstance(result, DescriptorError):
-            problems += result.problems
-            continue
-        key = inputs_key(raw, label, chosen, result.service.blueprint, blueprints.file_bytes(folders, result.service.blueprint))
-        loaded[index] = Loaded(descriptor, result.service, out_dir, facts_of(result.service), key, label, out_real.as_posix(),
-                               result.warnings, result.name_position, chosen, blueprint=result.service.blueprint,
-                               blueprint_dirs=blueprint_dirs)
-    loaded = [item for item in loaded if item is not None]
-    seen: dict[str, Loaded] = {}
-    for item in loaded:  # one fleet, one graph: a name must say which service, whatever folder it is in
-        key = item.name
-        if key in seen:
-            first = seen[key].name_position
-            problems.append(Problem(item.name_position,
-                                    f"service {item.name!r} is also described at {first}; one descriptor per service"))
-        seen.setdefault(key, item)
-    fleet_dir = fleet_folder(paths, out)
-    # One folder, one spelling: the fleet folder is often a service's own ops/ (one descriptor, or --out).
-    fleet_real = fleet_dir.resolve().as_posix()
-    fleet_dir = next((i.out_dir for i in loaded if i.out_real == fleet_real), fleet_dir)
-    if out is None and not fleet_dir.resolve().is_relative_to(fleet_dir.parent.resolve()):
-        problems.append(Problem(Position(display_path(fleet_dir), 0, 0),
-                                f"leads outside its folder (to {fleet_dir.resolve()}); opgen writes the fleet's files only below it"))
-    if problems:
-        raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
-    return with_graph_warnings(loaded, fleet_dir)
-
-
-class _RealFolders:
-    """Path.resolve() for the folders of a fleet, sharing each parent's: one lstat per folder."""
-
-    def __init__(self) -> None:
-        self.known: dict[Path, Path] = {}
-
-    def __call__(self, folder: Path) -> Path:
-        if folder not in self.known:
-            simple = folder.name not in ("", ".", "..") and folder.parent != folder and not os.path.islink(folder)
-            self.known[folder] = self(folder.parent) / folder.name if simple else folder.resolve()
-        return self.known[folder]
-
-
-def _from_record(record: Record, descriptor: Path, shown: str, out_dir: Path, out_real: str, raw: bytes, label: str,
-                 rules_format: str, blueprints: Blueprints, folders: tuple[Path, ...],
-                 blueprint_dirs: tuple[Path, ...]) -> Loaded | None:
-    """The descriptor as its record knows it, when its inputs are what they were; else None."""
-    key = inputs_key(raw, label, rules_format, record.blueprint, blueprints.file_bytes(folders, record.blueprint))
-    if key != record.inputs:
-        return None
-    try:
-        facts = ServiceFacts.from_json(record.facts)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-    def where(file: str) -> str:
-        if not file:
-            return shown
-        folder = builtin_blueprint_dir().resolve() if file.startswith(BUILTIN) else descriptor.parent.resolve()
-        path = Path(os.path.normpath(os.path.join(folder, file.removeprefix(BUILTIN))))
-        return display_path(path, path)
-
-    warnings = tuple(Problem(Position(where(f), line, col), message) for f, line, col, message in record.warnings)
-    return Loaded(descriptor, None, out_dir, facts, key, label, out_real, warnings, Position(shown, *record.name_line),
-                  rules_format, blueprint_dirs=blueprint_dirs, blueprint=record.blueprint, record=record)
-
-
-BUILTIN = "opgen:"  # a file of opgen's own blueprints, in a record: wherever opgen is installed
-
-
-def _recorded_file(path: Path, descriptor_folder: Path) -> str:
-    """Where a warning points, as a record keeps it: the same on every machine."""
-    real, builtin = path.resolve(), builtin_blueprint_dir().resolve()
-    if real.is_relative_to(builtin):
-        return BUILTIN + real.relative_to(builtin).as_posix()
-    return Path(os.path.relpath(real, descriptor_folder.resolve())).as_posix()
-
-
-def _record(item: Loaded, neighbourhood: str, graph: str) -> Record:
-    """What `item`'s files are made from, for the manifest."""
-    shown = item.name_position.file if item.name_position else display_path(item.descriptor)
-    warnings = tuple(("" if w.position.file == shown else _recorded_file(Path(w.position.file), item.descriptor.parent),
-                      w.position.line, w.position.column, w.message) for w in item.warnings)
-    name_line = (item.name_position.line, item.name_position.column) if item.name_position else (1, 1)
-    return Record(item.label, item.inputs, neighbourhood, graph, item.blueprint, item.facts.to_json(), warnings, name_line)
-
-
-def fleet_folder(paths: list[Path], out: Path | None) -> Path:
-    """Where a sync writes its fleet files: `--out`, else ops/ in the folder given (a descriptor
-    file: its folder; several paths: the nearest folder holding them all)."""
-    if out is not None:
-        return out
-    folders = [p if p.is_dir() else p.parent for p in paths]
-    if len(folders) == 1:
-        return folders[0] / c.OPS_DIR
-    common = Path(os.path.commonpath([str(f.absolute()) for f in folders]))
-    relative = os.path.relpath(common)
-    return (Path(relative) if not relative.startswith("..") else common) / c.OPS_DIR
-
-
-_last_fleet: list = [None, None]  # (what it was built from, the fleet): load and plan ask for the same one
-
-
-def fleet_of(loaded: list[Loaded]) -> Fleet:
-    """The graph of every loaded service, across output folders, with where each one's runbooks go."""
-    key = tuple((i.facts, i.out_real) for i in loaded)
-    if _last_fleet[0] != key:
-        fleet = build_fleet([i.facts for i in loaded], {i.name: i.out_real or i.out_dir.resolve().as_posix() for i in loaded})
-        _last_fleet[:] = [key, fleet]
-    return _last_fleet[1]
-
-
-def with_graph_warnings(loaded: list[Loaded], fleet_dir: Path) -> list[Loaded]:
-    """Unknown dependency targets and cycles, as warnings on the descriptors they start from; and
-    the folder of the sync's fleet files on each."""
-    fleet = fleet_of(loaded)
-    extra: dict[str, list[Problem]] = {}
-    # One descriptor alone is not a fleet: the services it names are simply not in this sync.
-    for edge in fleet.unknown_targets if len(loaded) > 1 else ():
-        item = next(i for i in loaded if i.name == edge.source)
-        names = ", ".join(repr(d) for d in edge.dependencies)
-        extra.setdefault(edge.source, []).append(Problem(item.name_position, (
-            f"dependency {names} is the service {edge.target!r}, which no descriptor synced with this one describes; "
-            "runbooks name it without a link, and its blast radius is not known")))
-    for cycle in fleet.cycles():
-        item = next(i for i in loaded if i.name == cycle[0])
-        extra.setdefault(cycle[0], []).append(Problem(item.name_position, (
-            f"dependency cycle: {' -> '.join(cycle)}; each of these services is in the blast radius of the others")))
-    return [replace(i, fleet_dir=fleet_dir, graph_warnings=tuple(extra.get(i.name, ()))) for i in loaded]
-
+# --- plan ------------------------------------------------------------------------------------------------
 
 def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str], None] | None = None) -> Report:
     """What sync would do. Every service renders with the fleet of all of `loaded`, so runbooks
@@ -298,11 +90,15 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
     fleet_dir = loaded[0].fleet_dir if loaded else None
     if fleet_dir is not None:
         by_out.setdefault(fleet_dir, [])
-    stats = report.stat_cache = StatCache((fleet_dir or loaded[0].out_dir) / c.STAT_CACHE_PATH)
+    stats = report.stat_cache = StatCache(state_path(fleet_dir or loaded[0].out_dir, c.STAT_CACHE_PATH))
+    names = {i.name for i in loaded}
     folders = []  # (output folder, manifest, services as recorded: their unchanged files, records)
     to_render: list[tuple[Loaded, Neighbourhood]] = []
+    stale_fleet_files: list[Path] = []  # output folders, other than this sync's fleet folder, that hold fleet files
     for out_dir, items in sorted(by_out.items(), key=lambda pair: pair[0].parts):
         manifest = read_manifest(out_dir)
+        report.manifests[out_dir] = manifest
+        report.renamed[out_dir] = renamed_services(manifest, items, names)
         root = items[0].out_real if items else out_dir.resolve().as_posix()
         owned: dict[str, list[str]] = {}
         for path, entry in manifest.files.items():
@@ -313,7 +109,7 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
                 neighbourhood, records[i.name] = None, i.record  # same inputs, same graph: as recorded
             else:
                 neighbourhood = fleet.neighbourhood(i.name)
-                records[i.name] = _record(i, neighbourhood_key(neighbourhood), graph)
+                records[i.name] = record_of(i, neighbourhood_key(neighbourhood), graph)
             if _as_recorded(manifest, records[i.name], i.name, owned, stats, root):
                 unchanged += [p.FileChange(path, p.UNCHANGED, i.name) for path in owned[i.name]]
                 if rendered_one:
@@ -326,6 +122,8 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
                 unchanged += [p.FileChange(path, p.UNCHANGED, c.FLEET_OWNER) for path in owned[c.FLEET_OWNER]]
             else:
                 to_render.append((None, None))
+        elif owned.get(c.FLEET_OWNER):
+            stale_fleet_files.append(out_dir)  # left by a sync of fewer services, whose fleet folder this was
         folders.append((out_dir, manifest, unchanged, records))
     rendered: dict[Path, dict[str, list]] = {}
     services = [job for job in to_render if job[0] is not None]
@@ -335,12 +133,85 @@ def plan(loaded: list[Loaded], merge: bool = False, rendered_one: Callable[[str]
             rendered_one(item.name)
     if len(services) < len(to_render):
         rendered.setdefault(fleet_dir, {})[c.FLEET_OWNER] = fleet_artifacts(loaded, fleet)
+    for out_dir in stale_fleet_files:  # this sync's fleet files are in its fleet folder: these go, as any file no longer generated
+        rendered.setdefault(out_dir, {})[c.FLEET_OWNER] = []
+    as_recorded = RenderedAsRecorded(loaded, fleet, report.manifests)
     for out_dir, manifest, unchanged, records in folders:
-        changes = unchanged + p.plan_output(out_dir, rendered.get(out_dir, {}), manifest, merge)
+        renamed = report.renamed[out_dir]
+        bases = Bases(out_dir, manifest, GitObjects(out_dir), lambda name, folder=out_dir: as_recorded(folder, name))
+        services_here = {**rendered.get(out_dir, {}), **{old: [] for old in renamed}}
+        changes = unchanged + p.plan_output(out_dir, services_here, manifest, merge, bases, renamed)
         report.changes += [(out_dir, change) for change in sorted(changes, key=lambda ch: ch.path)]
         report.records[out_dir] = records
-        report.manifests[out_dir] = manifest
     return report
+
+
+def renamed_services(manifest: Manifest, items: list[Loaded], names: set[str]) -> dict[str, str]:
+    """{old name: new name} for each service recorded here whose descriptor now names it otherwise:
+    its old kit is taken away as the new one is written (never two kits for one descriptor)."""
+    by_label = {i.label: i.name for i in items}
+    return {old: by_label[record.descriptor] for old, record in sorted(manifest.services.items())
+            if old != c.FLEET_OWNER and old not in names and by_label.get(record.descriptor, old) != old}
+
+
+class RenderedAsRecorded:
+    """A service's files as opgen last wrote them, rendered again from what its record says they
+    were made from: its descriptor then (the file as it is, when it hashes as recorded; else the
+    text the record keeps), its neighbourhood then (rebuilt from the facts every
+    manifest of the sync recorded), this opgen. None when any of that cannot be had or does not
+    hash as recorded. The base of a three-way merge when the repository lacks it (sync/base.py)."""
+
+    def __init__(self, loaded: list[Loaded], fleet: Fleet, manifests: dict[Path, Manifest]) -> None:
+        self.by_name = {i.name: i for i in loaded}
+        self.fleet, self.manifests = fleet, manifests
+        self._old_fleet: Fleet | None = None
+
+    def __call__(self, out_dir: Path, name: str) -> dict[str, str] | None:
+        record = self.manifests[out_dir].services.get(name)
+        if record is None or name == c.FLEET_OWNER:
+            return None
+        item = self.by_name.get(name) or next((i for i in self.by_name.values() if i.label == record.descriptor), None)
+        if item is None:
+            return None
+        try:
+            service = self._service(item, record)
+            neighbourhood = self._neighbourhood(name, record)
+            if service is None or neighbourhood is None:
+                return None
+            artifacts = render_all(RenderContext(service, item.label, neighbourhood, item.rules_format))
+        except (DescriptorError, FileError, ValueError, KeyError, TypeError):
+            return None
+        return {a.path: a.text for a in artifacts}
+
+    @staticmethod
+    def _service(item: Loaded, record: Record):
+        blueprints = parallel.run_blueprints()
+        if item.inputs == record.inputs:
+            return item.with_service(blueprints).service
+        if not record.source:
+            return None
+        raw = record.source.encode("utf-8")
+        service = load_validated(item.descriptor, item.shown, item.blueprint_dirs, blueprints, raw).service
+        folders = blueprints.folders(item.descriptor.parent, item.blueprint_dirs)
+        key = inputs_key(raw, item.label, item.rules_format, service.blueprint, blueprints.file_bytes(folders, service.blueprint))
+        return service if key == record.inputs else None
+
+    def _neighbourhood(self, name: str, record: Record) -> Neighbourhood | None:
+        if name in self.fleet.services and neighbourhood_key(self.fleet.neighbourhood(name)) == record.neighbourhood:
+            return self.fleet.neighbourhood(name)
+        if self._old_fleet is None:
+            facts, where = [], {}
+            for out_dir, manifest in self.manifests.items():
+                for recorded_name, recorded in manifest.services.items():
+                    if recorded_name != c.FLEET_OWNER and recorded.facts:
+                        facts.append(ServiceFacts.from_json(recorded.facts))
+                        known = self.by_name.get(recorded_name)
+                        where[recorded_name] = known.out_real if known else out_dir.resolve().as_posix()
+            self._old_fleet = build_fleet(facts, where)
+        if name not in self._old_fleet.services:
+            return None
+        old = self._old_fleet.neighbourhood(name)
+        return old if neighbourhood_key(old) == record.neighbourhood else None
 
 
 def graph_key(loaded: list[Loaded]) -> str:
@@ -353,8 +224,9 @@ def graph_key(loaded: list[Loaded]) -> str:
 
 def _as_recorded(manifest: Manifest, record: Record, owner: str, owned: dict[str, list[str]], stats: StatCache, root: str) -> bool:
     """Whether `owner`'s files need no rendering: made from the same inputs as recorded, and each
-    one still as opgen wrote it (no sync killed halfway, nothing edited, nothing missing).
-    `root` is the output folder, resolved."""
+    one still as opgen wrote it (no sync killed halfway, nothing edited, nothing missing). A
+    service with a file in conflict has no record (apply drops it), so it is rendered again and
+    the conflict is reported until it is resolved. `root` is the output folder, resolved."""
     recorded = manifest.services.get(owner)
     # The graph key only spares computing the neighbourhood: a new graph may leave it as it was.
     if manifest.pending or recorded is None or not owned.get(owner) or (
@@ -391,163 +263,218 @@ def output_folders(loaded: list[Loaded]) -> list[Path]:
     return sorted({item.out_dir for item in loaded} | ({loaded[0].fleet_dir} if loaded and loaded[0].fleet_dir else set()))
 
 
-@contextmanager
-def locked(out_dirs: list[Path], timeout: float):
-    """One sync at a time per output folder: a second one waits for the lock, then gives up."""
-    locks = []
-    try:
-        for out_dir in sorted(out_dirs):  # always in the same order, so two syncs cannot deadlock
-            path = out_dir / c.LOCK_PATH
-            path.parent.mkdir(parents=True, exist_ok=True)
-            locks.append(_FolderLock(path, timeout))
-        yield
-    finally:
-        for lock in reversed(locks):
-            lock.release()
+# --- apply ------------------------------------------------------------------------------------------------
 
-
-class _FolderLock:
-    """An OS lock on the file `path` (flock, taken in a few microseconds: a fleet takes a thousand);
-    filelock where there is no fcntl. LockTimeout after `timeout` seconds."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        import time
-
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            from filelock import FileLock, Timeout
-
-            self._filelock = FileLock(str(path))
-            try:
-                self._filelock.acquire(timeout=timeout)
-            except Timeout:
-                raise LockTimeout(self._message(path, timeout)) from None
-            return
-        self._filelock = None
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self._fd)
-                    raise LockTimeout(self._message(path, timeout)) from None
-                time.sleep(0.05)
-
-    @staticmethod
-    def _message(path: Path, timeout: float) -> str:
-        return (f"another opgen sync has held {path} for {timeout:g}s; "
-                "wait for it to finish (or remove the lock file if no sync runs)")
-
-    def release(self) -> None:
-        if self._filelock is not None:
-            self._filelock.release()
-        else:
-            os.close(self._fd)  # closing the file drops its flock
-
-
-class LockTimeout(Exception):
-    pass
-
-
-STATE_GITIGNORE_TEXT = ("# opgen: the lock and the stat cache are per machine; the manifest and base/ belong in version control\n"
+STATE_GITIGNORE_TEXT = ("# opgen: the lock and the stat cache are per machine; the manifest and orphans/ belong in version control\n"
                         "lock\nstat-cache.json\n")
+LEFT = (p.CONFLICT, p.ORPHANED)  # what a sync without --force leaves for a person
 
 
 def apply(report: Report, force: bool = False) -> None:
-    """Write the plan. In each folder: the write-ahead journal, then the files (each atomically,
-    its base and any orphaned regions with it), then deletes, the manifest last; all of them
-    through one Batch, so the whole sync flushes to disk twice rather than once per file. A sync
-    killed on the way leaves every file old or new, and the next sync finishes the job. A folder
-    where nothing changed is not written to (but for its stat cache)."""
+    """Write the plan. In each folder: the write-ahead journal, then every file staged; one flush;
+    each staged file renamed over its target if the target is still as the plan read it (a file
+    saved meanwhile is left, and reported); deletes; then the manifests, which record what
+    actually happened, flushed and renamed last. A sync killed on the way leaves every file old or
+    new, and the next sync finishes the job. A folder where nothing changed is not written to."""
     by_out: dict[Path, list[p.FileChange]] = {}
     for out_dir, change in report.changes:
         by_out.setdefault(out_dir, []).append(change)
-    if report.stat_cache is not None:
-        report.stat_cache.remove_leftovers()
-    batch = Batch()
-    written: list[tuple[str, str]] = []  # (file, content hash): recorded in the stat cache once renamed
-    touched: list[Path] = []
+    batch = Batch(new_token())
+    folders = [_FolderWrite(out_dir, changes, report, force, batch) for out_dir, changes in by_out.items()]
+    for folder in folders:  # every read and check first: a problem writes nothing
+        folder.planned = folder.operations()
+    folders = [folder for folder in folders if folder.has_work()]
+    committing = False
     try:
-        for out_dir, changes in by_out.items():
-            manifest = report.manifests.get(out_dir) or read_manifest(out_dir)
-            records = report.records.get(out_dir, {})
-            ignore = out_dir / c.STATE_GITIGNORE
-            if (all(ch.action == p.UNCHANGED and ch.generated is None for ch in changes) and not manifest.pending
-                    and all(manifest.services.get(name) == record for name, record in records.items())
-                    and _reads(ignore) == STATE_GITIGNORE_TEXT):
-                continue
-            touched.append(out_dir)
-            root = out_dir.resolve().as_posix()
-            remove_leftover_temp_files(out_dir)
-            journal = {ch.path: content_hash(ch.generated) for ch in changes if ch.generated is not None}
-            atomic_write(pending_file(out_dir), pending_json({**manifest.pending, **journal}), durable=not batch.durable)
-            # Deletes last: a renamed page's regions are in their new page before the old page goes.
-            for change in sorted(changes, key=lambda ch: ch.action in (p.DELETE, p.ORPHANED)):
-                _apply_change(out_dir, change, manifest, force, report, batch, journal.get(change.path),
-                              lambda path, digest, root=root: written.append((f"{root}/{path}", digest)))
-            if _reads(ignore) != STATE_GITIGNORE_TEXT:
-                batch.stage(ignore, STATE_GITIGNORE_TEXT)
-            manifest.services.update(records)
-            batch.stage(manifest_file(out_dir), manifest.to_json(), last=True)
-        batch.commit()
-    finally:
+        for folder in folders:
+            folder.stage(folder.planned)
+        committing = True
+        batch.commit(stage_last=lambda changed: [f.stage_manifest(set(changed)) for f in folders])
+    except BaseException:
         batch.abort()
-    for out_dir in touched:
-        pending_file(out_dir).unlink(missing_ok=True)
+        if not committing:  # nothing was renamed: the journals go too
+            for folder in folders:
+                pending_file(folder.out_dir).unlink(missing_ok=True)
+        raise
+    for folder in folders:
+        folder.finish()
     if report.stat_cache is not None:
-        for path, digest in written:
-            report.stat_cache.record(path, digest)
+        left = {str(path.resolve()) for path in report.changed_meanwhile}
+        for folder in folders:
+            for path, digest in folder.written:
+                if path not in left:
+                    report.stat_cache.record(path, digest)
         report.stat_cache.save()  # last: each file it describes was changed before it
+
+
+class _FolderWrite:
+    """What apply does in one output folder."""
+
+    def __init__(self, out_dir: Path, changes: list[p.FileChange], report: Report, force: bool, batch: Batch) -> None:
+        self.out_dir, self.changes, self.report, self.force, self.batch = out_dir, changes, report, force, batch
+        self.manifest = report.manifests.get(out_dir) or read_manifest(out_dir)
+        self.before = dict(self.manifest.files)  # the entries as planned from
+        self.records_before = dict(self.manifest.services)
+        self.json_before = self.manifest.to_json()
+        self.planned: list = []
+        self.records = report.records.get(out_dir, {})
+        self.renamed = report.renamed.get(out_dir, {})
+        self.root = out_dir.resolve().as_posix()
+        self.targets: dict[Path, p.FileChange] = {}  # each file staged or removed for a change
+        self.written: list[tuple[str, str]] = []  # (file, content hash): recorded in the stat cache once renamed
+        self.old_base_copies: list[Path] = []
+
+    def has_work(self) -> bool:
+        """Whether anything is to be written here: a file, a backup, the manifest (an entry, a
+        record, a newer format), the state's .gitignore, or the leftovers of a killed sync."""
+        ignore = state_path(self.out_dir, c.STATE_GITIGNORE)
+        return bool(self.planned or self.manifest.pending or self.renamed or _reads(ignore) != STATE_GITIGNORE_TEXT
+                    or self._settled(set()).to_json() != self.json_before)
+
+    def stage(self, operations: list) -> None:
+        self._sweep_killed_sync()
+        journal = Journal(self.batch.token, {ch.path: content_hash(ch.generated, ch.path) for ch in self.changes
+                                             if ch.generated is not None},
+                          [self._relative(target) for _, target, _, _ in operations]
+                          + [c.MANIFEST_PATH, c.STATE_GITIGNORE])
+        atomic_write(pending_file(self.out_dir), journal.to_json(), durable=not self.batch.durable)
+        for change, target, text, expect in operations:
+            if text is None:
+                self.batch.remove(target, expect)
+            else:
+                self.batch.stage(target, text, expect)
+        ignore = state_path(self.out_dir, c.STATE_GITIGNORE)
+        if _reads(ignore) != STATE_GITIGNORE_TEXT:
+            self.batch.stage(ignore, STATE_GITIGNORE_TEXT)
+
+    def operations(self) -> list[tuple[p.FileChange | None, Path, str | None, object]]:
+        """(change, path, text to write or None to delete, what the path must still be)."""
+        operations = []
+        for change in sorted(self.changes, key=lambda ch: ch.action in (p.DELETE, p.ORPHANED)):  # deletes last
+            target = confined(self.out_dir, change.path)
+            for region, content in sorted(change.orphans.items()):
+                saved = orphans_file(self.out_dir, change.path, region)
+                previous = read_text(saved)
+                operations.append((None, saved, (previous[0] if previous else "") + content, previous[1] if previous else None))
+                self.report.orphans.append(saved)
+            forced = self.force and change.action in (p.CONFLICT, p.KEPT, p.ORPHANED)
+            if forced:
+                backup = free_backup_name(target)
+                operations.append((None, backup, change.old_text or "", None))
+                self.report.backups.append(backup)
+            expect = change.read_as if change.old_text is not None else None
+            if change.action in p.WRITES or (forced and change.action != p.ORPHANED) or change.merged_text:
+                text = change.merged_text if change.merged_text and not self.force else change.new_text
+                operations.append((change, target, text, expect))
+                self.targets[target] = change
+                self.written.append((f"{self.root}/{change.path}", content_hash(text, change.path)))
+                self._record(change)
+            elif change.action == p.DELETE or (forced and change.action == p.ORPHANED):
+                operations.append((change, target, None, expect))
+                self.targets[target] = change
+                self.manifest.files.pop(change.path, None)
+            elif change.action in (p.UNCHANGED, p.KEPT) and change.generated is not None:
+                self._record(change)
+        left = {ch.path for ch in self.changes if ch.action in LEFT and not self.force}
+        for copy in self._old_base_store():
+            if copy.relative_to(state_path(self.out_dir, c.OLD_BASE_DIR)).as_posix() not in left:
+                operations.append((None, copy, None, "any"))
+                self.old_base_copies.append(copy)
+        return operations
+
+    def _record(self, change: p.FileChange) -> None:
+        """The entry of what opgen wrote (or would write) to the file. An entry that already says so
+        stays as it is: its blob is the text as first written, notes of the time included, which is
+        what the repository holds (an edit of the notes alone changes no entry)."""
+        digest = content_hash(change.generated, change.path)
+        entry = self.manifest.files.get(change.path)
+        if entry is None or entry.sha256 != digest or entry.service != change.service or not entry.blob:
+            self.manifest.files[change.path] = Entry(change.service, digest, blob_id(change.generated))
+
+    def _old_base_store(self) -> list[Path]:
+        """The copies an opgen before manifest version 3 kept in .opgen/base/, of the files it
+        records: removed by the first sync that writes the folder (but for files left in conflict,
+        whose merge may still need them)."""
+        folder = state_path(self.out_dir, c.OLD_BASE_DIR)
+        try:
+            if not stat_module.S_ISDIR(os.lstat(folder).st_mode):
+                return []
+        except OSError:
+            return []
+        copies = []
+        for path in sorted(self.before):
+            try:
+                copy = state_path(self.out_dir, f"{c.OLD_BASE_DIR}/{path}")
+                if stat_module.S_ISREG(os.lstat(copy).st_mode):
+                    copies.append(copy)
+            except (OSError, SyncError):
+                continue
+        return copies
+
+    def _sweep_killed_sync(self) -> None:
+        """The temporary files a killed sync left here, by the token and targets its journal lists."""
+        journal = read_pending(self.out_dir)
+        if not journal.token:
+            return
+        targets = []
+        for relative in journal.targets:
+            try:
+                targets.append(state_path(self.out_dir, relative) if relative.startswith(c.STATE_DIR + "/")
+                               else confined(self.out_dir, relative))
+            except FileError:
+                continue
+        remove_temp_files(targets, journal.token)
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.out_dir).as_posix()
+
+    def stage_manifest(self, changed_meanwhile: set[Path]) -> None:
+        """After the renames: the manifest says what happened."""
+        self.report.changed_meanwhile += [target for target in self.targets if target in changed_meanwhile]
+        self.batch.stage(manifest_file(self.out_dir), self._settled(changed_meanwhile).to_json())
+
+    def _settled(self, changed_meanwhile: set[Path]) -> Manifest:
+        """The manifest once the files are written. A file a person saved while the sync ran keeps
+        its old entry (it is a hand edit now). Its service keeps its old record, like a service with
+        a file left in conflict: the record no longer matches, so the next sync renders the service
+        and reports the file again (and can render its base from the record). A renamed service's
+        record goes with its last file: till then, the next sync sees the rename."""
+        files, services = dict(self.manifest.files), dict(self.records_before)
+        incomplete = {ch.service for ch in self.changes if ch.action in LEFT and not self.force}
+        for target, change in self.targets.items():
+            if target in changed_meanwhile:
+                if change.path in self.before:
+                    files[change.path] = self.before[change.path]
+                else:
+                    files.pop(change.path, None)
+                incomplete.add(change.service)
+        services.update({name: record for name, record in self.records.items() if name not in incomplete})
+        owners = {entry.service for entry in files.values()}
+        for old in self.renamed:
+            if old not in owners:
+                services.pop(old, None)
+        return Manifest(files, {}, services)
+
+    def finish(self) -> None:
+        """The journal goes once the manifest is in place; emptied folders of the old base store go too."""
+        pending_file(self.out_dir).unlink(missing_ok=True)
+        base = state_path(self.out_dir, c.OLD_BASE_DIR)
+        for copy in self.old_base_copies:
+            folder = copy.parent
+            while folder != base.parent and folder.is_relative_to(base):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+                folder = folder.parent
 
 
 def _reads(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        found = read_text(path)
+    except FileError:
         return None
-
-
-def _apply_change(out_dir: Path, change: p.FileChange, manifest: Manifest, force: bool, report: Report,
-                  batch: Batch, generated_hash: str | None, wrote: Callable[[str, str], None]) -> None:
-    """`generated_hash` is content_hash(change.generated), computed once for the journal."""
-    target = confined(out_dir, change.path)
-    for region, content in sorted(change.orphans.items()):
-        saved = confined(out_dir, orphans_file(out_dir, change.path, region).relative_to(out_dir).as_posix())
-        previous = saved.read_text(encoding="utf-8") if saved.exists() else ""
-        batch.stage(saved, previous + content)
-        report.orphans.append(saved)
-    forced = force and change.action in (p.CONFLICT, p.KEPT, p.ORPHANED)
-    if forced:
-        backup = target.with_name(target.name + ".orig")
-        batch.stage(backup, change.old_text or "")
-        report.backups.append(backup)
-    if change.action in p.WRITES or (change.action in (p.CONFLICT, p.KEPT) and force) or change.merged_text:
-        text = change.merged_text if change.merged_text and not force else change.new_text
-        batch.stage(target, text)
-        wrote(change.path, generated_hash if text == change.generated else content_hash(text))
-        batch.stage(base_file(out_dir, change.path), change.generated)  # after the file: a stale base hides nothing
-        manifest.files[change.path] = Entry(change.service, generated_hash)
-    elif change.action == p.DELETE or (change.action == p.ORPHANED and force):
-        batch.remove(target)
-        batch.remove(base_file(out_dir, change.path))
-        manifest.files.pop(change.path, None)
-    elif change.action == p.UNCHANGED and change.generated is None:
-        pass  # known unchanged from the manifest's record: its entry and base are as they were
-    elif change.action == p.UNCHANGED:
-        wrote(change.path, generated_hash if change.new_text == change.generated else content_hash(change.new_text))
-        base = read_base(out_dir, change.path)
-        if base is None or regions.blank(base) != regions.blank(change.generated):  # missing, or stale after a kill
-            batch.stage(base_file(out_dir, change.path), change.generated)
-        manifest.files[change.path] = Entry(change.service, generated_hash)
-
-
-def descriptor_label(descriptor: Path, out_dir: Path) -> str:
-    """The descriptor as seen from the folder that holds ops/: stable wherever opgen runs from."""
-    return Path(os.path.relpath(descriptor.resolve(), out_dir.resolve().parent)).as_posix()
+    return found[0] if found else None
 
 
 def unified_diff(change: p.FileChange, shown_path: str) -> str:
@@ -556,4 +483,3 @@ def unified_diff(change: p.FileChange, shown_path: str) -> str:
         (change.new_text or "").splitlines(keepends=True),
         fromfile=f"{shown_path} (on disk)", tofile=f"{shown_path} (from the descriptor)",
     ))
-

@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+from opgen.errors import FileError
+from opgen.paths import read_text
 from opgen.sync.manifest import content_hash
 
 
@@ -27,12 +29,14 @@ class StatCache:
         self.entries: dict[str, list[str]] = {}  # path -> [stat key, content hash]
         self.changed = False
         self._written_ns = -1
-        try:
-            self._written_ns = path.stat().st_mtime_ns
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and all(isinstance(v, list) and len(v) == 2 for v in data.values()):
-                self.entries = data
-        except (OSError, ValueError):
+        try:  # a cache that cannot be read is as good as none
+            found = read_text(path)
+            if found is not None:
+                self._written_ns = found[1][3]
+                data = json.loads(found[0])
+                if isinstance(data, dict) and all(isinstance(v, list) and len(v) == 2 for v in data.values()):
+                    self.entries = data
+        except (FileError, ValueError, RecursionError):
             self.entries = {}
 
     def matches(self, path: str, sha256: str) -> bool:
@@ -45,10 +49,12 @@ class StatCache:
         if cached is not None and cached[0] == _stat_key(stat) and stat.st_mtime_ns < self._written_ns:
             return cached[1] == sha256
         try:
-            with open(path, encoding="utf-8") as handle:  # as sync.plan reads it
-                digest = content_hash(handle.read())
-        except (OSError, UnicodeDecodeError):
+            found = read_text(Path(path))  # as sync.plan reads it: never blocks, never unbounded
+        except FileError:
+            return False  # the plan reads it again and says what is wrong
+        if found is None:
             return False
+        digest = content_hash(found[0], path)
         self.record(path, digest, stat)
         return digest == sha256
 
@@ -61,13 +67,6 @@ class StatCache:
         self.entries[path] = [_stat_key(stat), digest]
         self.changed = True
 
-    def remove_leftovers(self) -> None:
-        """The temporary file of a save that was killed (a sync holds the lock: nobody else saves)."""
-        from opgen.sync.write import TEMP_SUFFIX
-
-        for leftover in self.path.parent.glob(f".{self.path.name}.*{TEMP_SUFFIX}"):
-            leftover.unlink(missing_ok=True)
-
     def save(self) -> None:
         """Best effort, after every file it describes was written: a cache that cannot be written
         only means reading the files next time."""
@@ -77,5 +76,5 @@ class StatCache:
             return
         try:  # entries of files since deleted stay: a stat that fails matches nothing
             atomic_write(self.path, json.dumps(self.entries, separators=(",", ":"), sort_keys=True) + "\n", durable=False)
-        except OSError:
+        except (OSError, FileError):
             pass

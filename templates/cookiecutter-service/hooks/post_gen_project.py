@@ -13,7 +13,7 @@ from pathlib import Path
 
 try:
     from opgen.errors import DescriptorError
-    from opgen.scaffold import answers_from_text, create_service
+    from opgen.scaffold import answers_from_text, create_service, without_machine_state
 except ImportError:
     sys.exit("opgen is not installed in the Python that runs cookiecutter (pip install opgen)")
 
@@ -33,7 +33,8 @@ def main() -> int:
     os.chdir(project.parent)  # the same relative paths as `opgen new-service` run from the parent
     shutil.rmtree(project)
     try:
-        created = create_service(answers_from_text(ANSWERS), Path("."))
+        # Nothing machine-specific stays: cruft update diffs two renders of this template.
+        created = without_machine_state(create_service(answers_from_text(ANSWERS), Path(".")))
     except BaseException as error:
         project.mkdir(exist_ok=True)  # cookiecutter removes the project folder after a failed hook
         if not isinstance(error, DescriptorError):
@@ -45,7 +46,7 @@ def main() -> int:
     descriptor = created.folder / "service.yaml"
     print(f"created {descriptor}")
     for item in created.loaded:
-        for warning in item.warnings:
+        for warning in item.warnings + item.graph_warnings:
             print(f"{warning.position}: warning: {warning.message}", file=sys.stderr)
     for out_dir, change in created.report.changes:
         print(f"created {out_dir / change.path}")
