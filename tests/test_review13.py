@@ -1,0 +1,126 @@
+"""Review of issue 13 (alerts an on-call engineer can trust): hold-out cases the merged work gets
+wrong. Each is a descriptor of its own, series fed to promtool, and what ALERTS (or validate)
+must say."""
+
+from __future__ import annotations
+
+from test_alert_semantics import HTTP, assert_passes, kit, scenario
+
+from conftest import run_opgen
+
+PAGES = 'count(ALERTS{{service="{service}",severity="page",alertstate="firing"}})'
+
+
+def no_page(service: str, eval_time: str) -> str:
+    """A promql_expr_test item: no page of `service` fires at `eval_time`."""
+    return f"  - expr: '{PAGES.format(service=service)}'\n    eval_time: {eval_time}\n    exp_samples: []\n"
+
+
+# --- 4. SLONoData pages only when series that existed vanished ---------------------------------
+
+FRESH = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: fresh, team: core, tier: 2}
+spec:
+  interfaces: [{kind: http, port: 8080}]
+  slos: [{name: availability, objective: 99.9, sli: {kind: availability}}]
+"""
+
+
+def test_a_service_not_yet_deployed_pages_nobody(tmp_path, promtool):
+    """The rules are loaded before the first deploy: no `up` series has ever existed. Nothing
+    vanished, nobody's request fails: a ticket or nothing, never a page (today: targets-down
+    pages 5 minutes after the rules load)."""
+    rules = kit(tmp_path, FRESH)
+    assert_passes(promtool, rules, scenario("fresh.rules.yml", [
+        ('up{job="another-service",instance="a"}', "1x60"),
+    ], no_page("fresh", "30m"), up=False))
+
+
+RARE = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: rare, team: core, tier: 2}
+spec:
+  interfaces: [{kind: http, port: 8080}]
+  traffic: {baseline_rps: 0.001}
+  slos: [{name: availability, objective: 99.9, sli: {kind: availability}}]
+"""
+
+
+def test_an_idle_service_restarted_with_no_request_since_pages_nobody(tmp_path, promtool):
+    """docs/alerts.md: "idle service restarted at night, no request since: sli-metrics-missing
+    ticket". Declared traffic is one request per ~17 minutes; two arrive (5m, 20m), the pod is
+    replaced at 30m and the new pod has no series until its first request. Nothing is broken,
+    and 15 quiet minutes are normal at that rate. Today: sli-metrics-vanished pages at 50m."""
+    rules = kit(tmp_path, RARE)
+    requests = HTTP.format(job="rare", code="200").replace('http_route="/"', 'instance="a",http_route="/"')
+    assert_passes(promtool, rules, scenario("rare.rules.yml", [
+        ('up{job="rare",instance="a"}', "1x30"),
+        ('up{job="rare",instance="b"}', "_x30 1x60"),
+        (requests, "0x5 1x15 2x10"),
+    ], no_page("rare", "60m") + no_page("rare", "85m"), up=False))
+
+
+# --- 4. cron jobs: one failed run tickets --------------------------------------------------------
+
+NIGHTLY = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: nightly, team: finance, tier: 2}
+spec:
+  blueprint: cron-job
+"""
+
+
+def test_one_failed_nightly_run_of_the_blueprint_pages_nobody(tmp_path, promtool):
+    """The cron-job blueprint as it comes (daily job, on-time threshold 26h), tier 2. Its last
+    success was 24h before the run at 10m, which fails; nobody reruns it. The blueprint and
+    docs/alerts.md say one failed run is fixed or rerun in working hours and two failed runs in a
+    row page. But the 26h deadline passes 2h after the one failure (2h10m here): today
+    OnTimeBudgetBurn pages at about 2h20m, i.e. at 04:20 for a job that failed at 02:00."""
+    rules = kit(tmp_path, NIGHTLY)
+    assert_passes(promtool, rules, scenario("nightly.rules.yml", [
+        ('cronjob_last_completion_timestamp_seconds{job="nightly"}', "-85800x9 600x200"),
+        ('cronjob_last_success_timestamp_seconds{job="nightly"}', "-85800x210"),
+    ], no_page("nightly", "165m"), up=False))
+
+
+# --- 3. thresholds that are not bucket boundaries ------------------------------------------------
+
+JAVA = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: ledger, team: core, tier: 2}
+spec:
+  runtime: {language: java}
+  interfaces: [{kind: http, port: 8080}]
+  slos: [{name: latency, objective: 99, sli: {kind: latency, threshold: 300ms}}]
+"""
+
+
+def test_validate_refuses_a_threshold_between_the_default_buckets_of_a_service_opgen_does_not_instrument(tmp_path):
+    """opgen writes no instrumentation for java, so nothing adds 300ms to the histogram: with no
+    spec.prometheus.buckets, the service has OpenTelemetry's default boundaries (250ms, 500ms ...)
+    and the SLI would read a bucket that does not exist. Today validate accepts it."""
+    folder = tmp_path / "ledger"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(JAVA)
+    result = run_opgen("validate", str(folder), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "ledger/service.yaml:7:70: " in result.stderr and "250ms and 500ms" in result.stderr
+
+
+# --- 5. budgets smaller than one scrape interval -------------------------------------------------
+
+
+def test_the_tiny_budget_warning_writes_its_duration_readably(tmp_path):
+    """99.9999 % over 7d is 0.6048 s of full outage; the warning wrote it as "6e+02ms"."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(FRESH.replace("name: fresh", "name: tiny").replace(
+        "objective: 99.9,", "objective: 99.9999, window: 7d,"))
+    result = run_opgen("validate", str(folder), cwd=tmp_path)
+    (line,) = [x for x in result.stderr.splitlines() if "scrape interval" in x]
+    assert "the error budget is 605ms of full outage" in line
