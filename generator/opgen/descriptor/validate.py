@@ -165,9 +165,11 @@ def _nines_for(window: Fraction) -> Fraction:
 
 
 def _short_duration(seconds: Fraction) -> str:
-    if seconds >= 1:
+    """Seconds from 999.5ms up, else milliseconds: "2.6ms", "605ms" (never "6e+02ms")."""
+    milliseconds = seconds * 1000
+    if milliseconds >= Fraction(9995, 10):
         return f"{float(seconds):.3g}s"
-    return f"{float(seconds * 1000):.2g}ms"
+    return f"{float(milliseconds):.2g}ms" if milliseconds < 100 else f"{float(milliseconds):.0f}ms"
 
 
 def _check_buckets(spec: dict[str, Any], declared: list[str], ctx: Context) -> None:
