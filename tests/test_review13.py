@@ -63,6 +63,28 @@ def test_an_idle_service_restarted_with_no_request_since_pages_nobody(tmp_path, 
     ], no_page("rare", "60m") + no_page("rare", "85m"), up=False))
 
 
+FUNCTION = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: fn, team: core, tier: 2}
+spec:
+  runtime: {platform: lambda, language: python}
+  interfaces: [{kind: http}]
+  slos: [{name: availability, objective: 99.9, sli: {kind: availability}}]
+"""
+
+
+def test_a_lambda_with_a_lull_pages_nobody(tmp_path, promtool):
+    """A Lambda's metrics arrive pushed, one push per invocation: between invocations nothing
+    comes, and 5 minutes after the last push its series are gone. Invoked every minute for an
+    hour, then not at all (a night): nothing is broken. Today sli-metrics-vanished pages 20
+    minutes into every lull of every Lambda that had traffic that day."""
+    rules = kit(tmp_path, FUNCTION)
+    assert_passes(promtool, rules, scenario("fn.rules.yml", [
+        (HTTP.format(job="fn", code="200"), "0+10x60"),
+    ], no_page("fn", "100m"), up=False))
+
+
 # --- 4. cron jobs: one failed run tickets --------------------------------------------------------
 
 NIGHTLY = """\
