@@ -121,3 +121,33 @@ def test_the_tiny_budget_warning_writes_its_duration_readably(tmp_path):
     result = run_opgen("validate", str(folder), cwd=tmp_path)
     (line,) = [x for x in result.stderr.splitlines() if "scrape interval" in x]
     assert "the error budget is 605ms of full outage" in line
+
+
+# --- 2. a floor of bad events that no outage can reach ---------------------------------------------
+
+FLOORED = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: floored, team: core, tier: 2}
+spec:
+  interfaces: [{kind: http, port: 8080}]
+  traffic: {baseline_rps: 1}
+  slos: [{name: availability, objective: 99, window: 7d, alerting: {min_bad_events: MIN}, sli: {kind: availability}}]
+"""
+
+
+def test_validate_warns_when_a_total_outage_cannot_reach_min_bad_events(tmp_path):
+    """1 request a second: the 7d SLO's page windows are 15m and 90m, so a total outage makes at
+    most 5400 bad events in either. A floor of 10000 means the SLO never pages, even with every
+    request failing; a floor of 5000 is reached. Today validate says nothing (one failure costs
+    0.017 % of the budget, under the 1 % warning)."""
+    folder = tmp_path / "floored"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(FLOORED.replace("MIN", "10000"))
+    result = run_opgen("validate", "--strict", str(folder), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = [x for x in result.stderr.splitlines() if "min_bad_events" in x]
+    assert line.startswith("floored/service.yaml:7:81: error: ") and "5400" in line and "never pages" in line
+    (folder / "service.yaml").write_text(FLOORED.replace("MIN", "5000"))
+    result = run_opgen("validate", str(folder), cwd=tmp_path)
+    assert "min_bad_events" not in result.stderr
