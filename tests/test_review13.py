@@ -147,7 +147,7 @@ def test_validate_warns_when_a_total_outage_cannot_reach_min_bad_events(tmp_path
     result = run_opgen("validate", "--strict", str(folder), cwd=tmp_path)
     assert result.returncode == 2
     (line,) = [x for x in result.stderr.splitlines() if "min_bad_events" in x]
-    assert line.startswith("floored/service.yaml:7:81: error: ") and "5400" in line and "never pages" in line
+    assert line.startswith("floored/service.yaml:7:85: error: ") and "5400" in line and "never pages" in line
     (folder / "service.yaml").write_text(FLOORED.replace("MIN", "5000"))
     result = run_opgen("validate", str(folder), cwd=tmp_path)
     assert "min_bad_events" not in result.stderr

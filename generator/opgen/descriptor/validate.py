@@ -117,6 +117,7 @@ def check_model(service: Service, ctx: Context) -> None:
                  "catalog entry has no owner; name the owning team")
     _warn_about_capacity(service, ctx)
     _warn_about_one_failure_budgets(service, ctx)
+    _warn_about_unreachable_floors(service, ctx)
     if service.runbook_base_url is None:
         ctx.warn(("metadata", "name"),
                  f"runbook links are repository paths ({conventions.runbook_url(None, service.name)}), which no "
@@ -258,6 +259,26 @@ def _warn_about_one_failure_budgets(service: Service, ctx: Context) -> None:
                  f"{_percent(share)} of it (more than {_percent(ONE_FAILURE_BUDGET_SHARE)}). Pages wait for "
                  f"{page_min_bad_events(service, slo)} bad {noun}s in their long window (alerting.min_bad_events), but the SLO "
                  f"itself is mostly noise. Options: " + "; ".join(options))
+
+
+def _warn_about_unreachable_floors(service: Service, ctx: Context) -> None:
+    """An alerting.min_bad_events that a total outage at the declared traffic cannot reach within
+    the longest page window: that SLO would never page, whatever fails."""
+    from opgen.alerts import declared_event_rate, fast_pairs
+
+    for index, slo in enumerate(service.slos):
+        rate = declared_event_rate(service, slo)
+        if slo.min_bad_events is None or not rate or not slo.pages:
+            continue
+        longest = max(pair.long for pair in fast_pairs(slo))
+        outage = rate * longest
+        if outage >= slo.min_bad_events:
+            continue
+        ctx.warn(("spec", "slos", index, "alerting", "min_bad_events"),
+                 f"min_bad_events {slo.min_bad_events} is more than a total outage makes: at the declared "
+                 f"{format_number(rate)} events per second, every event failing gives {float(outage):.4g} bad events in "
+                 f"{format_duration(longest)}, the longest page window, so the {slo.name} SLO never pages. Lower it, or "
+                 f"leave it out: opgen then derives it from the traffic")
 
 
 LOWER_OBJECTIVES = tuple(Fraction(x) for x in ("99.95", "99.9", "99.5", "99", "98", "95", "90"))
