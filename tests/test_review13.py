@@ -4,7 +4,7 @@ must say."""
 
 from __future__ import annotations
 
-from test_alert_semantics import HTTP, assert_passes, kit, scenario
+from test_alert_semantics import HTTP, assert_passes, firing, kit, scenario
 
 from conftest import run_opgen
 
@@ -107,6 +107,34 @@ def test_one_failed_nightly_run_of_the_blueprint_pages_nobody(tmp_path, promtool
         ('cronjob_last_completion_timestamp_seconds{job="nightly"}', "-85800x9 600x200"),
         ('cronjob_last_success_timestamp_seconds{job="nightly"}', "-85800x210"),
     ], no_page("nightly", "165m"), up=False))
+
+
+# --- 3. a bucket missing on some targets -------------------------------------------------------------
+
+ROLLING = """\
+apiVersion: opgen/v1
+kind: Service
+metadata: {name: roll, team: core, tier: 1}
+spec:
+  interfaces: [{kind: http, port: 8080}]
+  slos: [{name: latency, objective: 99, sli: {kind: latency, threshold: 500ms}}]
+"""
+COUNT = 'http_server_request_duration_seconds_count{{job="roll",instance="{pod}",http_route="/"}}'
+BUCKET = 'http_server_request_duration_seconds_bucket{{job="roll",instance="{pod}",http_route="/",le="{le}"}}'
+
+
+def test_a_bucket_missing_on_some_targets_is_no_data_for_them_never_errors(tmp_path, promtool):
+    """Mid-rollout, pod a runs the old build (buckets 0.25, 0.5, 1) and pod b a new one whose
+    buckets lost 0.5. Every request takes 0.1 s. Issue 13: a missing `le` series shows as no data
+    with its own explanation, never 100 % errors. Today every request of pod b counts as slow: a
+    burn rate of 50 pages, and no threshold-bucket-missing ticket says why (absent() sees pod a's
+    bucket)."""
+    rules = kit(tmp_path, ROLLING)
+    series = [('up{job="roll",instance="a"}', "1x60"), ('up{job="roll",instance="b"}', "1x60")]
+    for pod, boundaries in (("a", ("0.25", "0.5", "1", "+Inf")), ("b", ("0.25", "1", "+Inf"))):
+        series += [(COUNT.format(pod=pod), "0+600x60")] + [(BUCKET.format(pod=pod, le=le), "0+600x60") for le in boundaries]
+    assert_passes(promtool, rules, scenario("roll.rules.yml", series, firing(
+        "roll", "20m", 'alertname="SLONoData",cause="threshold-bucket-missing",severity="ticket",slo="latency"'), up=False))
 
 
 # --- 5. budgets smaller than one scrape interval -------------------------------------------------
