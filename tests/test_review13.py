@@ -179,3 +179,15 @@ def test_validate_warns_when_a_total_outage_cannot_reach_min_bad_events(tmp_path
     (folder / "service.yaml").write_text(FLOORED.replace("MIN", "5000"))
     result = run_opgen("validate", str(folder), cwd=tmp_path)
     assert "min_bad_events" not in result.stderr
+
+
+def test_a_rollout_that_drops_the_bucket_everywhere_is_a_ticket_not_a_vanished_page(tmp_path, promtool):
+    """Pod a (buckets 0.25, 0.5, 1) serves for 30 minutes, then pod b replaces it with buckets
+    that lost 0.5. The SLI has no series left: one ticket saying why (threshold-bucket-missing),
+    not a sli-metrics-vanished page as well."""
+    rules = kit(tmp_path, ROLLING)
+    series = [('up{job="roll",instance="a"}', "1x30"), ('up{job="roll",instance="b"}', "_x30 1x30")]
+    for pod, values, boundaries in (("a", "0+600x30", ("0.25", "0.5", "1", "+Inf")), ("b", "_x30 0+600x30", ("0.25", "1", "+Inf"))):
+        series += [(COUNT.format(pod=pod), values)] + [(BUCKET.format(pod=pod, le=le), values) for le in boundaries]
+    assert_passes(promtool, rules, scenario("roll.rules.yml", series, firing(
+        "roll", "58m", 'alertname="SLONoData",cause="threshold-bucket-missing",severity="ticket",slo="latency"'), up=False))

@@ -303,21 +303,25 @@ def health_alerts(service: Service) -> list[dict]:
         requests = slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
         scraped = f"\nand on()\nmax({up}) == 1" if is_scraped(service) else ""
         had_events = f"max(max_over_time({requests}[{NO_DATA_HISTORY}])) > 0"
+        metric = threshold_histogram(slo)
+        bucket_missing = None
+        if metric is not None:  # series without the threshold's bucket, which the SLI leaves out
+            count = promql.selector(metric.count, service.selector)
+            bucket = promql.selector(metric.bucket, service.selector, le_matcher(slo.sli.threshold_seconds))
+            bucket_missing = f"count(\n  {count}\n  unless ignoring(le)\n  {bucket}\n)"
+        explained = f"\nunless on()\n{bucket_missing}" if bucket_missing else ""  # one cause, one alert
         for cause, link in ((NO_DATA_SLI_VANISHED, "and on()"), (NO_DATA_SLI_MISSING, "unless on()")):
             rules.append({
                 "alert": c.ALERT_NO_DATA,
-                "expr": f"sum(absent({requests}))\n{link}\n{had_events}{scraped}",
+                "expr": f"sum(absent({requests}))\n{link}\n{had_events}{scraped}{explained}",
                 "for": "15m",
                 "labels": no_data_labels(service, cause, slo),
                 "annotations": no_data_annotations(service, cause, slo),
             })
-        metric = threshold_histogram(slo)
-        if metric is not None:
-            count = promql.selector(metric.count, service.selector)
-            bucket = promql.selector(metric.bucket, service.selector, le_matcher(slo.sli.threshold_seconds))
+        if bucket_missing is not None:
             rules.append({
                 "alert": c.ALERT_NO_DATA,
-                "expr": f"count({count})\nand on()\nabsent({bucket})",
+                "expr": bucket_missing,
                 "for": "15m",
                 "labels": no_data_labels(service, NO_DATA_BUCKET_MISSING, slo),
                 "annotations": no_data_annotations(service, NO_DATA_BUCKET_MISSING, slo),
@@ -370,9 +374,9 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
             service, c.ALERT_NO_DATA,
             summary=f"The {slo.name} SLI of {service.name} has no histogram bucket at its threshold of {threshold}, so that SLO's alerts are blind.",
             description=(
-                f"{histogram} has observations but no bucket with "
+                f"{histogram} has series with observations but no bucket with "
                 f"le={format_number(slo.sli.threshold_seconds)}: the {slo.name} SLI cannot count what is slower than "
-                f"{threshold} and records nothing. Make {threshold} a bucket boundary of the service's histogram (and of "
+                f"{threshold} there, and leaves them out (it records nothing when no series has the bucket). Make {threshold} a bucket boundary of the service's histogram (and of "
                 f"spec.prometheus.buckets), or use a threshold that is one."
             ),
         )

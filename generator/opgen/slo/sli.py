@@ -49,11 +49,14 @@ def sli_queries(service: Service, slo: SLO, window: str, recorded_total: str | N
 
 def _threshold_queries(service: Service, metric: conventions.DurationHistogram, threshold: Fraction, window: str,
                        recorded_total: str | None) -> SLIQueries:
-    """Bad = all observations minus those in the threshold's bucket. A missing bucket (a threshold
-    that is not a boundary) leaves the SLI without data, never at 100 % bad: SLONoData says why
-    (cause threshold-bucket-missing), and the burn alerts do not page for a configuration mistake."""
-    total = promql.sum_of(promql.rate(promql.selector(metric.count, service.selector), window))
-    good = promql.sum_of(promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(threshold)), window))
+    """Bad = all observations minus those in the threshold's bucket, over the series that have that
+    bucket. A missing bucket (a threshold that is not a boundary, on every target or on the pods of
+    a rollout that changed the buckets) leaves those series out, and the SLI without data when none
+    has it, never at 100 % bad: SLONoData says why (cause threshold-bucket-missing), and the burn
+    alerts do not page for a configuration mistake."""
+    in_bucket = promql.rate(promql.selector(metric.bucket, service.selector, le_matcher(threshold)), window)
+    total = promql.sum_of(f"{promql.rate(promql.selector(metric.count, service.selector), window)} and ignoring(le) {in_bucket}")
+    good = promql.sum_of(in_bucket)
     return SLIQueries(f"({recorded_total or total} - {good})", total)
 
 
