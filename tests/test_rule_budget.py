@@ -201,3 +201,36 @@ def test_long_windows_are_a_group_of_their_own_evaluated_every_2m30s(tmp_path):
                 assert group in long, rule["record"]
             if group in long:
                 assert "record" in rule and "rate(" not in rule["expr"], rule  # nothing from the raw series, no alert
+
+
+def test_a_no_op_check_under_ruler_limits_reads_the_budget_from_the_records_without_parsing(tmp_path, monkeypatch):
+    """Each service's rule budget is kept in its manifest record, so `sync --check` of an unchanged
+    fleet under limits parses no descriptor (as without limits), and a lower limit is checked
+    against the recorded budgets."""
+    from click.testing import CliRunner
+
+    import opgen.sync.load
+    from opgen.cli import main
+
+    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 99}\n")
+    monkeypatch.chdir(root)
+    assert CliRunner().invoke(main, ["sync", "."]).exit_code == 0
+    records = json.loads((root / "checkout/ops/.opgen/manifest.json").read_text())["services"]["checkout"]
+    assert records["rule_budget"]["groups"] > 0 and records["rule_budget"]["rules_format"] == "mimir"
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("a descriptor was parsed")
+
+    def parse_none(jobs, *args, **kwargs):
+        assert not jobs, "a descriptor was parsed"
+        return []
+
+    monkeypatch.setattr(opgen.sync.load, "load_validated", no_parsing)
+    monkeypatch.setattr(opgen.sync.parallel, "parse_all", parse_none)
+    result = CliRunner().invoke(main, ["sync", "--check", "."])
+    assert result.exit_code == 0, result.output
+    monkeypatch.undo()
+    monkeypatch.chdir(root)
+    (root / "opgen-settings.yaml").write_text("rules_format: mimir\nruler: {max_rule_groups_per_tenant: 98}\n")
+    result = CliRunner().invoke(main, ["sync", "--check", "."])
+    assert result.exit_code == 2 and "99 rule groups, over the limit of 98" in result.output

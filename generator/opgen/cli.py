@@ -52,9 +52,12 @@ def _fail_on_problems(error) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _rule_tenants(loaded, only_limited: bool = False) -> list:
-    """The tenants of the ruler(s) that load `loaded`'s rules (opgen.rule_budget); with
-    `only_limited`, [] when no limit applies (nothing to check, no descriptor parsed again)."""
+def _with_rule_budgets(loaded, only_limited: bool = False) -> tuple[list, list]:
+    """`loaded` with each service's rule budget (from its manifest record when its inputs are as
+    recorded: no descriptor parsed), and the tenants of the ruler(s) that load the rules
+    (opgen.rule_budget). With `only_limited`, no budgets and no tenants when no limit applies."""
+    from dataclasses import replace
+
     from opgen.descriptor.blueprints import Blueprints, ruler_setting
     from opgen.errors import DescriptorError
     from opgen.rule_budget import service_budget, tenants
@@ -65,17 +68,21 @@ def _rule_tenants(loaded, only_limited: bool = False) -> list:
     except DescriptorError as error:
         _fail_on_problems(error)
     if only_limited and ruler is None and all(item.rules_format != "mimir" for item in loaded):
-        return []
-    return tenants([service_budget(item.with_service(blueprints).service, item.rules_format) for item in loaded], ruler)
+        return loaded, []
+    loaded = [item if item.rule_budget else replace(item, rule_budget=service_budget(
+        item.with_service(blueprints).service, item.rules_format)) for item in loaded]
+    return loaded, tenants([item.rule_budget for item in loaded], ruler)
 
 
-def _fail_unless_rules_fit(loaded) -> None:
-    """Exit 2, before anything is written, when the rules exceed a limit of their ruler."""
+def _fail_unless_rules_fit(loaded) -> list:
+    """`loaded` with the rule budgets the records keep; exit 2, before anything is written, when
+    the rules exceed a limit of their ruler."""
     from opgen.rule_budget import options
 
-    over = [tenant for tenant in _rule_tenants(loaded, only_limited=True) if tenant.problems()]
+    loaded, found = _with_rule_budgets(loaded, only_limited=True)
+    over = [tenant for tenant in found if tenant.problems()]
     if not over:
-        return
+        return loaded
     for tenant in over:
         for problem in tenant.problems():
             click.echo(f"opgen: {problem}", err=True)
@@ -194,7 +201,7 @@ def sync(paths: tuple[Path, ...], out: Path | None, check: bool, merge: bool, fo
     except DescriptorError as error:
         _fail_on_problems(error)
     _print_warnings(loaded)
-    _fail_unless_rules_fit(loaded)
+    loaded = _fail_unless_rules_fit(loaded)
 
     on_terminal = not as_json and _is_terminal()
     if check:
@@ -232,7 +239,7 @@ def diff(paths: tuple[Path, ...], out: Path | None, rules_format: str | None, bl
         loaded = load_services(list(paths) or [Path(".")], out, blueprint_dirs, rules_format)
     except DescriptorError as error:
         _fail_on_problems(error)
-    _fail_unless_rules_fit(loaded)
+    loaded = _fail_unless_rules_fit(loaded)
     from opgen.sync import plan as p
 
     report = plan(loaded)
@@ -435,7 +442,7 @@ def rules_stats(paths: tuple[Path, ...], as_json: bool, rules_format: str | None
         loaded = load_services(list(paths) or [Path(".")], blueprint_dirs=blueprint_dirs, rules_format=rules_format)
     except DescriptorError as error:
         _fail_on_problems(error)
-    found = _rule_tenants(loaded)
+    found = _with_rule_budgets(loaded)[1]
     over = [tenant for tenant in found if tenant.problems()]
     if as_json:
         click.echo(json.dumps({"fits": not over, "tenants": [tenant.as_json() for tenant in found],

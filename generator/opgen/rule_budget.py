@@ -53,6 +53,18 @@ class ServiceBudget:
     def rules(self) -> int:
         return self.recording_rules + self.alerting_rules
 
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ServiceBudget:
+        return cls(**{name: type_(data[name]) for name, type_ in _BUDGET_FIELDS.items()})
+
+
+_BUDGET_FIELDS = {"name": str, "team": str, "rules_format": str, "slos": int, "groups": int, "recording_rules": int,
+                  "alerting_rules": int, "recorded_series": int, "largest_group": str, "largest_group_rules": int,
+                  "rules_per_slo": int}
+
 
 def service_budget(service: Service, rules_format: str) -> ServiceBudget:
     """The service's rules as the ruler of `rules_format` loads them."""

@@ -26,6 +26,7 @@ from opgen.descriptor.source import read_source_bytes
 from opgen.errors import DescriptorError, FileError, Position, Problem
 from opgen.fleet import Fleet, ServiceFacts, build_fleet, ceiling_warnings, facts_of
 from opgen.paths import display_path
+from opgen.rule_budget import ServiceBudget
 from opgen.sync import parallel
 from opgen.sync.discover import find_descriptors
 from opgen.sync.inputs import inputs_key
@@ -54,6 +55,7 @@ class Loaded:
     record: Record | None = None  # the manifest's record it was known from (service is None)
     graph_warnings: tuple[Problem, ...] = ()  # about its edges in this sync's fleet (unknown targets, cycles)
     source: str = ""  # its text, for the record (sync/base.py renders what opgen wrote again from it)
+    rule_budget: ServiceBudget | None = None  # its rules against a ruler's limits, when a limit applies (cli.py)
 
     @property
     def name(self) -> str:
@@ -201,9 +203,13 @@ def reuse_record(file: DescriptorFile, record: Record | None, blueprints: Bluepr
         return display_path(path, path)
 
     warnings = tuple(Problem(Position(where(f), line, col), message) for f, line, col, message in record.warnings)
+    try:
+        budget = ServiceBudget.from_json(record.rule_budget) if record.rule_budget else None
+    except (KeyError, TypeError, ValueError):
+        budget = None  # computed again when a limit asks for it
     return Loaded(file.descriptor, None, file.out_dir, facts, key, file.label, file.out_real.as_posix(), warnings,
                   Position(file.shown, *record.name_line), file.rules_format, blueprint_dirs=blueprint_dirs,
-                  blueprint=record.blueprint, record=record, source=file.raw.decode("utf-8", "replace"))
+                  blueprint=record.blueprint, record=record, source=file.raw.decode("utf-8", "replace"), rule_budget=budget)
 
 
 def parse_the_rest(files: list[DescriptorFile], blueprints: Blueprints, blueprint_dirs: tuple[Path, ...]) -> list:
@@ -280,7 +286,7 @@ def record_of(item: Loaded, neighbourhood: str, graph: str) -> Record:
                       w.position.line, w.position.column, w.message) for w in item.warnings)
     name_line = (item.name_position.line, item.name_position.column) if item.name_position else (1, 1)
     return Record(item.label, item.inputs, neighbourhood, graph, item.blueprint, item.facts.to_json(), warnings, name_line,
-                  item.source)
+                  item.source, item.rule_budget.to_json() if item.rule_budget else {})
 
 
 def fleet_folder(paths: list[Path], out: Path | None) -> Path:
