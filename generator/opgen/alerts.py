@@ -29,6 +29,22 @@ class AlertInfo:
     dependencies: tuple[Dependency, ...] = ()
 
 
+QUIET_SECONDS = 20 * 60  # how long vanished SLI series have been quiet when the page fires: 5m rate + 15m `for`
+EXPECTED_QUIET_EVENTS = 10  # events the declared traffic makes in that time for silence to be a fault (P(none) < 1e-4)
+
+
+def vanishing_is_a_fault(service: Service, slo: SLO) -> bool:
+    """Whether SLI series that had events and are gone mean something broke, worth a page. A
+    scraped process keeps its series while it lives, so they vanish on a restart or a fault; a
+    restarted pod of a quiet service, or a Lambda between invocations (its pushed series go stale),
+    has none until its next event. The declared traffic decides: at least EXPECTED_QUIET_EVENTS
+    in QUIET_SECONDS. Without it, scraped services page and pushed ones do not."""
+    rate = declared_event_rate(service, slo)
+    if rate is None:
+        return is_scraped(service)
+    return rate * QUIET_SECONDS >= EXPECTED_QUIET_EVENTS
+
+
 def service_alerts(service: Service) -> list[AlertInfo]:
     alerts: list[AlertInfo] = []
     for slo in service.slos:
@@ -39,9 +55,10 @@ def service_alerts(service: Service) -> list[AlertInfo]:
             c.alert_budget_exhausted(slo.name), SLO_ALERT, (c.SEVERITY_TICKET,),
             f"The {slo.name} SLO has spent its whole error budget for the {slo.window} window.", slo))
     if is_scraped(service) or service.slos:
-        severities = (c.SEVERITY_PAGE,) if is_scraped(service) or any(s.pages for s in service.slos) else ()
+        pages = is_scraped(service) or any(s.pages and vanishing_is_a_fault(service, s) for s in service.slos)
+        severities = (c.SEVERITY_PAGE,) if pages else ()
         alerts.append(AlertInfo(
-            c.ALERT_NO_DATA, HEALTH_ALERT, severities + ((c.SEVERITY_TICKET,) if service.slos else ()),
+            c.ALERT_NO_DATA, HEALTH_ALERT, severities + ((c.SEVERITY_TICKET,) if service.slos or is_scraped(service) else ()),
             "Prometheus has no data to judge the SLOs by: targets are down or the SLI metrics are missing."))
     if has_dependency_alerts(service):
         deps = service.dependencies

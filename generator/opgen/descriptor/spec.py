@@ -187,8 +187,9 @@ SLI = Variants(
             "job-success", "Share of time the latest run of the cron job had succeeded (time-based, per minute).")),
         ("job-on-time", _sli(
             "job-on-time", "Share of time the cron job's last success is more recent than the threshold (time-based, per minute).",
-            _threshold("Oldest acceptable last success: the schedule's interval plus the longest normal run and some slack.",
-                       "26h"),
+            _threshold("Oldest acceptable last success: twice the schedule's interval plus the longest normal run and some "
+                       "slack, so that one failed run (a job-success ticket) does not miss it; at one interval, one failed "
+                       "run misses it.", "50h"),
         )),
         ("events", _sli(
             "events", "Any ratio of bad to total events, as PromQL with {{window}} for the range.",

@@ -598,6 +598,15 @@ def no_data_tests(service: Service) -> list[dict]:
                 {"eval_time": "12m", "alertname": c.ALERT_NO_DATA, "exp_alerts": [_no_data(service, rules.NO_DATA_TARGETS_DOWN)]},
             ],
         })
+        tests.append({
+            "name": "no data: no target now nor in the last day (not deployed yet, or never scraped) is a ticket",
+            "interval": "1m",
+            "input_series": [{"series": "unrelated_series", "values": "1x30"}],
+            "alert_rule_test": [
+                {"eval_time": "10m", "alertname": c.ALERT_NO_DATA, "exp_alerts": []},
+                {"eval_time": "20m", "alertname": c.ALERT_NO_DATA, "exp_alerts": [_no_data(service, rules.NO_DATA_TARGETS_MISSING)]},
+            ],
+        })
     if not service.slos:
         return tests
     targets = [{"series": up, "values": "1x40"}] if scraped else [{"series": "unrelated_series", "values": "1x40"}]

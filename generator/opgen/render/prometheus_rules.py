@@ -21,6 +21,7 @@ from opgen.alerts import (
     has_dependency_alerts,
     is_scraped,
     page_min_bad_events,
+    vanishing_is_a_fault,
 )
 from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
@@ -292,12 +293,20 @@ def health_alerts(service: Service) -> list[dict]:
     up = promql.selector(c.TARGET_UP_METRIC, service.selector)
     rules = []
     if is_scraped(service):
+        scraped_lately = f"count(present_over_time({up}[{NO_DATA_HISTORY}]))"  # a target existed: it did not just never come
         rules.append({
             "alert": c.ALERT_NO_DATA,
-            "expr": f"max({up}) == 0\nor\nsum(absent({up}))",
+            "expr": f"max({up}) == 0\nor\n(sum(absent({up})) and on() {scraped_lately})",
             "for": "5m",
             "labels": no_data_labels(service, NO_DATA_TARGETS_DOWN),
             "annotations": no_data_annotations(service, NO_DATA_TARGETS_DOWN),
+        })
+        rules.append({
+            "alert": c.ALERT_NO_DATA,
+            "expr": f"sum(absent({up}))\nunless on()\n{scraped_lately}",
+            "for": "15m",
+            "labels": no_data_labels(service, NO_DATA_TARGETS_MISSING),
+            "annotations": no_data_annotations(service, NO_DATA_TARGETS_MISSING),
         })
     for slo in service.slos:
         requests = slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
@@ -330,6 +339,7 @@ def health_alerts(service: Service) -> list[dict]:
 
 
 NO_DATA_TARGETS_DOWN = "targets-down"
+NO_DATA_TARGETS_MISSING = "targets-missing"  # no target in the last day: not deployed yet, or never scraped
 NO_DATA_SLI_VANISHED = "sli-metrics-vanished"
 NO_DATA_SLI_MISSING = "sli-metrics-missing"
 NO_DATA_BUCKET_MISSING = "threshold-bucket-missing"
@@ -344,8 +354,8 @@ def threshold_histogram(slo: SLO) -> c.DurationHistogram | None:
     return c.REQUEST_METRICS[sli.interface] if sli.kind == "latency" else None
 
 
-def no_data_severity(cause: str, slo: SLO | None) -> str:
-    if cause == NO_DATA_TARGETS_DOWN or (cause == NO_DATA_SLI_VANISHED and slo.pages):
+def no_data_severity(cause: str, slo: SLO | None, service: Service | None = None) -> str:
+    if cause == NO_DATA_TARGETS_DOWN or (cause == NO_DATA_SLI_VANISHED and slo.pages and vanishing_is_a_fault(service, slo)):
         return c.SEVERITY_PAGE
     return c.SEVERITY_TICKET
 
@@ -354,7 +364,7 @@ def no_data_labels(service: Service, cause: str, slo: SLO | None = None) -> dict
     labels = {c.LABEL_SERVICE: service.name, c.LABEL_TEAM: service.team, c.LABEL_TIER: str(service.tier)}
     if slo is not None:
         labels[c.LABEL_SLO] = slo.name
-    return {**labels, c.LABEL_SEVERITY: no_data_severity(cause, slo), c.LABEL_CAUSE: cause}
+    return {**labels, c.LABEL_SEVERITY: no_data_severity(cause, slo, service), c.LABEL_CAUSE: cause}
 
 
 def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) -> dict[str, str]:
@@ -363,8 +373,19 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
             service, c.ALERT_NO_DATA,
             summary=f"Prometheus cannot scrape {service.name}, so its SLO alerts are blind.",
             description=(
-                f"No target matching {{{service.selector}}} has been up for 5 minutes (or none exists). "
+                f"No target matching {{{service.selector}}} has been up for 5 minutes (or the targets scraped in the last "
+                f"{NO_DATA_HISTORY} are gone). "
                 f"Every SLO alert of {service.name} is silent while this lasts."
+            ),
+        )
+    if cause == NO_DATA_TARGETS_MISSING:
+        return annotations(
+            service, c.ALERT_NO_DATA,
+            summary=f"Prometheus has no target of {service.name}, and had none in the last {NO_DATA_HISTORY}.",
+            description=(
+                f"No target matches {{{service.selector}}} and none did in the last {NO_DATA_HISTORY}: the service is "
+                f"not deployed yet, or Prometheus was never told to scrape it. Every SLO alert of {service.name} is "
+                f"blind until it is scraped."
             ),
         )
     if cause == NO_DATA_BUCKET_MISSING:
