@@ -213,3 +213,17 @@ def test_a_bad_cluster_label_is_refused_with_its_position(tmp_path, label, messa
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "opgen-settings.yaml:2:" in result.stderr and message in result.stderr, result.stderr
     assert not (root / "checkout" / "ops").exists()
+
+
+def test_turning_clusters_on_is_a_change_sync_check_sees(tmp_path):
+    # The setting is an input of the service's files: a sync that reused its last files would keep
+    # the single rule file, and --check would call that clean.
+    ops = checkout(tmp_path, None)
+    root = ops.parents[1]
+    (root / "opgen-settings.yaml").write_text(CLUSTERS)
+    check = run_opgen("sync", "--check", "checkout", cwd=root)
+    assert check.returncode != 0, check.stdout
+    assert run_opgen("sync", "checkout", cwd=root).returncode == 0
+    assert not (ops / c.rules_path("checkout")).exists() and (ops / c.rules_path("checkout", "global")).is_file()
+    again = run_opgen("sync", "--check", "checkout", cwd=root)
+    assert again.returncode == 0, again.stdout + again.stderr
