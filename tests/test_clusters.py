@@ -227,3 +227,12 @@ def test_turning_clusters_on_is_a_change_sync_check_sees(tmp_path):
     assert not (ops / c.rules_path("checkout")).exists() and (ops / c.rules_path("checkout", "global")).is_file()
     again = run_opgen("sync", "--check", "checkout", cwd=root)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_verify_checks_and_tests_both_rule_files(clustered, promtool):
+    result = run_opgen("verify", "checkout", cwd=clustered.parents[1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check, path in (("rules", "checkout.cluster.rules.yml"), ("rules", "checkout.global.rules.yml"),
+                        ("rule tests", "checkout.rules.test.yml"), ("rule tests", "checkout.global.rules.test.yml")):
+        assert any(line.split()[:1] == ["ok"] and check in line and line.endswith("prometheus/" + path)
+                   for line in result.stdout.splitlines()), (check, path, result.stdout)

@@ -71,7 +71,7 @@ def evaluated_by(service: Service, evaluation: str) -> str:
     if evaluation == c.EVALUATION_CLUSTER:
         return (f"# Load into each cluster's Prometheus, whose external_labels set `{service.cluster_label}`"
                 f" (docs/alerts.md, \"Many clusters\").\n")
-    return f"# Load into the global ruler (Thanos ruler, Mimir), which reads every cluster's recordings.\n"
+    return "# Load into the global ruler (Thanos ruler, Mimir), which reads every cluster's recordings.\n"
 
 
 def rule_groups(service: Service) -> list[dict]:
@@ -300,7 +300,7 @@ def burn_rate_alert(service: Service, slo: SLO, pair: WindowPair) -> dict:
     remaining = slo_series(c.PERIOD_BUDGET_REMAINING, service, slo)
     if service.cluster_label:  # the global budget left, at the burning cluster's rate
         long_ratio = promql.selector(c.sli_error_ratio(pair.long_text), promql.matcher(c.LABEL_SERVICE, service.name),
-                                     promql.matcher(c.LABEL_SLO, slo.name), f'{service.cluster_label}="%s"')
+                                     promql.matcher(c.LABEL_SLO, slo.name), promql.matcher(service.cluster_label, "%s"))
     seconds_left = f"clamp_min({remaining}, 0) * {format_number(slo.window_seconds)} / {ON_SLO} ({long_ratio} / {budget})"
     query = (f"printf `{seconds_left}` $labels.{service.cluster_label} | query" if service.cluster_label
              else f"query `{seconds_left}`")
