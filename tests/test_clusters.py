@@ -236,3 +236,21 @@ def test_verify_checks_and_tests_both_rule_files(clustered, promtool):
                         ("rule tests", "checkout.rules.test.yml"), ("rule tests", "checkout.global.rules.test.yml")):
         assert any(line.split()[:1] == ["ok"] and check in line and line.endswith("prometheus/" + path)
                    for line in result.stdout.splitlines()), (check, path, result.stdout)
+
+
+def test_every_test_descriptor_in_clusters_passes_its_generated_tests(tmp_path, promtool):
+    # Every kind of SLI (events counted with increase(), time-based jobs, latency, freshness) and
+    # platform, with a cluster label of another name: both generated test files pass.
+    root = tmp_path / "fleet"
+    (root / ".git").mkdir(parents=True)
+    for descriptor in sorted((Path(__file__).parent / "descriptors").glob("*.yaml")):
+        (root / descriptor.stem).mkdir()
+        shutil.copy(descriptor, root / descriptor.stem / "service.yaml")
+    (root / "opgen-settings.yaml").write_text("clusters: {label: k8s_cluster}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    tests = sorted(root.glob("*/ops/prometheus/*.test.yml"))
+    assert len([t for t in tests if t.name.endswith(".global.rules.test.yml")]) >= 10
+    for test in tests:
+        done = subprocess.run([promtool, "test", "rules", test.name], cwd=test.parent, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{test}\n{done.stdout}{done.stderr}"

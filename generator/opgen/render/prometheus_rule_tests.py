@@ -52,7 +52,7 @@ from opgen.render import prometheus_rules as rules
 from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
-from opgen.slo.sli import le_values
+from opgen.slo.sli import counts_events, le_values
 from opgen.slo.windows import EXHAUSTED_FOR, RAW_WINDOW_LIMIT, WindowPair, burn_rate_threshold, raw_windows, window_pairs
 
 EVALUATION_INTERVAL_MINUTES = 1
@@ -329,12 +329,14 @@ def two_cluster_tests(service: Service, slo: SLO) -> list[dict]:
 
 
 def cluster_series(service: Service, slo: SLO, cluster: str, per_second: int, error_ratio: Fraction, minutes: int) -> list[dict]:
-    """One cluster's raw-window recordings, as its Prometheus ships them (with its cluster label)."""
+    """One cluster's raw-window recordings, as its Prometheus ships them (with its cluster label):
+    events per second, or in the window for an SLI that counts them."""
     labels = list(rules.recording_labels(service, slo).items()) + [(service.cluster_label, cluster)]
     series = []
     for window in raw_windows(slo.window_seconds):
         text = format_duration(window)
-        for metric, value in ((c.sli_requests_rate(text), per_second), (c.sli_errors_rate(text), error_ratio * per_second),
+        events = per_second * (window if counts_events(slo) else 1)
+        for metric, value in ((c.sli_requests_rate(text), events), (c.sli_errors_rate(text), error_ratio * events),
                               (c.sli_error_ratio(text), error_ratio)):
             series.append({"series": _series(metric, labels), "values": f"{format_number(value)}x{minutes}"})
     return series
