@@ -156,5 +156,7 @@ def declared_event_rate(service: Service, slo: SLO) -> Fraction | None:
 
 def dependency_pages(service: Service, dependency: Dependency) -> bool:
     """A critical dependency may page, but only while an SLO of the service pages: then it is the
-    likely cause of that user pain (docs/alerts.md says how to make it the one page)."""
-    return dependency.critical and any(slo.pages for slo in service.slos)
+    likely cause of that user pain (docs/alerts.md says how to make it the one page). Not with
+    clusters: the dependency alerts read raw series in each cluster's Prometheus, which does not see
+    the burn pages of the global ruler."""
+    return dependency.critical and any(slo.pages for slo in service.slos) and service.cluster_label is None

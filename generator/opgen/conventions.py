@@ -332,12 +332,18 @@ DESCRIPTOR_FILENAMES = ("service.yaml",)
 DESCRIPTOR_SUFFIX = ".opgen.yaml"
 
 
-def rules_path(service: str) -> str:
-    return f"prometheus/{service}.rules.yml"
+# With opgen-settings.yaml `clusters`, a service's rules are split by who evaluates them: each
+# cluster's Prometheus (the recordings over raw series) or the global ruler (the rest).
+EVALUATION_CLUSTER, EVALUATION_GLOBAL = "cluster", "global"
+EVALUATION_LABEL = "opgen.dev/evaluation"  # on PrometheusRule objects, for a ruleSelector
 
 
-def rules_test_path(service: str) -> str:
-    return f"prometheus/{service}.rules.test.yml"
+def rules_path(service: str, evaluation: str | None = None) -> str:
+    return f"prometheus/{service}.{evaluation}.rules.yml" if evaluation else f"prometheus/{service}.rules.yml"
+
+
+def rules_test_path(service: str, evaluation: str | None = None) -> str:
+    return f"prometheus/{service}.{evaluation}.rules.test.yml" if evaluation else f"prometheus/{service}.rules.test.yml"
 
 
 RUNBOOKS_DIR = "runbooks"  # in the output folder
@@ -464,8 +470,8 @@ UNROUTED_PAGES_RECEIVER = "opgen-unrouted-pages"  # pages that reach no pager no
 PROMETHEUSRULE_LABELS = {"app.kubernetes.io/managed-by": "opgen", "role": "alert-rules"}
 
 
-def prometheusrule_path(service: str) -> str:
-    return f"kubernetes/{service}.prometheusrule.yaml"
+def prometheusrule_path(service: str, evaluation: str | None = None) -> str:
+    return f"kubernetes/{service}.{evaluation}.prometheusrule.yaml" if evaluation else f"kubernetes/{service}.prometheusrule.yaml"
 
 
 def ruler_namespace_path(team: str) -> str:

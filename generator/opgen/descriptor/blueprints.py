@@ -31,6 +31,18 @@ from opgen.errors import DescriptorError, Position, Problem
 SETTINGS_FILE = "opgen-settings.yaml"
 
 RULER_TENANTS = ("fleet", "team")
+# Labels opgen's rules and alerts set themselves: a cluster label of the same name would be overwritten.
+TAKEN_LABELS = ("service", "slo", "team", "tier", "severity", "cause", "long_window", "short_window", "dependency",
+                "dependency_kind", "alertname", "job", "instance", "le")
+LABEL_NAME = r"[a-zA-Z_][a-zA-Z0-9_]*"
+
+
+def check_cluster_label(text: str) -> str | None:
+    if text.startswith("__"):
+        return "is reserved: Prometheus keeps label names starting with __ for itself"
+    if text in TAKEN_LABELS:
+        return "is a label opgen's rules and alerts set themselves; name the label your clusters' external_labels use"
+    return None
 
 SETTINGS = Object(
     (
@@ -61,6 +73,14 @@ SETTINGS = Object(
                   "(`team`: load each team's ruler namespace with its own `mimirtool --id`).", example="team"),
         )), "The limits of the ruler that loads the rules, checked by `opgen sync` (which writes nothing when they "
             "are not met) and shown by `opgen rules-stats`. The nearest settings file that sets `ruler` wins."),
+        Field("clusters", Object((
+            Field("label", String(pattern=LABEL_NAME, pattern_hint="must be a Prometheus label name", max_length=100,
+                                  check=check_cluster_label, type_label="label name"),
+                  "The label each cluster's Prometheus sets in its `external_labels` to say which cluster it is.",
+                  default="cluster", example="cluster"),
+        )), "The services run in several clusters, each with its own Prometheus, under a global ruler (Thanos "
+            "ruler, Mimir): rules are written per cluster (the SLI recordings from raw series) and global (long "
+            "windows, the SLO, alerts per cluster). The nearest settings file that sets `clusters` wins."),
     ),
     doc=f"{SETTINGS_FILE}: settings for the descriptors in its folder and below.",
 )
@@ -105,6 +125,7 @@ class Settings:
     runbook_base_url: str | None = None  # where the settings file's folder is browsable
     exclude: tuple[Path, ...] = ()  # absolute folders that descriptor searches pass by
     ruler: dict | None = None  # the `ruler` mapping as written (opgen.rule_budget reads it)
+    cluster_label: str | None = None  # `clusters.label`; None without `clusters`
 
 
 def blueprint_folders(descriptor_folder: Path, given: tuple[Path, ...] = (), read=None, files=None) -> tuple[Path, ...]:
@@ -150,8 +171,9 @@ def read_settings(path: Path) -> Settings:
     if ctx.problems:
         raise DescriptorError(ctx.problems)
     exclude = tuple(Path(os.path.abspath(path.parent / entry)) for entry in data["exclude"])
+    clusters = data.get("clusters")
     return Settings(tuple(folders), data.get("rules_format") or None, data.get("runbook_base_url"), exclude,
-                    data.get("ruler"))
+                    data.get("ruler"), clusters["label"] if clusters is not None else None)
 
 
 def rules_format_setting(descriptor_folder: Path, read=None, files=None) -> str | None:
@@ -167,6 +189,16 @@ def ruler_setting(folder: Path, read=None) -> dict | None:
     """`ruler` of the nearest settings file above `folder` that sets it, or None. DescriptorError for a bad settings file."""
     for path in settings_files(folder):
         chosen = (read or read_settings)(path).ruler
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def cluster_label_setting(descriptor_folder: Path, read=None, files=None) -> str | None:
+    """`clusters.label` of the nearest settings file that sets `clusters`, or None (one cluster).
+    DescriptorError for a bad settings file."""
+    for path in settings_files(descriptor_folder) if files is None else files:
+        chosen = (read or read_settings)(path).cluster_label
         if chosen is not None:
             return chosen
     return None
@@ -263,6 +295,10 @@ class Blueprints:
         if key not in self._formats:
             self._formats[key] = rules_format_setting(descriptor_folder, self.settings, self.settings_files(key))
         return self._formats[key]
+
+    def cluster_label(self, descriptor_folder: Path) -> str | None:
+        key = descriptor_folder.absolute()
+        return cluster_label_setting(descriptor_folder, self.settings, self.settings_files(key))
 
     def runbook_base_url(self, descriptor_folder: Path, out_dir: Path | None = None) -> str | None:
         key = descriptor_folder.absolute()

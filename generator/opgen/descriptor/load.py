@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opgen.descriptor.blueprints import (
-    Blueprints, apply_blueprint, blueprint_folders, from_blueprint, runbook_base_url_setting,
+    Blueprints, apply_blueprint, blueprint_folders, cluster_label_setting, from_blueprint, runbook_base_url_setting,
 )
 from opgen.descriptor.fields import INVALID, Context
 from opgen.descriptor.model import Service, build_service
@@ -24,7 +24,8 @@ def load_service(path: Path, display_name: str | None = None, blueprint_dirs: tu
     """The validated service of one descriptor; DescriptorError lists every problem found."""
     source = read_yaml(path, display_name or str(path))
     return validate_source(source, blueprint_folders(path.parent, blueprint_dirs),
-                           runbook_base_url=runbook_base_url_setting(path.parent))[0]
+                           runbook_base_url=runbook_base_url_setting(path.parent),
+                           cluster_label=cluster_label_setting(path.parent))[0]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def load_validated(path: Path, display_name: str, blueprint_dirs: tuple[Path, ..
     blueprints = blueprints or Blueprints()
     source = parse_yaml(raw, display_name) if raw is not None else read_yaml(path, display_name)
     service, warnings = validate_source(source, blueprints.folders(path.parent, blueprint_dirs), blueprints,
-                                        blueprints.runbook_base_url(path.parent, out_dir))
+                                        blueprints.runbook_base_url(path.parent, out_dir), blueprints.cluster_label(path.parent))
     return Validated(service, tuple(warnings), source.position(("metadata", "name")))
 
 
@@ -53,9 +54,10 @@ def load_service_text(text: str, display_name: str, blueprint_dirs: tuple[Path, 
 
 
 def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (), blueprints: Blueprints | None = None,
-                    runbook_base_url: str | None = None) -> tuple[Service, list[Problem]]:
+                    runbook_base_url: str | None = None, cluster_label: str | None = None) -> tuple[Service, list[Problem]]:
     """The service and the warnings about it; DescriptorError when anything is wrong.
-    `runbook_base_url` is the settings' (descriptor/blueprints.py), which the descriptor's own overrides."""
+    `runbook_base_url` is the settings' (descriptor/blueprints.py), which the descriptor's own overrides;
+    `cluster_label` the settings' `clusters.label`."""
     source = apply_blueprint(source, blueprint_dirs, blueprints)
     ctx = Context(source)
     data = DESCRIPTOR.validate(source.data, (), ctx)
@@ -69,6 +71,8 @@ def validate_source(source: Source, blueprint_dirs: tuple[Path, ...] = (), bluep
     service = replace(service, scaling=replace(service.scaling, from_blueprint=inherited))
     if service.runbook_base_url is None and runbook_base_url is not None:
         service = replace(service, runbook_base_url=runbook_base_url)
+    if cluster_label is not None:
+        service = replace(service, cluster_label=cluster_label)
     check_model(service, ctx)
     return service, ctx.warnings
 

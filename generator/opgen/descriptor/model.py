@@ -195,6 +195,7 @@ class Service:
     error_budget_policy: ErrorBudgetPolicy | None = None  # always set by build_service
     maintenance: Maintenance | None = None  # planned maintenance windows
     buckets: dict[str, tuple[Fraction, ...]] = field(default_factory=dict)  # prometheus.buckets, by histogram key
+    cluster_label: str | None = None  # opgen-settings.yaml `clusters.label`: rules per cluster and global
 
     @property
     def is_cron_job(self) -> bool:

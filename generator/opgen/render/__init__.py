@@ -84,7 +84,7 @@ def render_all(context: RenderContext) -> list[Artifact]:
     if context.rules_format == "prometheus-operator":
         from opgen.render.rule_formats import prometheusrule
 
-        artifacts.append(prometheusrule(context))
+        artifacts += prometheusrule(context)
     for artifact in artifacts:
         check_generated(artifact.text, artifact.path, artifact.regions)
     return sorted(artifacts, key=lambda a: a.path)

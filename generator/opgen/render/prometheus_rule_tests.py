@@ -18,6 +18,11 @@ Per service: targets down; SLI series missing with no history (ticket), and vani
 events (page); a latency or freshness threshold without its bucket (no data, its own cause).
 Dependencies: their thresholds, and the page of a critical one while an SLO page is active.
 
+With clusters (opgen-settings.yaml `clusters`), the same tests load both rule files (one cluster,
+whose recordings carry no cluster label, as promtool sets no external_labels), and
+<name>.global.rules.test.yml feeds the global file two clusters' recordings: one burning, one
+healthy; the burning one pages with its cluster label, the SLO's ratio is request-weighted.
+
 Inputs are the raw metrics the SLI reads when they can be written as literal series (the metric
 contract, or an events SLI of the form sum(rate(metric{label="value"}[{{window}}]))). Otherwise
 the scenario feeds the SLI recordings themselves, labelled as an older opgen recorded them (with
@@ -47,7 +52,7 @@ from opgen.render import prometheus_rules as rules
 from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
 from opgen.slo.numbers import format_number
-from opgen.slo.sli import le_values
+from opgen.slo.sli import counts_events, le_values
 from opgen.slo.windows import EXHAUSTED_FOR, RAW_WINDOW_LIMIT, WindowPair, burn_rate_threshold, raw_windows, window_pairs
 
 EVALUATION_INTERVAL_MINUTES = 1
@@ -73,13 +78,23 @@ def render(context: RenderContext) -> list[Artifact]:
     tests += no_data_tests(service)
     tests += dependency_tests(service)
     tests += saturation_tests(service)
+    evaluations = (c.EVALUATION_CLUSTER, c.EVALUATION_GLOBAL) if service.cluster_label else (None,)
+    artifacts = [test_file(context, None, [c.rules_path(service.name, e) for e in evaluations], tests)]
+    global_tests = [t for slo in service.slos for t in two_cluster_tests(service, slo)] if service.cluster_label else []
+    if global_tests:
+        artifacts.append(test_file(context, c.EVALUATION_GLOBAL, [c.rules_path(service.name, c.EVALUATION_GLOBAL)], global_tests))
+    return artifacts
+
+
+def test_file(context: RenderContext, evaluation: str | None, rule_files: list[str], tests: list[dict]) -> Artifact:
     document = {
-        "rule_files": [c.rules_path(service.name).rsplit("/", 1)[-1]],
+        "rule_files": [path.rsplit("/", 1)[-1] for path in rule_files],
         "evaluation_interval": f"{EVALUATION_INTERVAL_MINUTES}m",
         "tests": tests,
     }
-    header = generated_header(context) + "# Run: promtool test rules " + c.rules_test_path(service.name).rsplit("/", 1)[-1] + "\n"
-    return [Artifact(c.rules_test_path(service.name), dump_yaml(document, header))]
+    path = c.rules_test_path(context.service.name, evaluation)
+    header = generated_header(context) + "# Run: promtool test rules " + path.rsplit("/", 1)[-1] + "\n"
+    return Artifact(path, dump_yaml(document, header))
 
 
 # --- which burn rates to test --------------------------------------------------------------------
@@ -211,16 +226,19 @@ def active_from(service: Service, slo: SLO, pair: WindowPair, bad_per_minute: in
 
 
 def expected_burn_alerts(service: Service, slo: SLO, scenario: Scenario, bad_per_minute: int, minute: int,
-                         inputs: Inputs) -> list[dict]:
+                         inputs: Inputs, cluster: str = "") -> list[dict]:
+    """`cluster`: the cluster label of the burning series (with clusters; "" is none)."""
     expected = []
     for pair in window_pairs(slo.window_seconds):
         start = active_from(service, slo, pair, bad_per_minute, inputs.first_minute, inputs.raw)
         held = start is not None and minute - start >= pair.for_seconds / 60
         if scenario.burn_rate > burn_rate_threshold(pair, slo.window_seconds) and held:
+            labels = rules.burn_rate_labels(service, slo, pair)
             expected.append({
-                "exp_labels": rules.burn_rate_labels(service, slo, pair),
+                "exp_labels": {**labels, service.cluster_label: cluster} if cluster else labels,
                 "exp_annotations": rules.burn_rate_annotations(
-                    service, slo, pair, f"{float(scenario.burn_rate):.1f}", _time_left(slo, scenario)),
+                    service, slo, pair, f"{float(scenario.burn_rate):.1f}", _time_left(slo, scenario),
+                    cluster if service.cluster_label else None),
             })
     return expected
 
@@ -263,6 +281,65 @@ def firing(service: Service, slo: SLO, minute: int, expected: dict[tuple[str, st
         labels = {"alertname": alert, c.LABEL_SEVERITY: severity, **({c.LABEL_LONG_WINDOW: window} if window else {})}
         samples.append({"labels": "{" + ",".join(promql.matcher(k, v) for k, v in sorted(labels.items())) + "}", "value": count})
     return {"expr": expr, "eval_time": f"{minute}m", "exp_samples": samples}
+
+
+# --- clusters: the global file over two clusters' recordings -------------------------------------
+
+# Two clusters of unequal traffic (events per second): a mean of their ratios would differ from the
+# request-weighted one the SLO must be.
+CLUSTERS = (("a", 100), ("b", 300))
+
+
+def two_cluster_tests(service: Service, slo: SLO) -> list[dict]:
+    """Each cluster in turn burns fast while the other is healthy: only the burning one pages, with
+    its cluster label; the SLO (its window's ratio, BudgetExhausted) is global and request-weighted."""
+    burn = fast_burn_rate(slo)
+    if burn is None:
+        return []
+    tests = []
+    minutes = SCENARIO_MINUTES
+    for burning, _ in CLUSTERS:
+        ratios = {name: burn * slo.error_budget if name == burning else Fraction(0) for name, _ in CLUSTERS}
+        series = [s for name, per_second in CLUSTERS for s in cluster_series(service, slo, name, per_second, ratios[name], minutes)]
+        start = _series(c.SLI_HISTORY_START, list(rules.recording_labels(service, slo).items()))
+        series.append({"series": start, "values": f"{format_number(-slo.window_seconds)}x{minutes}"})
+        per_second = dict(CLUSTERS)
+        bad_per_minute = int(ratios[burning] * per_second[burning] * 60)
+        inputs = Inputs(series, 0, False)
+        weighted = sum(ratios[n] * per_second[n] for n in per_second) / sum(per_second.values())
+        scenario = Scenario("", burn)
+        tests.append({
+            "name": f"{slo.name}: clusters: {burning} burns fast, the other is healthy: {burning} pages, the SLO is global",
+            "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+            "input_series": series,
+            "alert_rule_test": [
+                {"eval_time": f"{minutes}m", "alertname": c.alert_budget_burn(slo.name),
+                 "exp_alerts": expected_burn_alerts(service, slo, scenario, bad_per_minute, minutes, inputs, burning)},
+                {"eval_time": f"{minutes}m", "alertname": c.alert_budget_exhausted(slo.name),
+                 "exp_alerts": expected_exhausted_alerts(service, slo, Scenario("", weighted / slo.error_budget), minutes, 0)},
+            ],
+            "promql_expr_test": [{
+                "expr": rules.slo_series(c.sli_error_ratio(slo.window), service, slo),
+                "eval_time": f"{minutes}m",
+                "exp_samples": [{"labels": _series(c.sli_error_ratio(slo.window), list(rules.recording_labels(service, slo).items())),
+                                 "value": float(weighted)}],
+            }],
+        })
+    return tests
+
+
+def cluster_series(service: Service, slo: SLO, cluster: str, per_second: int, error_ratio: Fraction, minutes: int) -> list[dict]:
+    """One cluster's raw-window recordings, as its Prometheus ships them (with its cluster label):
+    events per second, or in the window for an SLI that counts them."""
+    labels = list(rules.recording_labels(service, slo).items()) + [(service.cluster_label, cluster)]
+    series = []
+    for window in raw_windows(slo.window_seconds):
+        text = format_duration(window)
+        events = per_second * (window if counts_events(slo) else 1)
+        for metric, value in ((c.sli_requests_rate(text), events), (c.sli_errors_rate(text), error_ratio * events),
+                              (c.sli_error_ratio(text), error_ratio)):
+            series.append({"series": _series(metric, labels), "values": f"{format_number(value)}x{minutes}"})
+    return series
 
 
 # --- fresh deployment: no recorded history -----------------------------------------------------

@@ -6,6 +6,12 @@ second, bad events per second, their ratio), the long windows built from the 5m 
 LONG_WINDOW_INTERVAL), and the alerts with the current burn rate. One group for the service's
 health, which also records the SLOs' objectives and error budgets.
 Recorded series carry only `service` and `slo`; alerts add `team`, `tier` and `severity`.
+
+With opgen-settings.yaml `clusters` (Service.cluster_label), the same rules in two files
+(evaluated_groups): <name>.cluster.rules.yml for each cluster's Prometheus (what reads raw series:
+the recordings, the no-data, dependency and saturation alerts; the cluster label comes from its
+external_labels) and <name>.global.rules.yml for the global ruler (long windows, the SLO and the
+burn alerts, which page per cluster against the global budget: docs/alerts.md, "Many clusters").
 """
 
 from __future__ import annotations
@@ -53,13 +59,27 @@ LONG_WINDOWS_PART = "long-windows"
 
 def render(context: RenderContext) -> list[Artifact]:
     service = context.service
-    text = dump_yaml({"groups": rule_groups(service)}, generated_header(context))
-    return [Artifact(c.rules_path(service.name), text)]
+    if service.cluster_label is None:
+        text = dump_yaml({"groups": rule_groups(service)}, generated_header(context))
+        return [Artifact(c.rules_path(service.name), text)]
+    return [Artifact(c.rules_path(service.name, evaluation),
+                     dump_yaml({"groups": groups}, generated_header(context) + evaluated_by(service, evaluation)))
+            for evaluation, groups in evaluated_groups(service).items()]
+
+
+def evaluated_by(service: Service, evaluation: str) -> str:
+    """The header line that says where a rule file of a service in clusters is loaded."""
+    if evaluation == c.EVALUATION_CLUSTER:
+        return (f"# Load into each cluster's Prometheus, whose external_labels set `{service.cluster_label}`"
+                f" (docs/alerts.md, \"Many clusters\").\n")
+    return "# Load into the global ruler (Thanos ruler, Mimir), which reads every cluster's recordings.\n"
 
 
 def rule_groups(service: Service) -> list[dict]:
     """The service's rule groups as data: the plain rule file's content, and what the other rule
-    formats (render/rule_formats.py) wrap."""
+    formats (render/rule_formats.py) wrap. With clusters, the groups of both files."""
+    if service.cluster_label is not None:
+        return [group for groups in evaluated_groups(service).values() for group in groups]
     groups = []
     for slo in service.slos:
         groups.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
@@ -72,6 +92,25 @@ def rule_groups(service: Service) -> list[dict]:
         groups += chunked(c.rule_group(service.name, None, "dependencies"), dependency_alerts(service))
     groups.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
     return groups
+
+
+def evaluated_groups(service: Service) -> dict[str, list[dict]]:
+    """The groups of a service in clusters, by who evaluates them: each cluster's Prometheus what
+    reads raw series (so raw series never leave the cluster), the global ruler what reads the
+    recordings of every cluster. The constants are global: one series per SLO, not per cluster."""
+    local, everywhere = [], []
+    for slo in service.slos:
+        local.append({"name": c.rule_group(service.name, slo.name, "recordings"), "rules": recording_rules(service, slo)})
+        everywhere.append({"name": c.rule_group(service.name, slo.name, LONG_WINDOWS_PART), "interval": LONG_WINDOW_INTERVAL,
+                           "rules": budget_rules(service, slo)})
+        everywhere.append({"name": c.rule_group(service.name, slo.name, "alerts"),
+                           "rules": [current_burn_rate_rule(service, slo)] + slo_alerts(service, slo)})
+    everywhere += chunked(c.rule_group(service.name, None, "objectives"), slo_constants(service))
+    local += chunked(c.rule_group(service.name, None, "health"), health_alerts(service))
+    if has_dependency_alerts(service):
+        local += chunked(c.rule_group(service.name, None, "dependencies"), dependency_alerts(service))
+    local.append({"name": c.rule_group(service.name, None, "saturation"), "rules": saturation_alerts(service)})
+    return {c.EVALUATION_CLUSTER: local, c.EVALUATION_GLOBAL: everywhere}
 
 
 def chunked(name: str, rules: list[dict]) -> list[dict]:
@@ -98,6 +137,17 @@ def slo_series(metric: str, service: Service, slo: SLO) -> str:
 # Matching between recorded series: history recorded with more labels (team and tier, by an
 # older opgen) still pairs with what the rules record now.
 ON_SLO = f"on({', '.join(c.RECORDING_LABELS)})"
+
+
+def on_slo(service: Service) -> str:
+    """ON_SLO, and with clusters the cluster too: a cluster's windows pair with its own."""
+    return f"on({', '.join((*c.RECORDING_LABELS, service.cluster_label))})" if service.cluster_label else ON_SLO
+
+
+def by_cluster(service: Service, window: Fraction, slo: SLO) -> str:
+    """How a long window sums its 5m recordings: over everything (the SLO window is the SLO, global),
+    or per cluster for the shorter ones, which the ticket pairs of a cluster read."""
+    return f"sum by ({service.cluster_label}) " if service.cluster_label and window != slo.window_seconds else "sum"
 
 
 def history_series(metric: str, service: Service, slo: SLO) -> str:
@@ -151,8 +201,9 @@ def budget_rules(service: Service, slo: SLO) -> list[dict]:
         text = format_duration(window)
         # Request-weighted: total bad events over total events. A mean of 5m ratios would weigh a
         # quiet night's single failure like a busy hour's.
-        errors = f"sum(sum_over_time({history_series(c.SLI_ERRORS_RATE5M, service, slo)}[{text}]))"
-        requests = f"sum(sum_over_time({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}[{text}]))"
+        total = by_cluster(service, window, slo)
+        errors = f"{total}(sum_over_time({history_series(c.SLI_ERRORS_RATE5M, service, slo)}[{text}]))"
+        requests = f"{total}(sum_over_time({history_series(c.SLI_REQUESTS_RATE5M, service, slo)}[{text}]))"
         rules.append({"record": c.sli_error_ratio(text), "expr": ratio(errors, requests), "labels": labels})
     # Latched: the earliest start recorded over the SLO window, else the first 5m recording now.
     # Over the whole window, it survives a Prometheus restart, and recordings backfilled with
@@ -234,22 +285,28 @@ def burn_condition(service: Service, slo: SLO, pair: WindowPair) -> str:
     threshold = format_number(burn_rate_threshold(pair, slo.window_seconds))
     budget = format_number(slo.error_budget)
     long_burn = f"{slo_series(c.sli_error_ratio(pair.long_text), service, slo)} / {budget}"
-    if pair.long > RAW_WINDOW_LIMIT:
-        long_burn += f"\n* {coverage(service, slo, pair.long)}"
+    if pair.long > RAW_WINDOW_LIMIT:  # with clusters, the history start is global: each cluster's window takes it
+        group = f" {ON_SLO} group_left()" if service.cluster_label else ""
+        long_burn += f"\n*{group} {coverage(service, slo, pair.long)}"
     parts = [f"{long_burn}\n> {threshold}", f"{slo_series(c.sli_error_ratio(pair.short_text), service, slo)} / {budget} > {threshold}"]
     floor = page_min_bad_events(service, slo)
     if floor is not None and pair in fast_pairs(slo):
         parts.append(f"{bad_events_in_window(slo, slo_series(c.sli_errors_rate(pair.long_text), service, slo), pair.long)} >= {floor}")
-    return f"\nand {ON_SLO}\n".join(parts)
+    return f"\nand {on_slo(service)}\n".join(parts)
 
 
 def burn_rate_alert(service: Service, slo: SLO, pair: WindowPair) -> dict:
     budget = format_number(slo.error_budget)
     long_ratio = slo_series(c.sli_error_ratio(pair.long_text), service, slo)
     remaining = slo_series(c.PERIOD_BUDGET_REMAINING, service, slo)
+    if service.cluster_label:  # the global budget left, at the burning cluster's rate
+        long_ratio = promql.selector(c.sli_error_ratio(pair.long_text), promql.matcher(c.LABEL_SERVICE, service.name),
+                                     promql.matcher(c.LABEL_SLO, slo.name), promql.matcher(service.cluster_label, "%s"))
     seconds_left = f"clamp_min({remaining}, 0) * {format_number(slo.window_seconds)} / {ON_SLO} ({long_ratio} / {budget})"
+    query = (f"printf `{seconds_left}` $labels.{service.cluster_label} | query" if service.cluster_label
+             else f"query `{seconds_left}`")
     time_left = (
-        f"{{{{ with query `{seconds_left}` }}}}{{{{ . | first | value | humanizeDuration }}}}"
+        f"{{{{ with {query} }}}}{{{{ . | first | value | humanizeDuration }}}}"
         "{{ else }}an unknown time{{ end }}"
     )
     return {
@@ -270,12 +327,17 @@ def burn_rate_labels(service: Service, slo: SLO, pair: WindowPair) -> dict[str, 
     }
 
 
-def burn_rate_annotations(service: Service, slo: SLO, pair: WindowPair, burn_rate: str, time_left: str) -> dict[str, str]:
+def burn_rate_annotations(service: Service, slo: SLO, pair: WindowPair, burn_rate: str, time_left: str,
+                          cluster: str | None = None) -> dict[str, str]:
+    """`cluster`: what the alert's cluster label expands to (default: the template that expands it)."""
     threshold = format_number(burn_rate_threshold(pair, slo.window_seconds))
     lasts = format_duration(budget_lasts(pair, slo.window_seconds))
+    where = ""
+    if service.cluster_label:
+        where = f" in {service.cluster_label} " + (f"{{{{ $labels.{service.cluster_label} }}}}" if cluster is None else cluster)
     return annotations(
         service, c.alert_budget_burn(slo.name),
-        summary=f"{service.name} is burning the error budget of its {slo.name} SLO too fast.",
+        summary=f"{service.name} is burning the error budget of its {slo.name} SLO too fast{where}.",
         description=(
             f"The {slo.name} SLO ({format_number(slo.objective_percent)}% over {slo.window}) is burning its "
             f"error budget {burn_rate} times faster than sustainable over the last {pair.long_text}, and "

@@ -8,6 +8,12 @@
   file's order, into as few groups of at most 20 rules as they fill (ruler_groups).
 - Thanos ruler reads plain Prometheus rule files: `prometheus`, the default.
 
+With clusters (opgen-settings.yaml `clusters`), the rules are split by who evaluates them
+(prometheus_rules.evaluated_groups): a PrometheusRule per part, labelled
+`opgen.dev/evaluation: cluster|global` so each cluster's Prometheus selects the cluster part and a
+ThanosRuler the global one; a Mimir ruler namespace holds the global groups only (the cluster
+file, prometheus/<name>.cluster.rules.yml, goes to each cluster's Prometheus).
+
 The rules are those of render/prometheus_rules.py (its `rule_groups`): one source of truth.
 """
 
@@ -27,13 +33,14 @@ def rule_groups(context: RenderContext) -> list[dict]:
 
 
 def ruler_groups(service: Service) -> list[dict]:
-    """The service's rules for a ruler that limits groups per tenant: the plain file's rules in
-    their order (each recording before the rules that read it), cut into groups of at most
+    """The service's rules for a ruler that limits groups per tenant: the plain file's rules (with
+    clusters, the global file's: the ruler evaluates nothing of the cluster file) in their order (each recording before the rules that read it), cut into groups of at most
     MAX_RULES_PER_GROUP, the long windows apart (they have their own interval). A rule that reads another group's recording sees it at most one
     evaluation late, as between the plain file's recording and budget groups."""
     from opgen.render import prometheus_rules
 
-    groups = prometheus_rules.rule_groups(service)
+    groups = (prometheus_rules.evaluated_groups(service)[c.EVALUATION_GLOBAL] if service.cluster_label
+              else prometheus_rules.rule_groups(service))
     packed = []
     for interval, part in ((None, RULER_GROUP_PART), (prometheus_rules.LONG_WINDOW_INTERVAL, prometheus_rules.LONG_WINDOWS_PART)):
         rules = [rule for group in groups if group.get("interval") == interval for rule in group["rules"]]
@@ -46,7 +53,8 @@ RULER_GROUP_PART = "rules"  # <service>-rules, <service>-rules-2, ...; the long 
 
 
 def groups_for_format(service: Service, rules_format: str) -> list[dict]:
-    """The groups a ruler loads for the service in this rules format."""
+    """The groups a ruler loads for the service in this rules format (with clusters: for mimir, the
+    global groups the Mimir ruler loads; else both files', which Prometheus and Thanos ruler load)."""
     from opgen.render import prometheus_rules
 
     return ruler_groups(service) if rules_format == "mimir" else prometheus_rules.rule_groups(service)
@@ -56,15 +64,28 @@ def prometheusrule_labels(service: Service) -> dict[str, str]:
     return {"app.kubernetes.io/name": service.name, "app.kubernetes.io/part-of": service.team, **c.PROMETHEUSRULE_LABELS}
 
 
-def prometheusrule(context: RenderContext) -> Artifact:
+def prometheusrule(context: RenderContext) -> list[Artifact]:
+    """One PrometheusRule; with clusters, one per evaluation, labelled for a ruleSelector."""
+    from opgen.render import prometheus_rules
+
     service = context.service
+    if service.cluster_label is None:
+        return [prometheusrule_object(context, f"{service.name}-slo", prometheusrule_labels(service), rule_groups(context),
+                                      c.prometheusrule_path(service.name))]
+    return [prometheusrule_object(context, f"{service.name}-slo-{evaluation}",
+                                  {**prometheusrule_labels(service), c.EVALUATION_LABEL: evaluation}, groups,
+                                  c.prometheusrule_path(service.name, evaluation))
+            for evaluation, groups in prometheus_rules.evaluated_groups(service).items()]
+
+
+def prometheusrule_object(context: RenderContext, name: str, labels: dict[str, str], groups: list[dict], path: str) -> Artifact:
     document = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {"name": f"{service.name}-slo", "namespace": service.namespace, "labels": prometheusrule_labels(service)},
-        "spec": {"groups": rule_groups(context)},
+        "metadata": {"name": name, "namespace": context.service.namespace, "labels": labels},
+        "spec": {"groups": groups},
     }
-    return Artifact(c.prometheusrule_path(service.name), dump_yaml(document, generated_header(context)))
+    return Artifact(path, dump_yaml(document, generated_header(context)))
 
 
 def ruler_namespaces(contexts: list[RenderContext], header: str) -> list[Artifact]:

@@ -135,7 +135,7 @@ def links(context: RenderContext) -> Links:
     label = context.descriptor_label
     descriptor = None if label.startswith("/") else md_path_target("../../../" + label)
     dashboard = md_url_target(c.dashboard_url(service.grafana_url, service.name)) if service.grafana_url else None
-    rules = c.rules_path(service.name)
+    rules = c.rules_path(service.name, c.EVALUATION_GLOBAL if service.cluster_label else None)  # where the SLO alerts are
     online = md_url_target(c.runbook_overview_url(service.runbook_base_url, service.name)) if service.runbook_base_url else None
     return Links(md_path_target("../../" + rules), posixpath.basename(rules), descriptor, label, dashboard, online)
 

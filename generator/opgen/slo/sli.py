@@ -95,7 +95,12 @@ def le_matcher(threshold_seconds: Fraction) -> str:
 def bad_events_in_window(slo: SLO, errors: str, window_seconds: Fraction) -> str:
     """How many bad events the recorded `errors` of one window stand for. Its queries give events
     per second, except an events SLI written with increase() (and no rate()), which counts them."""
+    return errors if counts_events(slo) else f"{errors} * {format_number(window_seconds)}"
+
+
+def counts_events(slo: SLO) -> bool:
+    """Whether the SLI's recordings count events in their window (an events SLI written with
+    increase() and no rate()) rather than give events per second."""
     sli = slo.sli
-    if sli.kind == "events" and re.search(r"\bincrease\s*\(", sli.errors_promql) and not re.search(r"\b(?:i?rate)\s*\(", sli.errors_promql):
-        return errors
-    return f"{errors} * {format_number(window_seconds)}"
+    return sli.kind == "events" and bool(re.search(r"\bincrease\s*\(", sli.errors_promql)) \
+        and not re.search(r"\b(?:i?rate)\s*\(", sli.errors_promql)

@@ -69,14 +69,17 @@ def _installed_version(module: str, distribution: str) -> str:
 
 
 def inputs_key(descriptor: bytes, label: str, rules_format: str, blueprint: str | None, blueprint_file: bytes | None,
-               runbook_base_url: str | None = None) -> str:
+               runbook_base_url: str | None = None, cluster_label: str | None = None) -> str:
     """Everything a service's files are made from but the fleet. Settings files count through what
-    they decide: which blueprint file wins (its bytes), the rules format and the runbook base URL."""
+    they decide: which blueprint file wins (its bytes), the rules format, the runbook base URL and
+    the cluster label."""
     digest = hashlib.sha256(opgen_fingerprint().encode())
     for part in (label.encode(), rules_format.encode(), (blueprint or "").encode(), blueprint_file or b"", descriptor,
                  (runbook_base_url or "").encode()):
         digest.update(len(part).to_bytes(8, "big") + part)
     digest.update(b"blueprint file" if blueprint_file is not None else b"no blueprint file")
+    if cluster_label is not None:
+        digest.update(b"cluster label " + cluster_label.encode())
     return digest.hexdigest()
 
 

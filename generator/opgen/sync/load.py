@@ -87,6 +87,7 @@ class DescriptorFile:
     rules_format: str
     runbook_base_url: str | None  # what its settings files say
     folders: tuple[Path, ...]  # the blueprint folders it sees
+    cluster_label: str | None = None  # what its settings files say (`clusters.label`)
 
 
 def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tuple[Path, ...] = (),
@@ -178,7 +179,8 @@ def read_descriptor(descriptor: Path, shown: str, out_dir: Path, out_real: Path,
     runbook_base_url = blueprints.runbook_base_url(descriptor.parent, out_dir)
     folders = blueprints.folders(descriptor.parent, blueprint_dirs)
     label = Path(os.path.relpath(real, out_real.parent)).as_posix()
-    return DescriptorFile(descriptor, shown, out_dir, out_real, raw, label, chosen, runbook_base_url, folders)
+    return DescriptorFile(descriptor, shown, out_dir, out_real, raw, label, chosen, runbook_base_url, folders,
+                          blueprints.cluster_label(descriptor.parent))
 
 
 def reuse_record(file: DescriptorFile, record: Record | None, blueprints: Blueprints,
@@ -187,7 +189,7 @@ def reuse_record(file: DescriptorFile, record: Record | None, blueprints: Bluepr
     if record is None:
         return None
     key = inputs_key(file.raw, file.label, file.rules_format, record.blueprint, blueprints.file_bytes(file.folders, record.blueprint),
-                     file.runbook_base_url)
+                     file.runbook_base_url, file.cluster_label)
     if key != record.inputs:
         return None
     try:
@@ -222,7 +224,7 @@ def parse_the_rest(files: list[DescriptorFile], blueprints: Blueprints, blueprin
             continue
         service = result.service
         key = inputs_key(file.raw, file.label, file.rules_format, service.blueprint,
-                         blueprints.file_bytes(file.folders, service.blueprint), file.runbook_base_url)
+                         blueprints.file_bytes(file.folders, service.blueprint), file.runbook_base_url, file.cluster_label)
         results.append(Loaded(file.descriptor, service, file.out_dir, facts_of(service), key, file.label,
                               file.out_real.as_posix(), result.warnings, result.name_position, file.rules_format,
                               blueprint=service.blueprint, blueprint_dirs=blueprint_dirs, source=file.raw.decode("utf-8", "replace")))
