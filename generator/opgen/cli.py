@@ -29,6 +29,9 @@ def _print_warnings(loaded, as_errors: bool = False) -> int:
                 warning = naming_the_descriptor(warning, item.name_position.file)
             click.echo(f"{warning.position}: {'error' if as_errors else 'warning'}: {warning.message}", err=True)
             count += 1
+    for warning in loaded[0].journey_warnings if loaded else ():  # the same on every service: once
+        click.echo(f"{warning.position}: {'error' if as_errors else 'warning'}: {warning.message}", err=True)
+        count += 1
     return count
 
 
