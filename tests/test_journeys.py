@@ -132,8 +132,10 @@ def test_a_quiet_step_does_not_blind_the_journey(shop, promtool, tmp_path):
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ("{service: cart, slo: availability}", "{service: carts, slo: availability}", "step names the service 'carts'"),
-    ("{service: cart, slo: availability}", "{service: cart, slo: uptime}", "step names the SLO 'uptime' of 'cart'"),
+    ("{service: cart, slo: availability}", "{service: carts, slo: availability}",
+     "step names the service 'carts', which no descriptor synced with this journey describes (did you mean 'cart'?)"),
+    ("{service: cart, slo: availability}", "{service: cart, slo: uptime}",
+     "step names the SLO 'uptime' of 'cart', which has no such SLO (there are: availability, latency)"),
 ])
 def test_an_unknown_step_stops_the_sync_with_its_position_and_writes_nothing(tmp_path, old, new, message):
     root = copy_of_shop(tmp_path)
@@ -152,6 +154,32 @@ def test_a_window_other_than_the_steps_is_an_error(tmp_path):
     result = run_opgen("validate", ".", cwd=root)
     assert result.returncode == 2
     assert "step web-frontend/availability has a 30d window, the journey 28d" in result.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("{service: nightly-settlement, slo: runs-succeed}",
+     "steps mix request-based and time-based SLIs (nightly-settlement/runs-succeed is job-success, counted in minutes)"),
+    ("{service: cart, slo: availability}", "step cart/availability is already a step of this journey (line 14)"),
+])
+def test_mixed_sli_kinds_and_a_repeated_step_are_errors(tmp_path, extra, message):
+    root = copy_of_shop(tmp_path)
+    edit_journey(root, "    - {service: payments, slo: availability}\n", f"    - {{service: payments, slo: availability}}\n    - {extra}\n")
+    result = run_opgen("validate", ".", cwd=root)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_two_journeys_with_one_name_are_refused(tmp_path):
+    root = copy_of_shop(tmp_path)
+    shutil.copy(root / JOURNEY, root / "journeys" / "again.opgen.yaml")
+    result = run_opgen("validate", ".", cwd=root)
+    assert result.returncode == 2
+    assert "journeys/checkout.opgen.yaml:6:9: journey 'checkout' is also described at journeys/again.opgen.yaml:6:9" in result.stderr
+
+
+def test_validate_names_the_journey(tmp_path):
+    result = run_opgen("validate", ".", cwd=copy_of_shop(tmp_path))
+    assert "ok: journeys/checkout.opgen.yaml (journey checkout, 4 steps)" in result.stdout.splitlines()
 
 
 def test_a_bad_field_is_an_error_with_its_position(tmp_path):
@@ -192,6 +220,17 @@ def test_check_is_clean_after_sync_and_reports_drift_after_a_journey_edit(tmp_pa
     assert run_opgen("sync", "--check", ".", cwd=root).returncode == 0
     assert "> 14.4" in (root / "ops" / "journeys" / "checkout.rules.yml").read_text()
     assert "/ 0.01" in (root / "ops" / "journeys" / "checkout.rules.yml").read_text()
+
+
+def test_a_steps_objective_change_rewrites_the_journey_files(tmp_path):
+    root = copy_of_shop(tmp_path)
+    assert run_opgen("sync", ".", cwd=root).returncode == 0
+    descriptor = root / "cart" / "service.yaml"
+    descriptor.write_text(descriptor.read_text() + "  slos:\n    - {name: availability, objective: 99.95, sli: {kind: availability}}\n")
+    drift = run_opgen("sync", "--check", ".", cwd=root)
+    assert drift.returncode == 1 and "ops/runbooks/journeys/checkout.md" in drift.stdout + drift.stderr
+    assert run_opgen("sync", ".", cwd=root).returncode == 0
+    assert "| `cart` | `availability` | 99.95% |" in (root / "ops" / "runbooks" / "journeys" / "checkout.md").read_text()
 
 
 def test_a_removed_journey_takes_its_files_with_it(tmp_path):

@@ -172,6 +172,8 @@ def validate(paths: tuple[Path, ...], strict: bool, blueprint_dirs: tuple[Path, 
         sys.exit(EXIT_BAD_INPUT)
     for item in loaded:
         click.echo(f"ok: {item.descriptor} ({item.service.name}, {len(item.service.slos)} SLOs)")
+    for journey in loaded[0].journeys if loaded else ():
+        click.echo(f"ok: {journey.journey.file} (journey {journey.journey.name}, {len(journey.steps)} steps)")
 
 
 @main.command()

@@ -17,6 +17,7 @@ Pure data and functions: no disk, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 from fractions import Fraction
 from math import prod
 
@@ -61,15 +62,14 @@ def resolve(journey: Journey, services: dict[str, Service]) -> tuple[ResolvedJou
     for step in journey.steps:
         service = services.get(step.service)
         if service is None:
-            known = ", ".join(sorted(services)) or "none"
             errors.append(Problem(step.position, f"step names the service {step.service!r}, which no descriptor synced with "
-                                                 f"this journey describes (services: {known})"))
+                                                 f"this journey describes{_suggestion(step.service, services)}"))
             continue
         slo = next((s for s in service.slos if s.name == step.slo), None)
         if slo is None:
-            names = ", ".join(s.name for s in service.slos) or "none"
-            errors.append(Problem(step.position, f"step names the SLO {step.slo!r} of {step.service!r}, which has no such SLO "
-                                                 f"(its SLOs: {names})"))
+            names = [s.name for s in service.slos]
+            errors.append(Problem(step.position, f"step names the SLO {step.slo!r} of {step.service!r}, which has no such SLO"
+                                                 f"{_suggestion(step.slo, names)}"))
             continue
         if (step.service, step.slo) in seen:
             errors.append(Problem(step.position, f"step {step.service}/{step.slo} is already a step of this journey (line "
@@ -98,6 +98,15 @@ def resolve(journey: Journey, services: dict[str, Service]) -> tuple[ResolvedJou
             f"{percent_text(resolved.ceiling_percent)} its steps allow ({ceiling_arithmetic(resolved)}): it burns its "
             f"budget while every step meets its own objective. Lower the objective, or raise the steps'")))
     return resolved, [], warnings
+
+
+def _suggestion(word: str, names) -> str:
+    """` (did you mean 'cart'?)` for a close name, else the names there are (a fleet's: up to 10)."""
+    close = get_close_matches(word, sorted(names), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    shown = sorted(names)
+    return f" (there are: {', '.join(shown[:10])}{', ...' if len(shown) > 10 else ''})" if shown else " (there are none)"
 
 
 def ceiling_arithmetic(journey: ResolvedJourney, times: str = "x", about: str = "~") -> str:
