@@ -128,6 +128,39 @@ def test_a_quiet_step_does_not_blind_the_journey(shop, promtool, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def chain_test(shop: Path, burning: str | None) -> dict:
+    """The whole chain: raw request counters of each step (as opgen's instrumentation exports
+    them), the steps' own generated rules, then the journey's. One step (if any) fails 20 % of its
+    requests; the others 1 in 2001 (half their budget)."""
+    from opgen.descriptor.load import load_service
+    from opgen.render.prometheus_rule_tests import Traffic, raw_input_series
+
+    series = []
+    for name in STEPS:
+        service = load_service(shop / name / "service.yaml")
+        slo = next(s for s in service.slos if s.name == "availability")
+        good, bad = (800, 200) if name == burning else (2000, 1)
+        series += raw_input_series(service, slo, Traffic.constant(good, bad, 30))
+    return {"interval": "1m", "input_series": series, "promql_expr_test": [{
+        "expr": 'count by (severity) (ALERTS{alertname="JourneyBudgetBurn",alertstate="firing",journey="checkout"})',
+        "eval_time": "25m",
+        # Only the pages: the ticket pairs' long windows (1d, 3d) count the time before the
+        # recordings began, 25 minutes ago, as good.
+        "exp_samples": [] if burning is None else [{"labels": '{severity="page"}', "value": 2}],
+    }]}
+
+
+@pytest.mark.parametrize("burning", [None, "cart", "payments"])
+def test_from_raw_counters_through_the_steps_rules_the_journey_pages_only_when_a_step_burns(shop, promtool, tmp_path, burning):
+    rule_files = [str(shop / name / "ops" / "prometheus" / f"{name}.rules.yml") for name in STEPS]
+    rule_files.append(str(shop / "ops" / "journeys" / "checkout.rules.yml"))
+    document = {"rule_files": rule_files, "evaluation_interval": "1m", "tests": [chain_test(shop, burning)]}
+    path = tmp_path / "chain.test.yml"
+    path.write_text(json.dumps(document))
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # --- validation ------------------------------------------------------------------------------------------
 
 
@@ -244,11 +277,16 @@ def test_a_removed_journey_takes_its_files_with_it(tmp_path):
 # --- routing, OpenSLO, dashboard ------------------------------------------------------------------------
 
 
-def test_the_journey_team_gets_a_route_even_without_a_service(tmp_path):
+def test_the_journey_team_gets_a_route_even_without_a_service(tmp_path, amtool):
     root = copy_of_shop(tmp_path)
     edit_journey(root, "team: storefront", "team: growth\n  oncall: {pagerduty_service_id: PGROWTH1, slack: '#growth'}")
     assert run_opgen("sync", ".", cwd=root).returncode == 0
-    config = yaml_helpers.load(root / "ops" / "alertmanager" / "routes.yml")
+    routes = root / "ops" / "alertmanager" / "routes.yml"
+    for severity, receiver in (("page", "growth-pager"), ("ticket", "growth-chat")):
+        done = subprocess.run([amtool, "config", "routes", "test", f"--config.file={routes}", "team=growth", f"severity={severity}",
+                               "journey=checkout", "alertname=JourneyBudgetBurn"], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == receiver, done.stdout + done.stderr
+    config = yaml_helpers.load(routes)
     route = next(r for r in config["route"]["routes"] if r["matchers"] == ['team="growth"'])
     page = next(r for r in route["routes"] if r["matchers"] == ['severity="page"'])
     assert page["receiver"] == "growth-pager"
