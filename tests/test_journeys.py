@@ -147,16 +147,31 @@ def chain_test(shop: Path, burning: str | None) -> dict:
         # Only the pages: the ticket pairs' long windows (1d, 3d) count the time before the
         # recordings began, 25 minutes ago, as good.
         "exp_samples": [] if burning is None else [{"labels": '{severity="page"}', "value": 2}],
-    }]}
+    }, {"expr": 'ALERTS{alertname="JourneyStepRulesMissing"}', "eval_time": "25m", "exp_samples": []}]}
 
 
 @pytest.mark.parametrize("burning", [None, "cart", "payments"])
 def test_from_raw_counters_through_the_steps_rules_the_journey_pages_only_when_a_step_burns(shop, promtool, tmp_path, burning):
+    """...and, every step's rules loaded, JourneyStepRulesMissing stays quiet."""
     rule_files = [str(shop / name / "ops" / "prometheus" / f"{name}.rules.yml") for name in STEPS]
     rule_files.append(str(shop / "ops" / "journeys" / "checkout.rules.yml"))
     document = {"rule_files": rule_files, "evaluation_interval": "1m", "tests": [chain_test(shop, burning)]}
     path = tmp_path / "chain.test.yml"
     path.write_text(json.dumps(document))
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_step_whose_rules_are_not_loaded_opens_a_ticket_naming_it(shop, promtool, tmp_path):
+    """Without cart's rules the journey would read cart as error-free: JourneyStepRulesMissing says so."""
+    rule_files = [str(shop / name / "ops" / "prometheus" / f"{name}.rules.yml") for name in STEPS if name != "cart"]
+    rule_files.append(str(shop / "ops" / "journeys" / "checkout.rules.yml"))
+    test = chain_test(shop, None)
+    test["promql_expr_test"] = [{
+        "expr": 'count by (service, slo, severity) (ALERTS{alertname="JourneyStepRulesMissing",alertstate="firing"})',
+        "eval_time": "25m", "exp_samples": [{"labels": '{service="cart",slo="availability",severity="ticket"}', "value": 1}]}]
+    path = tmp_path / "missing.test.yml"
+    path.write_text(json.dumps({"rule_files": rule_files, "evaluation_interval": "1m", "tests": [test]}))
     result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 

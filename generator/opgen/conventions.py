@@ -491,6 +491,7 @@ def maintenance_interval(service: str) -> str:
 LABEL_JOURNEY = "journey"
 JOURNEYS_DIR = "journeys"  # in the fleet folder
 ALERT_JOURNEY_BURN = "JourneyBudgetBurn"
+ALERT_JOURNEY_STEP_MISSING = "JourneyStepRulesMissing"  # a step's rules are not loaded: the journey cannot see it
 JOURNEY_DASHBOARD_UID = "opgen-journeys"
 
 

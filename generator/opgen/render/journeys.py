@@ -81,7 +81,7 @@ def rule_groups(journey: ResolvedJourney) -> list[dict]:
             "labels": labels} for w in raw_windows(window)]
     long = [{"record": c.journey_error_ratio(format_duration(w)), "expr": combined_error_ratio(journey, format_duration(w)),
              "labels": labels} for w in long_windows(window)]
-    alerts = [burn_rate_alert(journey, pair) for pair in window_pairs(window)]
+    alerts = [burn_rate_alert(journey, pair) for pair in window_pairs(window)] + [step_missing_alert(journey)]
     return [
         {"name": f"journey-{name}-recordings", "rules": raw},
         {"name": f"journey-{name}-long-windows", "interval": LONG_WINDOW_INTERVAL, "rules": long},
@@ -150,6 +150,34 @@ def burn_rate_alert(journey: ResolvedJourney, pair: WindowPair) -> dict:
             "labels": burn_rate_labels(journey, pair), "annotations": burn_rate_annotations(journey, pair, BURN_RATE_VALUE)}
 
 
+STEP_MISSING_FOR = "15m"
+
+
+def step_missing_alert(journey: ResolvedJourney) -> dict:
+    """A ticket per step whose SLO's rules this Prometheus does not evaluate (its objective, a
+    constant every evaluation records, is absent): the journey reads such a step as error-free, so
+    it would miss that step's burn. Not about traffic: a step without traffic has its objective."""
+    expr = "\nor\n".join(f"absent({step_series(c.OBJECTIVE, s)})" for s in journey.steps)
+    return {"alert": c.ALERT_JOURNEY_STEP_MISSING, "expr": expr, "for": STEP_MISSING_FOR,
+            "labels": step_missing_labels(journey), "annotations": step_missing_annotations(journey)}
+
+
+def step_missing_labels(journey: ResolvedJourney) -> dict[str, str]:
+    return {c.LABEL_JOURNEY: journey.journey.name, c.LABEL_TEAM: journey.journey.team, c.LABEL_SEVERITY: c.SEVERITY_TICKET}
+
+
+def step_missing_annotations(journey: ResolvedJourney) -> dict[str, str]:
+    j = journey.journey
+    return {
+        "summary": f"A step of the {j.name} journey has no SLO rules here, so the journey cannot see it burn.",
+        "description": (
+            "No rules record the {{ $labels.slo }} SLO of {{ $labels.service }} in this Prometheus: the "
+            f"{j.name} journey counts that step as error-free and would miss its burn. Load that service's "
+            "rules beside the journey's (or fix the step, if the SLO was renamed)."),
+        "runbook_url": c.journey_runbook_url(journey.runbook_base_url, j.name),
+    }
+
+
 # --- promtool tests -----------------------------------------------------------------------------------
 
 SCENARIO_MINUTES = 20  # longer than every `for`
@@ -168,6 +196,9 @@ def rule_tests(journey: ResolvedJourney) -> dict:
         ratios = [Fraction(0)] * len(journey.steps)
         ratios[index] = burning_ratio(journey)
         tests.append(scenario_test(journey, f"only {step.service.name}/{step.slo.name} burns", ratios))
+    last = journey.steps[-1]
+    tests.append(scenario_test(journey, f"the rules of {last.service.name}/{last.slo.name} are not loaded",
+                               [Fraction(0)] * len(journey.steps), missing=(last,)))
     return {"rule_files": [c.journey_rules_path(journey.journey.name).rsplit("/", 1)[-1]],
             "evaluation_interval": "1m", "tests": tests}
 
@@ -193,7 +224,7 @@ def round_to(value: float) -> float:
     return math.floor(value * scale + 0.5) / scale
 
 
-def scenario_test(journey: ResolvedJourney, title: str, ratios: list[Fraction]) -> dict:
+def scenario_test(journey: ResolvedJourney, title: str, ratios: list[Fraction], missing: tuple = ()) -> dict:
     window = journey.journey.window_seconds
     started = -int(window) * 2  # history began two windows before the test: every long window is covered
     series = []
@@ -207,6 +238,8 @@ def scenario_test(journey: ResolvedJourney, title: str, ratios: list[Fraction]) 
                 series.append({"series": step_series(c.sli_errors_rate(pair.long_text), step),
                                "values": f"{bad}x{SCENARIO_MINUTES}"})
         series.append({"series": step_series(c.SLI_HISTORY_START, step), "values": f"{started}x{SCENARIO_MINUTES}"})
+        if step not in missing:
+            series.append({"series": step_series(c.OBJECTIVE, step), "values": f"{format_number(step.slo.objective)}x{SCENARIO_MINUTES}"})
     series = list({s["series"]: s for s in series}.values())  # a window both raw and a pair's long one: once
     value = journey_ratio(ratios)
     burn = value / float(journey.journey.error_budget)
@@ -215,8 +248,13 @@ def scenario_test(journey: ResolvedJourney, title: str, ratios: list[Fraction]) 
         if Fraction(burn) > burn_rate_threshold(pair, window):
             expected.append({"exp_labels": burn_rate_labels(journey, pair),
                              "exp_annotations": burn_rate_annotations(journey, pair, f"{burn:.1f}")})
+    unrecorded = [{"exp_labels": {**step_missing_labels(journey), c.LABEL_SERVICE: s.service.name, c.LABEL_SLO: s.slo.name},
+                   "exp_annotations": {**step_missing_annotations(journey), "description": step_missing_annotations(journey)[
+                       "description"].replace("{{ $labels.slo }}", s.slo.name).replace("{{ $labels.service }}", s.service.name)}}
+                  for s in missing]
     return {"name": f"journey {journey.journey.name}: {title}", "interval": "1m", "input_series": series,
-            "alert_rule_test": [{"eval_time": f"{SCENARIO_MINUTES}m", "alertname": c.ALERT_JOURNEY_BURN, "exp_alerts": expected}],
+            "alert_rule_test": [{"eval_time": f"{SCENARIO_MINUTES}m", "alertname": c.ALERT_JOURNEY_BURN, "exp_alerts": expected},
+                                {"eval_time": f"{SCENARIO_MINUTES}m", "alertname": c.ALERT_JOURNEY_STEP_MISSING, "exp_alerts": unrecorded}],
             "promql_expr_test": [{"expr": journey_series(c.journey_error_ratio("5m"), journey), "eval_time": f"{SCENARIO_MINUTES}m",
                                   "exp_samples": [{"labels": f'{c.journey_error_ratio("5m")}{{{c.LABEL_JOURNEY}="{journey.journey.name}"}}',
                                                    "value": value}]}]}
@@ -251,7 +289,7 @@ def runbook_artifact(journey: ResolvedJourney) -> Artifact:
     text = render_template("runbooks/journey.md.j2", j=j, objective=f"{format_number(j.objective_percent)}%",
                            budget=f"{format_number(j.error_budget * 100)}%", pairs=pairs, steps=steps,
                            ceiling=percent_text(journey.ceiling_percent), dashboard=c.journey_dashboard_path(),
-                           step_query=md_fenced(f"sort_desc({ratios})", "promql"))
+                           step_query=md_fenced(f"sort_desc({ratios})", "promql"), step_missing_for=STEP_MISSING_FOR)
     return Artifact(c.journey_runbook_path(j.name), text)
 
 
