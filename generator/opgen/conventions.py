@@ -490,3 +490,48 @@ def chat_receiver(team: str, channel: str | None = None) -> str:
 def maintenance_interval(service: str) -> str:
     """The Alertmanager time interval holding `service`'s planned maintenance windows."""
     return f"{service}{MAINTENANCE_INTERVAL_SUFFIX}"
+
+
+# --- journeys (fleet documents of kind Journey: opgen/journeys.py) ---------------------------
+
+LABEL_JOURNEY = "journey"
+JOURNEYS_DIR = "journeys"  # in the fleet folder
+ALERT_JOURNEY_BURN = "JourneyBudgetBurn"
+ALERT_JOURNEY_STEP_MISSING = "JourneyStepRulesMissing"  # a step's rules are not loaded: the journey cannot see it
+JOURNEY_DASHBOARD_UID = "opgen-journeys"
+
+
+def journey_error_ratio(window: str) -> str:
+    """A journey's share of failed requests over `window`, e.g. journey:sli_error:ratio_rate5m."""
+    return f"journey:sli_error:ratio_rate{window}"
+
+
+def journey_rules_path(journey: str) -> str:
+    return f"{JOURNEYS_DIR}/{journey}.rules.yml"
+
+
+def journey_rules_test_path(journey: str) -> str:
+    return f"{JOURNEYS_DIR}/{journey}.rules.test.yml"
+
+
+def journey_openslo_path(journey: str) -> str:
+    return f"{JOURNEYS_DIR}/{journey}.openslo.yaml"
+
+
+def journey_runbook_path(journey: str) -> str:
+    """Beside the services' runbook folders, where runbook_base_url leads; no service's alert page
+    can be there (alert names are CamelCase, journey names lower case)."""
+    return f"{RUNBOOKS_DIR}/{JOURNEYS_DIR}/{journey}.md"
+
+
+def journey_dashboard_path() -> str:
+    return f"{JOURNEYS_DIR}/dashboard.json"
+
+
+def journey_runbook_url(base_url: str | None, journey: str) -> str:
+    """The journey's runbook page: `base_url` is where the fleet folder's runbooks/ is browsable
+    (opgen-settings.yaml); without it, the page's path from the folder that holds the fleet folder."""
+    path = journey_runbook_path(journey)
+    if base_url:
+        return f"{base_url.rstrip('/')}/{path.removeprefix(RUNBOOKS_DIR + '/')}"
+    return f"{OPS_DIR}/{path}"

@@ -18,8 +18,11 @@ END = "<!-- END generated field reference -->"
 
 
 def field_reference() -> str:
+    from opgen.descriptor.journey import JOURNEY
+
     sections: list[str] = []
     _object_section("(top level)", DESCRIPTOR, sections)
+    _object_section("journey", JOURNEY, sections)  # a `kind: Journey` document (docs/fleet.md, "Journey SLOs")
     return "\n".join(sections)
 
 

@@ -44,14 +44,16 @@ FIX_UNROUTED = ("give the team a pager: metadata.oncall.pagerduty_service_id in 
                 "(or metadata.oncall.slack for a channel), then run `opgen sync` on the fleet")
 
 
-def render(fleet: Fleet, header: str) -> Artifact:
-    return Artifact(c.ALERTMANAGER_CONFIG_PATH, dump_yaml(config(fleet), header))
+def render(fleet: Fleet, header: str, journeys: tuple = ()) -> Artifact:
+    return Artifact(c.ALERTMANAGER_CONFIG_PATH, dump_yaml(config(fleet, journeys), header))
 
 
-def config(fleet: Fleet) -> dict:
+def config(fleet: Fleet, journeys: tuple = ()) -> dict:
+    """`journeys` (opgen/journeys.py ResolvedJourney): their alerts carry their team, which gets a
+    route even when no service of the fleet is that team's (then the journey's on-call is the team's)."""
     receivers = [_default_receiver(), _unrouted_pages_receiver()]
     routes = []
-    for team, services in teams(fleet).items():
+    for team, services in teams(fleet, journeys).items():
         team_receivers, route = _team(team, services)
         receivers += team_receivers
         routes.append(route)
@@ -66,7 +68,7 @@ def config(fleet: Fleet) -> dict:
             "routes": routes,
         },
         "receivers": receivers,
-        "inhibit_rules": inhibit_rules(fleet),
+        "inhibit_rules": inhibit_rules(fleet) + journey_inhibit_rules(journeys),
     }
     intervals = [{"name": c.maintenance_interval(s.name), "time_intervals": time_intervals(s.maintenance)}
                  for s in fleet.services.values() if s.maintenance]
@@ -104,12 +106,29 @@ def _on_date(day: datetime.date) -> dict:
     return {"days_of_month": [str(day.day)], "months": [MONTHS[day.month - 1]], "years": [str(day.year)]}
 
 
-def teams(fleet: Fleet) -> dict[str, list[ServiceFacts]]:
-    """Each team's services, teams sorted by name."""
+def teams(fleet: Fleet, journeys: tuple = ()) -> dict[str, list[ServiceFacts]]:
+    """Each team's services, teams sorted by name; a journey's team that owns no service of the
+    fleet has the journey in their place (its on-call data)."""
     by_team: dict[str, list[ServiceFacts]] = {}
     for service in fleet.services.values():
         by_team.setdefault(service.team, []).append(service)
+    for resolved in journeys:
+        j = resolved.journey
+        if j.team not in by_team or all(s.name.startswith(JOURNEY_PREFIX) for s in by_team[j.team]):
+            by_team.setdefault(j.team, []).append(ServiceFacts(JOURNEY_PREFIX + j.name, j.team, 1, j.slack, j.pagerduty_service_id, (), ()))
     return dict(sorted(by_team.items()))
+
+
+JOURNEY_PREFIX = "journey "  # a journey standing for its team in `teams`: never a service name (no spaces)
+
+
+def journey_inhibit_rules(journeys: tuple) -> list[dict]:
+    """A journey's burn page holds back its burn tickets, as a service's SLO page does its tickets."""
+    if not journeys:
+        return []
+    return [{"source_matchers": [_matcher(c.LABEL_SEVERITY, c.SEVERITY_PAGE), _matcher("alertname", c.ALERT_JOURNEY_BURN)],
+             "target_matchers": [_matcher(c.LABEL_SEVERITY, c.SEVERITY_TICKET), _matcher("alertname", c.ALERT_JOURNEY_BURN)],
+             "equal": [c.LABEL_JOURNEY]}]
 
 
 def _matcher(label: str, value: str) -> str:
@@ -192,6 +211,20 @@ def unpaged(fleet: Fleet) -> dict[str, str]:
         where = (f"the Slack channel {chat} of team {team}" if chat
                  else f"{c.UNROUTED_PAGES_RECEIVER} ({c.DEFAULT_ALERT_CHANNEL})")
         result.update({s.name: where for s in services if s.pages})
+    return result
+
+
+def unpaged_journeys(fleet: Fleet, journeys: tuple) -> dict[str, str]:
+    """The journeys whose pages reach no pager (their team's route has none), with where they go instead."""
+    result = {}
+    by_team = teams(fleet, journeys)
+    for resolved in journeys:
+        services = by_team[resolved.journey.team]
+        if _by_key(services, lambda s: s.pagerduty_service_id)[0]:
+            continue
+        chat, _ = _by_key(services, lambda s: s.slack)
+        result[resolved.journey.name] = (f"the Slack channel {chat} of team {resolved.journey.team}" if chat
+                                         else f"{c.UNROUTED_PAGES_RECEIVER} ({c.DEFAULT_ALERT_CHANNEL})")
     return result
 
 

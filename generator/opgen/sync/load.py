@@ -20,11 +20,13 @@ from pathlib import Path
 
 from opgen import conventions as c
 from opgen.descriptor.blueprints import Blueprints, builtin_blueprint_dir
+from opgen.descriptor.journey import Journey, is_journey, parse_journey
 from opgen.descriptor.load import load_validated
 from opgen.descriptor.model import Service
 from opgen.descriptor.source import read_source_bytes
 from opgen.errors import DescriptorError, FileError, Position, Problem
 from opgen.fleet import Fleet, ServiceFacts, build_fleet, ceiling_warnings, facts_of
+from opgen.journeys import ResolvedJourney, resolve
 from opgen.paths import display_path
 from opgen.rule_budget import ServiceBudget
 from opgen.sync import parallel
@@ -56,6 +58,8 @@ class Loaded:
     graph_warnings: tuple[Problem, ...] = ()  # about its edges in this sync's fleet (unknown targets, cycles)
     source: str = ""  # its text, for the record (sync/base.py renders what opgen wrote again from it)
     rule_budget: ServiceBudget | None = None  # its rules against a ruler's limits, when a limit applies (cli.py)
+    journeys: tuple[ResolvedJourney, ...] = ()  # the sync's journeys (the same on every service of a sync), by name
+    journey_warnings: tuple[Problem, ...] = ()  # about those journeys (the same on every service of a sync)
 
     @property
     def name(self) -> str:
@@ -106,7 +110,16 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     records = _Records(reuse)
     loaded: list[Loaded | None] = []
     to_parse: list[tuple[int, DescriptorFile]] = []
+    journeys: list[Journey] = []
     for descriptor in descriptors:
+        try:
+            journey = read_journey(descriptor)
+        except DescriptorError as exc:
+            problems += exc.problems
+            continue
+        if journey is not None:
+            journeys.append(journey)
+            continue
         try:
             file = read_descriptor(descriptor, *place(descriptor, out, real_folder), rules_format, blueprints, blueprint_dirs)
         except DescriptorError as exc:
@@ -125,9 +138,58 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     problems += refuse_duplicate_names(found)
     fleet_dir, problem = fleet_folder_of(paths, out, found)
     problems += [problem] if problem else []
+    resolved, journey_warnings = [], []
+    if journeys and not problems:
+        base_url = blueprints.runbook_base_url(fleet_dir.parent, fleet_dir)
+        found, resolved, journey_problems, journey_warnings = resolve_journeys(journeys, found, blueprints, base_url)
+        problems += journey_problems
     if problems:
         raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
-    return with_graph_warnings(found, fleet_dir)
+    found = with_graph_warnings(found, fleet_dir)
+    if resolved:
+        from opgen.render.alertmanager_routes import unpaged_journeys
+
+        unpaged = unpaged_journeys(fleet_of(found), tuple(resolved))
+        for journey in resolved:
+            where = unpaged.get(journey.journey.name)
+            if where:
+                journey_warnings.append(Problem(journey.journey.name_position, (
+                    f"the pages of journey {journey.journey.name!r} go to {where}, where nobody is paged; give team "
+                    f"{journey.journey.team} a pager: metadata.oncall.pagerduty_service_id in the journey or in the team's "
+                    "services' descriptors, then run `opgen sync` on the fleet")))
+    return [replace(i, journeys=tuple(resolved), journey_warnings=tuple(journey_warnings)) for i in found]
+
+
+def read_journey(descriptor: Path) -> Journey | None:
+    """The journey a `*.opgen.yaml` file holds (`kind: Journey`), parsed with positions; None for a service descriptor."""
+    if not descriptor.name.endswith(c.DESCRIPTOR_SUFFIX):
+        return None
+    shown = display_path(descriptor)
+    raw = read_source_bytes(descriptor, shown)
+    return parse_journey(raw, shown) if is_journey(raw) else None
+
+
+def resolve_journeys(journeys: list[Journey], found: list[Loaded], blueprints: Blueprints, runbook_base_url: str | None):
+    """(the services, those a journey names now parsed; the journeys resolved, sorted by name;
+    their errors; their warnings). A journey reads its steps' SLOs, so a step's service that came
+    from its manifest record is parsed after all."""
+    named = {step.service for journey in journeys for step in journey.steps}
+    found = [i.with_service(blueprints) if i.name in named else i for i in found]
+    services = {i.name: i.service for i in found if i.service is not None}
+    resolved, problems, warnings = [], [], []
+    seen: dict[str, Journey] = {}
+    for journey in sorted(journeys, key=lambda j: (j.name, j.file)):
+        if journey.name in seen:
+            problems.append(Problem(journey.name_position, (
+                f"journey {journey.name!r} is also described at {seen[journey.name].name_position}; one document per journey")))
+            continue
+        seen[journey.name] = journey
+        result, errors, warned = resolve(journey, services)
+        problems += errors
+        warnings += warned
+        if result is not None:
+            resolved.append(replace(result, runbook_base_url=runbook_base_url))
+    return found, resolved, problems, warnings
 
 
 class _Records:
