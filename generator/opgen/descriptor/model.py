@@ -61,6 +61,7 @@ class SLO:
     pages: bool = True  # whether a fast burn pages; False: every burn alert is a ticket
     min_bad_events: int | None = None  # alerting.min_bad_events; None: derived (alerts.page_min_bad_events)
     previous_names: tuple[str, ...] = ()  # older names whose recorded history still counts
+    maintenance_excluded: bool = False  # whether the SLI leaves the service's maintenance windows out
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -297,4 +298,5 @@ def _slo(raw: dict[str, Any], interfaces: tuple[Interface, ...], tier: int) -> S
         pages=alerting.get("page", pages_by_default(kind, tier)),
         min_bad_events=alerting.get("min_bad_events"),
         previous_names=tuple(raw["previous_names"]),
+        maintenance_excluded=raw["maintenance"] == "excluded",
     )

@@ -224,6 +224,10 @@ SLO = Object(
               "Names this SLO had before a rename: their recorded history still counts in its long windows and "
               "budget. Keep an old name for one SLO window after the rename.", default=[], example=["success"]),
         Field("alerting", SLO_ALERTING, "Who is woken, and on how much evidence."),
+        Field("maintenance", Choice(("counts", "excluded")),
+              "What spec.maintenance's windows do to this SLO: `counts` (users still suffer them, so they spend the "
+              "budget) or `excluded` (the SLI leaves those minutes out, and 5 more: docs/fleet.md, \"Planned maintenance\").",
+              default="counts", example="excluded"),
     ),
 )
 
@@ -328,7 +332,8 @@ MAINTENANCE = Object(
               example=[{"date": "2026-12-24", "start": "22:00", "end": "02:00"}]),
     ),
     doc="Planned maintenance: Alertmanager mutes the service's own pages and tickets during these windows "
-        "(never its dependents'). The minutes still count against the error budget.",
+        "(never its dependents'). The minutes count against each SLO's error budget unless the SLO says "
+        "`maintenance: excluded`.",
 )
 
 SPEC = Object(

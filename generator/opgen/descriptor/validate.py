@@ -81,6 +81,12 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
     _check_error_budget_policy(spec, ctx)
     _check_maintenance(spec.get("maintenance"), ctx)
+    has_windows = bool(spec.get("maintenance") and (spec["maintenance"]["weekly"] or spec["maintenance"]["dates"]))
+    for index, slo in enumerate(spec["slos"]):
+        if slo.get("maintenance") == "excluded" and not has_windows:
+            ctx.error(("spec", "slos", index, "maintenance"),
+                      "maintenance: excluded, but spec.maintenance declares no window to exclude; declare the windows "
+                      "(spec.maintenance.weekly or dates) or drop this line")
 
 
 def _check_error_budget_policy(spec: dict[str, Any], ctx: Context) -> None:

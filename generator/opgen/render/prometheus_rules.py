@@ -33,6 +33,7 @@ from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
+from opgen.slo.maintenance_mask import in_maintenance, local_week_minute
 from opgen.slo.numbers import format_number
 from opgen.slo.sli import bad_events_in_window, le_matcher, sli_queries
 from opgen.slo.windows import (
@@ -161,16 +162,44 @@ def recording_rules(service: Service, slo: SLO) -> list[dict]:
     """For the 5m window and every raw window: events per second, bad events per second (reading
     the recorded events, not the total metric again), and their ratio."""
     labels = recording_labels(service, slo)
-    rules = []
+    rules = maintenance_rules(service, slo)
     for window in raw_windows(slo.window_seconds):
         text = format_duration(window)
         requests, errors = slo_series(c.sli_requests_rate(text), service, slo), slo_series(c.sli_errors_rate(text), service, slo)
         queries = sli_queries(service, slo, text, recorded_total=f"sum({requests})")
+        total, bad = queries.total, queries.errors
+        if rules and window == SHORT_WINDOW:  # what the long windows and the budget sum pauses in maintenance
+            total, bad = (f"(\n{indent(query)}\n)\nunless on()\n{maintenance_on(service, slo)}" for query in (total, bad))
         rules += [
-            {"record": c.sli_requests_rate(text), "expr": queries.total, "labels": labels},
-            {"record": c.sli_errors_rate(text), "expr": queries.errors, "labels": labels},
+            {"record": c.sli_requests_rate(text), "expr": total, "labels": labels},
+            {"record": c.sli_errors_rate(text), "expr": bad, "labels": labels},
             {"record": c.sli_error_ratio(text), "expr": ratio(errors, requests), "labels": labels},
         ]
+    return rules
+
+
+def indent(query: str) -> str:
+    return "\n".join(f"  {line}" for line in query.splitlines())
+
+
+def maintenance_on(service: Service, slo: SLO) -> str:
+    """The series that is 1 while the SLO's maintenance mask is on (maintenance_rules)."""
+    return slo_series(c.MAINTENANCE_ACTIVE, service, slo)
+
+
+def maintenance_rules(service: Service, slo: SLO) -> list[dict]:
+    """For an SLO that leaves maintenance out: the local minute of the week (if a window is weekly)
+    and whether a window is on, first in its recordings group, so the 5m recordings after them
+    read this evaluation's mask (slo/maintenance_mask.py). None otherwise."""
+    if not slo.maintenance_excluded or service.maintenance is None:
+        return []
+    labels = recording_labels(service, slo)
+    rules = []
+    if any(window.days for window in service.maintenance.windows):
+        rules.append({"record": c.MAINTENANCE_WEEK_MINUTE, "expr": local_week_minute(service.maintenance.time_zone),
+                      "labels": labels})
+    week_minute = slo_series(c.MAINTENANCE_WEEK_MINUTE, service, slo)
+    rules.append({"record": c.MAINTENANCE_ACTIVE, "expr": in_maintenance(service.maintenance, week_minute), "labels": labels})
     return rules
 
 
@@ -381,6 +410,8 @@ def health_alerts(service: Service) -> list[dict]:
             bucket = promql.selector(metric.bucket, service.selector, le_matcher(slo.sli.threshold_seconds))
             bucket_missing = f"count(\n  {count}\n  unless ignoring(le)\n  {bucket}\n)"
         explained = f"\nunless on()\n{bucket_missing}" if bucket_missing else ""  # one cause, one alert
+        if maintenance_rules(service, slo):  # the 5m recordings pause in maintenance: not a fault
+            explained += f"\nunless on()\n{maintenance_on(service, slo)}"
         for cause, link in ((NO_DATA_SLI_VANISHED, "and on()"), (NO_DATA_SLI_MISSING, "unless on()")):
             rules.append({
                 "alert": c.ALERT_NO_DATA,

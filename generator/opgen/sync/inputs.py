@@ -37,6 +37,7 @@ def fingerprint_of(package: Path, templates: Path, blueprints: Path) -> str:
     digest = hashlib.sha256(f"opgen {__version__}; python {sys.version_info[:2]}".encode())
     for module, distribution in (("jinja2", "jinja2"), ("ruamel.yaml", "ruamel.yaml")):
         digest.update(f"; {distribution} {_installed_version(module, distribution)}".encode())
+    digest.update(f"; tz {_time_zone_database()}".encode())  # maintenance masks hold the zones' offsets
     for name, root in (("code", package), ("templates", templates), ("blueprints", blueprints)):
         for path in sorted(root.rglob("*")):
             relative = path.relative_to(root)
@@ -45,6 +46,20 @@ def fingerprint_of(package: Path, templates: Path, blueprints: Path) -> str:
                 continue
             digest.update(f"\0{name}/{relative.as_posix()}\0".encode() + path.read_bytes())
     return digest.hexdigest()
+
+
+def _time_zone_database() -> str:
+    """The version line of the IANA database zoneinfo reads: the system's first, then the tzdata
+    package's (whose data files are not read here: its version names them)."""
+    import zoneinfo
+
+    for folder in zoneinfo.TZPATH:
+        try:
+            with open(Path(folder) / "tzdata.zi", encoding="utf-8") as data:
+                return data.readline().strip()
+        except OSError:
+            continue
+    return f"tzdata {_installed_version('tzdata', 'tzdata')}"
 
 
 def _installed_version(module: str, distribution: str) -> str:
