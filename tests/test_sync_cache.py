@@ -18,6 +18,7 @@ from opgen import conventions as c
 from opgen.cli import main
 
 SHOP = Path(__file__).parent / "fleets" / "shop"
+JOURNEY_STEPS = {"web-frontend", "cart", "checkout", "payments"}  # journeys/checkout.opgen.yaml
 
 
 class Counting:
@@ -105,6 +106,26 @@ def test_one_changed_description_parses_and_renders_that_service_alone(shop, mon
     assert tree(shop) == from_scratch(shop, tmp_path)
 
 
+def test_a_changed_journey_parses_its_steps_and_renders_no_service(shop, monkeypatch, tmp_path):
+    """The journey's files read its steps' SLOs: its steps are parsed, nothing else, and no service's
+    files are rendered; the result is what a sync from scratch writes."""
+    counting = Counting(monkeypatch)
+    assert sync(shop)[0] == 0
+    counting.reset()
+    edit(shop / "journeys" / "checkout.opgen.yaml", "objective: 99.5", "objective: 99.4")
+    code, output = sync(shop, "--check")
+    assert code == 1 and "journeys/checkout.rules.yml" in output, output
+    assert (sorted(counting.parsed), counting.rendered) == (sorted(JOURNEY_STEPS), [])
+    counting.reset()
+    code, output = sync(shop)
+    assert code == 0, output
+    assert (sorted(counting.parsed), counting.rendered) == (sorted(JOURNEY_STEPS), [])
+    assert tree(shop) == from_scratch(shop, tmp_path)
+    counting.reset()
+    code, again = sync(shop, "--check")
+    assert (code, counting.parsed, counting.rendered) == (0, [], []), again
+
+
 def test_a_new_critical_dependency_renders_the_services_whose_blast_radius_it_changes(shop, monkeypatch, tmp_path):
     counting = Counting(monkeypatch)
     assert sync(shop)[0] == 0
@@ -115,7 +136,9 @@ def test_a_new_critical_dependency_renders_the_services_whose_blast_radius_it_ch
     assert code == 0, output
     # Rendered: sitemap-builder, and those it now depends on, directly or not (their blast radius grew).
     assert {"sitemap-builder", "reviews"} <= set(counting.rendered) < set(os.listdir(SHOP))
-    assert sorted(counting.parsed) == sorted(counting.rendered)
+    # Parsed: those, and the steps of the checkout journey, since the fleet files (whose routes read
+    # the new edge) are rendered again with the journey's, which read the steps' SLOs.
+    assert sorted(counting.parsed) == sorted(set(counting.rendered) | JOURNEY_STEPS)
     assert tree(shop) == from_scratch(shop, tmp_path)
 
 

@@ -29,7 +29,7 @@ def _print_warnings(loaded, as_errors: bool = False) -> int:
                 warning = naming_the_descriptor(warning, item.name_position.file)
             click.echo(f"{warning.position}: {'error' if as_errors else 'warning'}: {warning.message}", err=True)
             count += 1
-    for warning in loaded[0].journey_warnings if loaded else ():  # the same on every service: once
+    for warning in loaded[0].journeys.warnings if loaded and loaded[0].journeys else ():  # the same on every service: once
         click.echo(f"{warning.position}: {'error' if as_errors else 'warning'}: {warning.message}", err=True)
         count += 1
     return count
@@ -172,7 +172,7 @@ def validate(paths: tuple[Path, ...], strict: bool, blueprint_dirs: tuple[Path, 
         sys.exit(EXIT_BAD_INPUT)
     for item in loaded:
         click.echo(f"ok: {item.descriptor} ({item.service.name}, {len(item.service.slos)} SLOs)")
-    for journey in loaded[0].journeys if loaded else ():
+    for journey in loaded[0].journeys.resolved() if loaded and loaded[0].journeys else ():
         click.echo(f"ok: {journey.journey.file} (journey {journey.journey.name}, {len(journey.steps)} steps)")
 
 

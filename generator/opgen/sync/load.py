@@ -15,6 +15,7 @@ Every problem of every descriptor is collected into one DescriptorError.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from opgen.paths import display_path
 from opgen.rule_budget import ServiceBudget
 from opgen.sync import parallel
 from opgen.sync.discover import find_descriptors
-from opgen.sync.inputs import inputs_key
+from opgen.sync.inputs import fleet_key, inputs_key
 from opgen.sync.manifest import Record, read_manifest
 
 
@@ -58,8 +59,7 @@ class Loaded:
     graph_warnings: tuple[Problem, ...] = ()  # about its edges in this sync's fleet (unknown targets, cycles)
     source: str = ""  # its text, for the record (sync/base.py renders what opgen wrote again from it)
     rule_budget: ServiceBudget | None = None  # its rules against a ruler's limits, when a limit applies (cli.py)
-    journeys: tuple[ResolvedJourney, ...] = ()  # the sync's journeys (the same on every service of a sync), by name
-    journey_warnings: tuple[Problem, ...] = ()  # about those journeys (the same on every service of a sync)
+    journeys: SyncJourneys | None = None  # the sync's journeys (the same on every service of a sync)
 
     @property
     def name(self) -> str:
@@ -76,6 +76,34 @@ class Loaded:
             return self
         result = load_validated(self.descriptor, self.shown, self.blueprint_dirs, blueprints, out_dir=self.out_dir)
         return replace(self, service=result.service)
+
+
+@dataclass(eq=False)
+class SyncJourneys:
+    """The journeys of a sync (`kind: Journey` documents). A journey reads its steps' SLOs, so
+    resolving it parses the steps' services; when the journeys, the steps' inputs and the fleet's
+    facts hash as the fleet's manifest record says (`key`), the record's warnings stand and the
+    steps are parsed only if the fleet files must be rendered after all (`resolved`)."""
+
+    documents: tuple[Journey, ...]  # by name
+    key: str
+    warnings: tuple[Problem, ...]
+    runbook_base_url: str | None
+    resolve: Callable[[], tuple[ResolvedJourney, ...]]
+    _resolved: tuple[ResolvedJourney, ...] | None = None
+
+    def __getstate__(self) -> dict:  # for worker processes, which render services, never journeys
+        return {**self.__dict__, "resolve": None}
+
+    def resolved(self) -> tuple[ResolvedJourney, ...]:
+        if self._resolved is None:
+            self._resolved = self.resolve()
+        return self._resolved
+
+    def recorded_warnings(self) -> tuple[tuple[str, int, int, str], ...]:
+        """The warnings for the record: each by its journey's name, so a clone elsewhere finds its file."""
+        by_file = {d.file: d.name for d in self.documents}
+        return tuple((by_file.get(w.position.file, ""), w.position.line, w.position.column, w.message) for w in self.warnings)
 
 
 @dataclass(frozen=True)
@@ -138,26 +166,60 @@ def load_services(paths: list[Path], out: Path | None = None, blueprint_dirs: tu
     problems += refuse_duplicate_names(found)
     fleet_dir, problem = fleet_folder_of(paths, out, found)
     problems += [problem] if problem else []
-    resolved, journey_warnings = [], []
+    synced_journeys = None
     if journeys and not problems:
-        base_url = blueprints.runbook_base_url(fleet_dir.parent, fleet_dir)
-        found, resolved, journey_problems, journey_warnings = resolve_journeys(journeys, found, blueprints, base_url)
+        found, synced_journeys, journey_problems = load_journeys(journeys, found, blueprints, fleet_dir, reuse)
         problems += journey_problems
     if problems:
         raise DescriptorError(sorted(set(problems)))  # a bad settings file or --blueprints folder is one problem, not one per descriptor
     found = with_graph_warnings(found, fleet_dir)
-    if resolved:
-        from opgen.render.alertmanager_routes import unpaged_journeys
+    return [replace(i, journeys=synced_journeys) for i in found] if synced_journeys else found
 
-        unpaged = unpaged_journeys(fleet_of(found), tuple(resolved))
-        for journey in resolved:
-            where = unpaged.get(journey.journey.name)
-            if where:
-                journey_warnings.append(Problem(journey.journey.name_position, (
-                    f"the pages of journey {journey.journey.name!r} go to {where}, where nobody is paged; give team "
-                    f"{journey.journey.team} a pager: metadata.oncall.pagerduty_service_id in the journey or in the team's "
-                    "services' descriptors, then run `opgen sync` on the fleet")))
-    return [replace(i, journeys=tuple(resolved), journey_warnings=tuple(journey_warnings)) for i in found]
+
+def load_journeys(journeys: list[Journey], found: list[Loaded], blueprints: Blueprints, fleet_dir: Path,
+                  reuse: bool) -> tuple[list[Loaded], SyncJourneys | None, list[Problem]]:
+    """(the services, the steps' parsed if the journeys were resolved now; the sync's journeys; their
+    errors). As recorded (SyncJourneys), the journeys are resolved only when the fleet files are rendered."""
+    base_url = blueprints.runbook_base_url(fleet_dir.parent, fleet_dir)
+    documents = tuple(sorted(journeys, key=lambda j: (j.name, j.file)))
+    steps = {step.service for journey in journeys for step in journey.steps}
+    key = fleet_key([[[j.name, j.source] for j in documents], base_url,
+                     sorted([i.name, i.inputs] for i in found if i.name in steps),
+                     sorted([i.name, i.facts.team, i.facts.slack, i.facts.pagerduty_service_id] for i in found)])  # whom they page
+    record = _fleet_record(fleet_dir) if reuse else None
+    if record is not None and record.journeys == key:
+        by_name = {j.name: j for j in documents}
+        warnings = tuple(Problem(Position(by_name[name].file, line, column), message)
+                         for name, line, column, message in record.warnings if name in by_name)
+
+        def resolve_later() -> tuple[ResolvedJourney, ...]:
+            _, resolved, _, _ = resolve_journeys(journeys, found, blueprints, base_url)
+            return tuple(resolved)
+
+        return found, SyncJourneys(documents, key, warnings, base_url, resolve_later), []
+    found, resolved, problems, warnings = resolve_journeys(journeys, found, blueprints, base_url)
+    if problems:
+        return found, None, problems
+    from opgen.render.alertmanager_routes import unpaged_journeys
+
+    unpaged = unpaged_journeys(fleet_of(found), tuple(resolved))
+    for journey in resolved:
+        where = unpaged.get(journey.journey.name)
+        if where:
+            warnings.append(Problem(journey.journey.name_position, (
+                f"the pages of journey {journey.journey.name!r} go to {where}, where nobody is paged; give team "
+                f"{journey.journey.team} a pager: metadata.oncall.pagerduty_service_id in the journey or in the team's "
+                "services' descriptors, then run `opgen sync` on the fleet")))
+    resolved = tuple(resolved)
+    return found, SyncJourneys(documents, key, tuple(warnings), base_url, lambda: resolved, resolved), []
+
+
+def _fleet_record(fleet_dir: Path) -> Record | None:
+    """The fleet files' record in the fleet folder's manifest (None if there is none, or it cannot be read)."""
+    try:
+        return read_manifest(fleet_dir).services.get(c.FLEET_OWNER)
+    except FileError:
+        return None
 
 
 def read_journey(descriptor: Path) -> Journey | None:

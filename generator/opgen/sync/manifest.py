@@ -62,12 +62,16 @@ class Record:
     name_line: tuple[int, int] = (1, 1)  # where metadata.name is written in the descriptor
     source: str = ""  # the descriptor's text as synced: to render what opgen wrote again (sync/base.py)
     rule_budget: dict = field(default_factory=dict)  # rule_budget.ServiceBudget.to_json(), when a ruler limit asked for it
+    # The fleet files' record only: the key of the journeys resolved (sync.load.SyncJourneys), whose
+    # warnings are then `warnings`, each with its journey's name in place of a file.
+    journeys: str = ""
 
     def to_json(self) -> dict:
         found = {"descriptor": self.descriptor, "inputs": self.inputs, "neighbourhood": self.neighbourhood,
                  "fleet": self.fleet, "blueprint": self.blueprint, "facts": self.facts, "warnings": [list(w) for w in self.warnings],
                  "name_line": list(self.name_line), "source": self.source}
-        return {**found, "rule_budget": self.rule_budget} if self.rule_budget else found
+        found |= {"rule_budget": self.rule_budget} if self.rule_budget else {}
+        return found | ({"journeys": self.journeys} if self.journeys else {})
 
     @classmethod
     def from_json(cls, data: dict) -> Record:
@@ -75,7 +79,7 @@ class Record:
                    None if data["blueprint"] is None else str(data["blueprint"]), dict(data["facts"]),
                    tuple((str(f), int(line), int(col), str(m)) for f, line, col, m in data["warnings"]),
                    (int(data["name_line"][0]), int(data["name_line"][1])), str(data.get("source", "")),
-                   dict(data.get("rule_budget", {})))
+                   dict(data.get("rule_budget", {})), str(data.get("journeys", "")))
 
 
 @dataclass
