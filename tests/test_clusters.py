@@ -21,6 +21,7 @@ from opgen.render.yaml_output import dump_yaml
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "checkout"
 CLUSTERS = "clusters: {label: cluster}\n"
+FLEETS = Path(__file__).parent / "fleets"
 
 
 def checkout(tmp_path: Path, settings: str | None, *options: str) -> Path:
@@ -254,3 +255,56 @@ def test_every_test_descriptor_in_clusters_passes_its_generated_tests(tmp_path, 
     for test in tests:
         done = subprocess.run([promtool, "test", "rules", test.name], cwd=test.parent, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{test}\n{done.stdout}{done.stderr}"
+
+
+JOURNEY_STEPS = ("web-frontend", "cart", "checkout", "payments")  # tests/fleets/shop/journeys/checkout.opgen.yaml
+
+
+def journey_test(ops: Path, promtool: str, failing: float) -> subprocess.CompletedProcess:
+    """promtool over the steps' global files and the journey's: clusters A and B ship every step's
+    recordings at 100 events per second, and in A payments fails `failing` of them."""
+    minutes = 30
+    series = []
+    for service in JOURNEY_STEPS:
+        for cluster in ("A", "B"):
+            ratio = failing if (service, cluster) == ("payments", "A") else 0
+            for window in ("5m", "30m", "1h", "2h", "6h"):
+                labels = f'{{service="{service}",slo="availability",cluster="{cluster}"}}'
+                for metric, value in ((f"slo:sli_requests:rate{window}", 100), (f"slo:sli_errors:rate{window}", 100 * ratio),
+                                      (f"slo:sli_error:ratio_rate{window}", ratio)):
+                    series.append({"series": metric + labels, "values": f"{value}x{minutes}"})
+        series.append({"series": c.SLI_HISTORY_START + f'{{service="{service}",slo="availability"}}', "values": f"-2592000x{minutes}"})
+    files = [str(ops / service / "ops" / c.rules_path(service, "global")) for service in JOURNEY_STEPS]
+    test = {
+        "rule_files": files + [str(ops / "ops" / "journeys" / "checkout.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": [{
+                "expr": 'count by (severity) (ALERTS{alertname=~"JourneyBudgetBurn|JourneyStepRulesMissing",alertstate="firing"})',
+                "eval_time": f"{minutes}m",
+                "exp_samples": [{"labels": '{severity="page"}', "value": 2}, {"labels": '{severity="ticket"}', "value": 2}] if failing else [],
+            }],
+        }],
+    }
+    path = ops / "journey.test.yml"
+    path.write_text(dump_yaml(test))
+    return subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=300)
+
+
+def test_a_journey_in_clusters_loads_on_the_global_ruler_and_burns_when_one_clusters_step_burns(tmp_path, promtool):
+    """payments fails 10% in cluster A only (5% of its events): in the windows under a day, which
+    count a step's worst cluster, the journey burns at 20 times its 0.5% budget and pages on both
+    pairs, and tickets on both; with no failure nothing fires, and every step's objective is there
+    (no JourneyStepRulesMissing)."""
+    root = tmp_path / "shop"
+    shutil.copytree(FLEETS / "shop", root)
+    (root / "opgen-settings.yaml").write_text(CLUSTERS)
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    rules = root / "ops" / "journeys" / "checkout.rules.yml"
+    assert "# Load into the global ruler (Thanos ruler, Mimir), with the steps' global rules" in rules.read_text()
+    for failing in (0.1, 0):
+        done = journey_test(root, promtool, failing)
+        assert done.returncode == 0, done.stdout + done.stderr

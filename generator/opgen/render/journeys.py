@@ -41,7 +41,11 @@ BURN_RATE_VALUE = '{{ $value | printf "%.1f" }}'
 
 
 def header(journey: ResolvedJourney, fleet_header: str) -> str:
-    return fleet_header.replace("Do not edit by hand:", f"Journey {journey.journey.name!r}. Do not edit by hand:", 1)
+    text = fleet_header.replace("Do not edit by hand:", f"Journey {journey.journey.name!r}. Do not edit by hand:", 1)
+    if any(s.service.cluster_label for s in journey.steps):  # the steps' long windows and objectives are the global ruler's
+        text += ("# Load into the global ruler (Thanos ruler, Mimir), with the steps' global rules; a step's window under a\n"
+                 "# day counts its worst cluster (docs/fleet.md, \"Many clusters\").\n")
+    return text
 
 
 def render(journey: ResolvedJourney, fleet_header: str) -> list[Artifact]:
