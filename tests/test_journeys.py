@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
 from conftest import run_opgen
+from opgen.render.yaml_output import dump_yaml
 
 SHOP = Path(__file__).parent / "fleets" / "shop"
 JOURNEY = Path("journeys") / "checkout.opgen.yaml"
@@ -361,3 +362,52 @@ def test_the_runbook_url_follows_the_settings_runbook_base_url(tmp_path):
     rules = yaml_helpers.load(root / "ops" / "journeys" / "checkout.rules.yml")
     urls = {r["annotations"]["runbook_url"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     assert urls == {"https://git.example.com/shop/tree/main/ops/runbooks/journeys/checkout.md"}
+
+
+def mimir_shop(tmp_path: Path, tenant: str) -> Path:
+    root = copy_of_shop(tmp_path)
+    (root / "opgen-settings.yaml").write_text(f"rules_format: mimir\nruler: {{tenant: {tenant}, max_rule_groups_per_tenant: 200}}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_in_mimir_the_journey_joins_its_teams_namespace_reading_its_steps_tenants(tmp_path, promtool):
+    """Every step in mimir: the journey's groups are in the storefront namespace, after its services',
+    as in the plain file; with a tenant per team they read the tenants of the steps' teams
+    (`source_tenants`); without, they need not. promtool accepts the groups; rules-stats counts
+    them in the storefront tenant, as many rules as the file has."""
+    root = mimir_shop(tmp_path / "team", "team")
+    plain = yaml_helpers.load(root / "ops" / "journeys" / "checkout.rules.yml")["groups"]
+    namespace = yaml_helpers.load(root / "ops" / "mimir" / "storefront.rules.yaml")
+    journey_groups = [g for g in namespace["groups"] if g["name"].startswith("journey-")]
+    assert [g["source_tenants"] for g in journey_groups] == [["payments", "storefront"]] * 3
+    assert [{k: v for k, v in g.items() if k != "source_tenants"} for g in journey_groups] == plain
+    assert namespace["groups"][-3:] == journey_groups
+    checked = root / "storefront.groups.yml"
+    checked.write_text(dump_yaml({"groups": [{k: v for k, v in g.items() if k != "source_tenants"}
+                                                      for g in namespace["groups"]]}))
+    done = subprocess.run([promtool, "check", "rules", str(checked)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    stats = json.loads(run_opgen("rules-stats", "--json", ".", cwd=root).stdout)
+    storefront = next(t for t in stats["tenants"] if t["tenant"] == "storefront")
+    counted = next(s for s in storefront["services"] if s["name"] == "journey checkout")
+    assert (counted["groups"], counted["rules"]) == (3, sum(len(g["rules"]) for g in plain))
+    assert storefront["groups"] == len(namespace["groups"])
+
+    fleet = mimir_shop(tmp_path / "fleet", "fleet")
+    namespace = yaml_helpers.load(fleet / "ops" / "mimir" / "storefront.rules.yaml")
+    assert not any("source_tenants" in g for g in namespace["groups"])
+    # Switching the tenants is a change the check sees, though no descriptor changed.
+    (fleet / "opgen-settings.yaml").write_text("rules_format: mimir\nruler: {tenant: team, max_rule_groups_per_tenant: 200}\n")
+    checked = run_opgen("sync", "--check", ".", cwd=fleet)
+    assert checked.returncode == 1 and "ops/mimir/storefront.rules.yaml" in checked.stdout + checked.stderr
+
+
+def test_a_journey_whose_steps_are_not_all_in_mimir_has_its_plain_file_only(tmp_path):
+    root = copy_of_shop(tmp_path)
+    (root / "payments" / "opgen-settings.yaml").write_text("rules_format: mimir\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert (root / "ops" / "journeys" / "checkout.rules.yml").exists()
+    assert not any("journey-" in p.read_text() for p in (root / "ops" / "mimir").glob("*.yaml"))

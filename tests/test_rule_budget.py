@@ -34,9 +34,9 @@ def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writ
     for command in (("sync", "."), ("sync", "--check", "."), ("diff", ".")):
         result = run_opgen(*command, cwd=root)
         assert result.returncode == 2, result.stdout + result.stderr
-        assert "tenant 'fleet' (mimir, 22 services): 99 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
+        assert "tenant 'fleet' (mimir, 22 services, 1 journey): 102 rule groups, over the limit of 70 (max_rule_groups_per_tenant)" \
             in result.stderr
-        assert "max_rule_groups_per_tenant: 99" in result.stderr and "-ruler.max-rule-groups-per-tenant=99" in result.stderr
+        assert "max_rule_groups_per_tenant: 102" in result.stderr and "-ruler.max-rule-groups-per-tenant=102" in result.stderr
         assert "`ruler: {tenant: team}` (the largest, 'discovery', has 30 groups: fits)" in result.stderr
         assert "fewer rules: an SLO adds up to" in result.stderr
         assert "Traceback" not in result.stderr
@@ -44,11 +44,11 @@ def test_a_default_mimir_tenant_refuses_the_shop_fleet_so_sync_fails_before_writ
 
 
 def test_raising_the_tenant_limit_in_settings_lets_the_fleet_sync(tmp_path):
-    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 99}\n")
+    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 102}\n")
     result = run_opgen("sync", ".", cwd=root)
     assert result.returncode == 0, result.stderr
     groups = [g for path in (root / "ops/mimir").glob("*.rules.yaml") for g in yaml_helpers.load(path)["groups"]]
-    assert len(groups) == 99
+    assert len(groups) == 102  # the services' 99 and the checkout journey's 3
 
 
 def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(tmp_path, promtool):
@@ -69,9 +69,11 @@ def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(
             plain = rules_by_interval(plain_groups(root, name))
             assert rules_by_interval(mine) == plain  # the same rules, in order, at the same intervals
             assert len(mine) == sum(-(-len(rules) // 20) for rules in plain.values())  # as few groups as fit
+        journey = [g for g in data["groups"] if g["name"].startswith("journey-")]  # storefront's checkout journey, last
         assert data["groups"] == [g for name in members for g in data["groups"]
-                                  if re.fullmatch(f"{name}-(rules|long-windows)(-[0-9]+)?", g["name"])]
-        promtool_check(promtool, data["groups"], tmp_path, data["namespace"])
+                                  if re.fullmatch(f"{name}-(rules|long-windows)(-[0-9]+)?", g["name"])] + journey
+        promtool_check(promtool, [{k: v for k, v in g.items() if k != "source_tenants"} for g in data["groups"]],
+                       tmp_path, data["namespace"])
 
 
 def test_plain_prometheus_has_no_limits_unless_settings_give_them(tmp_path):
@@ -80,7 +82,7 @@ def test_plain_prometheus_has_no_limits_unless_settings_give_them(tmp_path):
     (root / "opgen-settings.yaml").write_text("ruler: {max_rule_groups_per_tenant: 100}\n")
     result = run_opgen("sync", ".", cwd=root)
     assert result.returncode == 2
-    assert "tenant 'fleet' (prometheus, 22 services): 200 rule groups, over the limit of 100" in result.stderr
+    assert "tenant 'fleet' (prometheus, 22 services, 1 journey): 203 rule groups, over the limit of 100" in result.stderr
     assert written(root) == []
 
 
@@ -149,6 +151,8 @@ def test_rules_stats_counts_what_sync_writes_per_service_and_tenant(tmp_path):
         assert tenant["rules"] == len(rules)
         assert sum(s["recording_rules"] for s in tenant["services"]) == sum("record" in r for r in rules)
         for service in tenant["services"]:
+            if service["name"].startswith("journey "):  # tests/test_journeys.py counts it against its file
+                continue
             plain = [r for g in plain_groups(root, service["name"]) for r in g["rules"]]
             assert service["rules"] == len(plain) and service["slos"] == len(declared_slos(root, service["name"]))
             # a recorded series per rule and SLO it covers: what a Prometheus would hold
@@ -173,8 +177,8 @@ def test_rules_stats_shows_a_fleet_over_its_limits_as_text_with_the_options(tmp_
     checkout = next(line.split() for line in lines if line.split()[:1] == ["checkout"])
     assert checkout[:4] == ["checkout", "payments", "2", "5"]
     total = next(line.split() for line in lines if line.split()[:1] == ["total"])
-    assert total[1:3] == ["47", "99"]
-    assert "  over: tenant 'fleet' (mimir, 22 services): 99 rule groups, over the limit of 70" in result.stdout
+    assert total[1:3] == ["48", "102"]  # the journey: one objective, three groups
+    assert "  over: tenant 'fleet' (mimir, 22 services, 1 journey): 102 rule groups, over the limit of 70" in result.stdout
     assert any(line.startswith("option: a tenant per team") for line in lines)
     assert written(root) == []  # it only reads
     plain = run_opgen("rules-stats", ".", cwd=root)
@@ -212,7 +216,7 @@ def test_a_no_op_check_under_ruler_limits_reads_the_budget_from_the_records_with
     import opgen.sync.load
     from opgen.cli import main
 
-    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 99}\n")
+    root = shop(tmp_path, "rules_format: mimir\nruler: {max_rule_groups_per_tenant: 102}\n")
     monkeypatch.chdir(root)
     assert CliRunner().invoke(main, ["sync", "."]).exit_code == 0
     records = json.loads((root / "checkout/ops/.opgen/manifest.json").read_text())["services"]["checkout"]
@@ -231,6 +235,6 @@ def test_a_no_op_check_under_ruler_limits_reads_the_budget_from_the_records_with
     assert result.exit_code == 0, result.output
     monkeypatch.undo()
     monkeypatch.chdir(root)
-    (root / "opgen-settings.yaml").write_text("rules_format: mimir\nruler: {max_rule_groups_per_tenant: 98}\n")
+    (root / "opgen-settings.yaml").write_text("rules_format: mimir\nruler: {max_rule_groups_per_tenant: 101}\n")
     result = CliRunner().invoke(main, ["sync", "--check", "."])
-    assert result.exit_code == 2 and "99 rule groups, over the limit of 98" in result.output
+    assert result.exit_code == 2 and "102 rule groups, over the limit of 101" in result.output

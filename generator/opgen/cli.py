@@ -63,7 +63,7 @@ def _with_rule_budgets(loaded, only_limited: bool = False) -> tuple[list, list]:
 
     from opgen.descriptor.blueprints import Blueprints, ruler_setting
     from opgen.errors import DescriptorError
-    from opgen.rule_budget import service_budget, tenants
+    from opgen.rule_budget import journey_budget, service_budget, tenants
 
     blueprints = Blueprints()
     try:
@@ -74,7 +74,9 @@ def _with_rule_budgets(loaded, only_limited: bool = False) -> tuple[list, list]:
         return loaded, []
     loaded = [item if item.rule_budget else replace(item, rule_budget=service_budget(
         item.with_service(blueprints).service, item.rules_format)) for item in loaded]
-    return loaded, tenants([item.rule_budget for item in loaded], ruler)
+    journeys = loaded[0].journeys
+    budgets = [journey_budget(j, journeys.rules_format(j.name)) for j in journeys.documents] if journeys else []
+    return loaded, tenants([item.rule_budget for item in loaded] + budgets, ruler)
 
 
 def _fail_unless_rules_fit(loaded) -> list:

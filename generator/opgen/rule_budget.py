@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from opgen.descriptor.journey import Journey
 from opgen.descriptor.model import Service
 
+JOURNEY_PREFIX = "journey "  # a journey's budget stands beside the services' under this name (never a service's: no spaces)
 MIMIR_LIMITS = {"max_rules_per_rule_group": 20, "max_rule_groups_per_tenant": 70}
 RULER_FLAGS = {"max_rules_per_rule_group": "-ruler.max-rules-per-rule-group",
                "max_rule_groups_per_tenant": "-ruler.max-rule-groups-per-tenant"}
@@ -83,6 +85,23 @@ def service_budget(service: Service, rules_format: str) -> ServiceBudget:
                          max(per_slo.values(), default=0))
 
 
+def journey_budget(journey: Journey, rules_format: str) -> ServiceBudget:
+    """A journey's rules (render/journeys.py rule_groups) as its team's ruler loads them, counted
+    from its window alone: a recording per window, a burn alert per window pair, and the ticket
+    for a step whose rules are missing, in three groups."""
+    from opgen.slo.windows import long_windows, raw_windows, window_pairs
+
+    window = journey.window_seconds
+    groups = {f"journey-{journey.name}-recordings": len(raw_windows(window)),
+              f"journey-{journey.name}-long-windows": len(long_windows(window)),
+              f"journey-{journey.name}-alerts": len(window_pairs(window)) + 1}
+    largest = max(groups, key=lambda name: (groups[name], name))
+    recordings = len(raw_windows(window)) + len(long_windows(window))
+    return ServiceBudget(f"{JOURNEY_PREFIX}{journey.name}", journey.team, rules_format, 1, len(groups), recordings,
+                         groups[f"journey-{journey.name}-alerts"], recordings, largest, groups[largest],
+                         sum(groups.values()))
+
+
 @dataclass(frozen=True)
 class Tenant:
     name: str  # "fleet", or the team's name
@@ -109,7 +128,9 @@ class Tenant:
     def problems(self) -> list[str]:
         """What exceeds a limit, with the figures."""
         limits, found = self.limits, []
-        where = f"tenant {self.name!r} ({self.rules_format}, {len(self.services)} services)"
+        journeys = sum(1 for s in self.services if s.name.startswith(JOURNEY_PREFIX))
+        members = f"{len(self.services) - journeys} services" + (f", {journeys} journey{'s' if journeys != 1 else ''}" if journeys else "")
+        where = f"tenant {self.name!r} ({self.rules_format}, {members})"
         if limits.max_rule_groups_per_tenant is not None and self.groups > limits.max_rule_groups_per_tenant:
             found.append(f"{where}: {self.groups} rule groups, over the limit of {limits.max_rule_groups_per_tenant} "
                          f"(max_rule_groups_per_tenant)")

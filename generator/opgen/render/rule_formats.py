@@ -88,10 +88,20 @@ def prometheusrule_object(context: RenderContext, name: str, labels: dict[str, s
     return Artifact(path, dump_yaml(document, generated_header(context)))
 
 
-def ruler_namespaces(contexts: list[RenderContext], header: str) -> list[Artifact]:
-    """One ruler namespace per team, its services' groups in name order."""
+def ruler_namespaces(contexts: list[RenderContext], header: str, journeys: tuple = (), tenant_per_team: bool = False) -> list[Artifact]:
+    """One ruler namespace per team, its services' groups in name order, then its journeys' (the
+    journeys whose steps are all in mimir: opgen/journeys.py ResolvedJourney). With a tenant per
+    team, a journey's groups read its steps' teams' tenants too (`source_tenants`, Mimir's
+    federated rule groups: -ruler.tenant-federation.enabled)."""
+    from opgen.render import journeys as journey_rules
+
     teams: dict[str, list[dict]] = {}
     for context in sorted(contexts, key=lambda x: x.service.name):
         teams.setdefault(context.service.team, []).extend(ruler_groups(context.service))
+    for journey in sorted(journeys, key=lambda j: j.journey.name):
+        sources = sorted({journey.journey.team} | {s.service.team for s in journey.steps})
+        federated = {"source_tenants": sources} if tenant_per_team and len(sources) > 1 else {}
+        teams.setdefault(journey.journey.team, []).extend(
+            {"name": g["name"], **federated, **{k: v for k, v in g.items() if k != "name"}} for g in journey_rules.rule_groups(journey))
     return [Artifact(c.ruler_namespace_path(team), dump_yaml({"namespace": team, "groups": groups}, header))
             for team, groups in sorted(teams.items())]

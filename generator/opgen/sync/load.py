@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from opgen import conventions as c
@@ -91,6 +91,12 @@ class SyncJourneys:
     runbook_base_url: str | None
     resolve: Callable[[], tuple[ResolvedJourney, ...]]
     _resolved: tuple[ResolvedJourney, ...] | None = None
+    rules_formats: dict[str, str] = field(default_factory=dict)  # by journey: its steps' rules format, if they share one
+
+    def rules_format(self, name: str) -> str:
+        """Where the journey's rules go besides its plain file: `mimir` when every step's service is in a
+        Mimir ruler namespace (the journey's groups join its team's namespace), else the plain file alone."""
+        return self.rules_formats.get(name, c.DEFAULT_RULES_FORMAT)
 
     def __getstate__(self) -> dict:  # for worker processes, which render services, never journeys
         return {**self.__dict__, "resolve": None}
@@ -186,6 +192,11 @@ def load_journeys(journeys: list[Journey], found: list[Loaded], blueprints: Blue
     key = fleet_key([[[j.name, j.source] for j in documents], base_url,
                      sorted([i.name, i.inputs] for i in found if i.name in steps),
                      sorted([i.name, i.facts.team, i.facts.slack, i.facts.pagerduty_service_id] for i in found)])  # whom they page
+    formats_of = {i.name: i.rules_format for i in found}
+    rules_formats = {}
+    for journey in documents:
+        formats = {formats_of.get(step.service) for step in journey.steps}
+        rules_formats[journey.name] = formats.pop() if len(formats) == 1 and None not in formats else c.DEFAULT_RULES_FORMAT
     record = _fleet_record(fleet_dir) if reuse else None
     if record is not None and record.journeys == key:
         by_name = {j.name: j for j in documents}
@@ -196,7 +207,7 @@ def load_journeys(journeys: list[Journey], found: list[Loaded], blueprints: Blue
             _, resolved, _, _ = resolve_journeys(journeys, found, blueprints, base_url)
             return tuple(resolved)
 
-        return found, SyncJourneys(documents, key, warnings, base_url, resolve_later), []
+        return found, SyncJourneys(documents, key, warnings, base_url, resolve_later, rules_formats=rules_formats), []
     found, resolved, problems, warnings = resolve_journeys(journeys, found, blueprints, base_url)
     if problems:
         return found, None, problems
@@ -211,7 +222,7 @@ def load_journeys(journeys: list[Journey], found: list[Loaded], blueprints: Blue
                 f"{journey.journey.team} a pager: metadata.oncall.pagerduty_service_id in the journey or in the team's "
                 "services' descriptors, then run `opgen sync` on the fleet")))
     resolved = tuple(resolved)
-    return found, SyncJourneys(documents, key, tuple(warnings), base_url, lambda: resolved, resolved), []
+    return found, SyncJourneys(documents, key, tuple(warnings), base_url, lambda: resolved, resolved, rules_formats), []
 
 
 def _fleet_record(fleet_dir: Path) -> Record | None:

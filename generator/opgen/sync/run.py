@@ -246,9 +246,19 @@ def fleet_artifacts_key(loaded: list[Loaded]) -> str:
     journeys = loaded[0].journeys
     if journeys:  # a journey's files read its own text and its steps' SLOs
         steps = {s.service for j in journeys.documents for s in j.steps}
-        parts.append([[j.name, j.source, journeys.runbook_base_url] for j in journeys.documents])
+        parts.append([[j.name, j.source, journeys.runbook_base_url, journeys.rules_format(j.name)] for j in journeys.documents])
+        if any(journeys.rules_format(j.name) == "mimir" for j in journeys.documents):
+            parts.append(_tenant_per_team(loaded))  # a journey's groups read other tenants
         parts.append(sorted([i.name, i.inputs] for i in loaded if i.name in steps))
     return fleet_key(parts)
+
+
+def _tenant_per_team(loaded: list[Loaded]) -> bool:
+    """Whether the settings say a Mimir tenant per team (`ruler: {tenant: team}`)."""
+    from opgen.descriptor.blueprints import ruler_setting
+
+    ruler = ruler_setting(loaded[0].fleet_dir, parallel.run_blueprints().settings)
+    return (ruler or {}).get("tenant") == "team"
 
 
 def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
@@ -264,7 +274,8 @@ def fleet_artifacts(loaded: list[Loaded], fleet: Fleet) -> list:
     artifacts = [alertmanager_routes.render(fleet, header, journeys)]
     ruled = [RenderContext(i.with_service(parallel.run_blueprints()).service, descriptor_label(i.descriptor, fleet_dir), fleet.neighbourhood(i.name), i.rules_format)
              for i in loaded if i.rules_format == "mimir"]
-    artifacts += rule_formats.ruler_namespaces(ruled, header)
+    in_mimir = tuple(j for j in journeys if loaded[0].journeys.rules_format(j.journey.name) == "mimir")
+    artifacts += rule_formats.ruler_namespaces(ruled, header, in_mimir, tenant_per_team=in_mimir != () and _tenant_per_team(loaded))
     if journeys:
         from opgen.render import journeys as journey_files
 
