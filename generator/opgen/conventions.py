@@ -262,9 +262,10 @@ SLI_ERRORS_RATE5M = sli_errors_rate("5m")
 SLI_REQUESTS_RATE5M = sli_requests_rate("5m")
 # When the SLO's 5m recordings began (Unix seconds): how much of a long window they cover.
 SLI_HISTORY_START = "slo:sli_history_start:timestamp"
-# An SLO whose budget leaves planned maintenance out (slo/maintenance_mask.py): the local minute of
-# the week in the maintenance's time zone, and 1 while a window is on (its 5m recordings pause).
-MAINTENANCE_WEEK_MINUTE = "slo:maintenance_week_minute:local"
+# An SLO whose budget leaves planned maintenance out (slo/maintenance_mask.py): the wall clock of
+# the maintenance's time zone (Unix seconds as if local times were UTC), and 1 while a window is
+# on (its 5m recordings pause).
+MAINTENANCE_WALL_CLOCK = "slo:maintenance_wall_clock:seconds"
 MAINTENANCE_ACTIVE = "slo:maintenance:active"
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"

@@ -97,6 +97,13 @@ def resolve(journey: Journey, services: dict[str, Service]) -> tuple[ResolvedJou
             f"journey {journey.name!r} promises {percent_text(journey.objective_percent)}, above the "
             f"{percent_text(resolved.ceiling_percent)} its steps allow ({ceiling_arithmetic(resolved)}): it burns its "
             f"budget while every step meets its own objective. Lower the objective, or raise the steps'")))
+    for step, resolved_step in zip(journey.steps, steps):
+        if resolved_step.slo.maintenance_excluded:
+            warnings.append(Problem(step.position, (
+                f"step {step.service}/{step.slo} leaves {step.service}'s planned maintenance out of its SLI "
+                f"(maintenance: excluded), so the journey counts those minutes as good in its budget and its 5m window "
+                f"(its 30m to 6h windows still see them), though users cannot finish the journey then; keep the step's "
+                f"default (maintenance: counts) for an SLO a journey reads")))
     return resolved, [], warnings
 
 

@@ -81,12 +81,28 @@ def check_service(data: dict[str, Any], ctx: Context) -> None:
             ctx.error(("spec", "dependencies", index, "service"), "a service cannot depend on itself")
     _check_error_budget_policy(spec, ctx)
     _check_maintenance(spec.get("maintenance"), ctx)
-    has_windows = bool(spec.get("maintenance") and (spec["maintenance"]["weekly"] or spec["maintenance"]["dates"]))
+    maintenance = spec.get("maintenance")
+    has_windows = bool(maintenance and (maintenance["weekly"] or maintenance["dates"]))
     for index, slo in enumerate(spec["slos"]):
-        if slo.get("maintenance") == "excluded" and not has_windows:
+        if slo.get("maintenance") != "excluded":
+            continue
+        if not has_windows:
             ctx.error(("spec", "slos", index, "maintenance"),
                       "maintenance: excluded, but spec.maintenance declares no window to exclude; declare the windows "
                       "(spec.maintenance.weekly or dates) or drop this line")
+        elif _covers_the_whole_week(maintenance):
+            ctx.error(("spec", "slos", index, "maintenance"),
+                      "maintenance: excluded, but the weekly windows of spec.maintenance cover the whole week: the SLO "
+                      "would measure nothing; shorten the windows or drop this line")
+
+
+def _covers_the_whole_week(maintenance: dict[str, Any]) -> bool:
+    from opgen.descriptor.model import Maintenance, MaintenanceWindow
+    from opgen.slo.maintenance_mask import masks_the_whole_week
+
+    windows = tuple(MaintenanceWindow(w["start"], w["end"], days=tuple(w["days"])) for w in maintenance["weekly"]
+                    if w["start"] != "24:00" and w["start"] != w["end"])
+    return masks_the_whole_week(Maintenance(maintenance.get("time_zone", "UTC"), windows))
 
 
 def _check_error_budget_policy(spec: dict[str, Any], ctx: Context) -> None:

@@ -54,6 +54,7 @@ DISPLAY_NAME_LIMIT = 63  # OpenSLO/go-sdk, pkg/openslo/v1/objects.go: metadata.d
 TARGET_PAGERDUTY, TARGET_SLACK, TARGET_DEFAULT = "pagerduty", "slack", "default"
 ANNOTATION_PAGERDUTY = "opgen.dev/pagerduty-service-id"
 ANNOTATION_SLACK = "opgen.dev/slack-channel"
+ANNOTATION_MAINTENANCE = "opgen.dev/maintenance"  # "excluded": the SLI leaves the service's planned maintenance out
 
 
 # --- names: RFC 1123 labels, unique per kind -------------------------------------------------
@@ -135,7 +136,13 @@ def slo_document(service: Service, slo: SLO) -> dict:
     metadata = {"name": slo_name(service, slo), "displayName": display_name(f"{service.name} {slo.name}: {objective}",
                                                                           f"{slo.name}: {objective}"),
                 "labels": slo_labels(service, slo)}
-    spec = {"description": slo.description} if slo.description else {}
+    description = slo.description
+    if slo.maintenance_excluded and service.maintenance is not None:
+        metadata["annotations"] = {ANNOTATION_MAINTENANCE: "excluded"}
+        description = (f"{description} " if description else "") + (
+            f"Planned maintenance ({service.maintenance.time_zone}; the runbook lists the windows) and the 5 minutes "
+            "after each window are left out of the SLI.")
+    spec = {"description": description} if description else {}
     policies = [burn_policy_name(service, slo, pair) for pair in window_pairs(slo.window_seconds)] + [exhausted_policy_name(service, slo)]
     spec |= {
         "service": service.name,

@@ -33,7 +33,7 @@ from opgen.descriptor.model import SLO, Dependency, Service
 from opgen.render import Artifact, RenderContext, generated_header
 from opgen.render.yaml_output import dump_yaml
 from opgen.slo.durations import format_duration
-from opgen.slo.maintenance_mask import in_maintenance, local_week_minute
+from opgen.slo.maintenance_mask import in_maintenance, longest_pause, wall_clock
 from opgen.slo.numbers import format_number
 from opgen.slo.sli import bad_events_in_window, le_matcher, sli_queries
 from opgen.slo.windows import (
@@ -188,19 +188,15 @@ def maintenance_on(service: Service, slo: SLO) -> str:
 
 
 def maintenance_rules(service: Service, slo: SLO) -> list[dict]:
-    """For an SLO that leaves maintenance out: the local minute of the week (if a window is weekly)
-    and whether a window is on, first in its recordings group, so the 5m recordings after them
-    read this evaluation's mask (slo/maintenance_mask.py). None otherwise."""
+    """For an SLO that leaves maintenance out: the maintenance's wall clock and whether a window is
+    on, first in its recordings group, so the 5m recordings after them read this evaluation's mask
+    (slo/maintenance_mask.py). None otherwise."""
     if not slo.maintenance_excluded or service.maintenance is None:
         return []
     labels = recording_labels(service, slo)
-    rules = []
-    if any(window.days for window in service.maintenance.windows):
-        rules.append({"record": c.MAINTENANCE_WEEK_MINUTE, "expr": local_week_minute(service.maintenance.time_zone),
-                      "labels": labels})
-    week_minute = slo_series(c.MAINTENANCE_WEEK_MINUTE, service, slo)
-    rules.append({"record": c.MAINTENANCE_ACTIVE, "expr": in_maintenance(service.maintenance, week_minute), "labels": labels})
-    return rules
+    clock = slo_series(c.MAINTENANCE_WALL_CLOCK, service, slo)
+    return [{"record": c.MAINTENANCE_WALL_CLOCK, "expr": wall_clock(service.maintenance.time_zone), "labels": labels},
+            {"record": c.MAINTENANCE_ACTIVE, "expr": in_maintenance(service.maintenance, clock), "labels": labels}]
 
 
 RATIO_RESOLUTION = "1e-12"
@@ -402,7 +398,7 @@ def health_alerts(service: Service) -> list[dict]:
     for slo in service.slos:
         requests = slo_series(c.SLI_REQUESTS_RATE5M, service, slo)
         scraped = f"\nand on()\nmax({up}) == 1" if is_scraped(service) else ""
-        had_events = f"max(max_over_time({requests}[{NO_DATA_HISTORY}])) > 0"
+        had_events = f"max(max_over_time({requests}[{no_data_history(service, slo)}])) > 0"
         metric = threshold_histogram(slo)
         bucket_missing = None
         if metric is not None:  # series without the threshold's bucket, which the SLI leaves out
@@ -437,6 +433,15 @@ NO_DATA_SLI_VANISHED = "sli-metrics-vanished"
 NO_DATA_SLI_MISSING = "sli-metrics-missing"
 NO_DATA_BUCKET_MISSING = "threshold-bucket-missing"
 NO_DATA_HISTORY = "1d"  # SLI series that had events this recently and are gone have vanished, not yet to come
+
+
+def no_data_history(service: Service, slo: SLO) -> str:
+    """NO_DATA_HISTORY, and for an SLO whose 5m recordings pause in maintenance the longest pause
+    more: a service that does not come back from a long window has vanished, not yet to come."""
+    if not maintenance_rules(service, slo):
+        return NO_DATA_HISTORY
+    hours = -(-(86400 + longest_pause(service.maintenance)) // 3600)
+    return format_duration(Fraction(hours * 3600))
 
 
 def threshold_histogram(slo: SLO) -> c.DurationHistogram | None:
@@ -501,7 +506,7 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
             service, c.ALERT_NO_DATA,
             summary=f"The metrics of the {slo.name} SLO of {service.name} vanished, {blind}.",
             description=(
-                f"The {slo.name} SLI counted events within the last {NO_DATA_HISTORY} and has recorded nothing for "
+                f"The {slo.name} SLI counted events within the last {no_data_history(service, slo)} and has recorded nothing for "
                 f"15 minutes, {where} its series are gone: the instrumentation is broken or renamed, or the query no "
                 f"longer matches."
             ),
@@ -513,7 +518,7 @@ def no_data_annotations(service: Service, cause: str, slo: SLO | None = None) ->
         summary=f"The {slo.name} SLO of {service.name} has no metrics yet, {blind}.",
         description=(
             f"The {slo.name} SLI has recorded nothing for 15 minutes and counted no events in the last "
-            f"{NO_DATA_HISTORY}: most likely {never}. If traffic is flowing, the metrics are missing or renamed."
+            f"{no_data_history(service, slo)}: most likely {never}. If traffic is flowing, the metrics are missing or renamed."
         ),
     )
 

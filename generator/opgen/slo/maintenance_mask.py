@@ -1,16 +1,18 @@
 """Time masks for an SLO whose budget leaves planned maintenance out (`slos[].maintenance: excluded`).
 
 Prometheus knows no time zones: time() and PromQL's date functions are UTC. A weekly window at
-02:00 in Europe/Berlin is 01:00 UTC in winter and 00:00 UTC in summer, so the mask computes local
-time as time() plus the zone's UTC offset: the offset at MASK_FROM, plus a step at every change
-of it until MASK_UNTIL, read from the IANA time zone database when opgen writes the rules. Local
-time then gives the minute of the week (Monday 00:00 is 0), which the weekly windows are ranges
-of. One-off dates are instants in UTC, converted here with the same database.
+02:00 in Europe/Berlin is 01:00 UTC in winter and 00:00 UTC in summer, so the mask reads the
+maintenance's wall clock: time() plus the zone's UTC offset, the offset at MASK_FROM plus a step
+at every change of it until MASK_UNTIL, read from the IANA time zone database when opgen writes
+the rules. A weekly window is a range of minutes of that clock's week (Monday 00:00 is 0), a
+one-off window a range of the clock itself (its date and times as if they were UTC). So the mask
+reads windows as Alertmanager's time intervals do, on the wall clock: a window at times a
+daylight-saving change skips masks nothing of them, and one at times it repeats masks both.
 
-Outside [MASK_FROM, MASK_UNTIL) the weekly windows mask nothing: there the offsets are not
-written out (and promtool's unit tests, which run in 1970, see the SLO unmasked). Every window is
-held MASK_TAIL_MINUTES longer than declared, because the 5m rate recorded just after a window
-still counts the window's last minutes.
+Outside [MASK_FROM, MASK_UNTIL) no window masks anything: there the offsets are not written out
+(and promtool's unit tests, which run in 1970, see the SLO unmasked). Every window is held
+MASK_TAIL_MINUTES longer than declared, because the 5m rate recorded just after a window still
+counts the window's last minutes.
 """
 
 from __future__ import annotations
@@ -51,16 +53,17 @@ def utc_offsets(zone: str) -> tuple[int, list[tuple[int, int]]]:
     return base, changes
 
 
-def local_week_minute(zone: str) -> str:
-    """PromQL for the minute of the local week (0 is Monday 00:00) while within the mask's years."""
+def wall_clock(zone: str) -> str:
+    """PromQL for the zone's wall clock in seconds (Unix time as if local times were UTC), while
+    within the mask's years."""
     base, changes = utc_offsets(zone)
     local, previous = ["time()", f"+ {base}"], base
     for second, new in changes:  # from this second on, the offset steps by new - previous
         step = new - previous
         local.append(f"{'+' if step > 0 else '-'} {abs(step)} * (time() >= bool {second})")
         previous = new
-    lines = "\n".join(f"      {part}" for part in local)
-    return (f"vector(\n  (\n    (\n{lines}\n    ) / 60 + {EPOCH_WEEK_MINUTE}\n  ) % {MINUTES_PER_WEEK}\n)\n"
+    lines = "\n".join(f"  {part}" for part in local)
+    return (f"vector(\n{lines}\n)\n"
             f"and on()\nvector(time()) >= {int(MASK_FROM.timestamp())} < {int(MASK_UNTIL.timestamp())}")
 
 
@@ -93,23 +96,39 @@ def week_ranges(maintenance: Maintenance) -> list[tuple[int, int]]:
 
 
 def dated_ranges(maintenance: Maintenance) -> list[tuple[int, int]]:
-    """The one-off windows as [start, end) Unix seconds, each held MASK_TAIL_MINUTES longer."""
-    tz = ZoneInfo(maintenance.time_zone)
+    """The one-off windows as [start, end) of the wall clock (wall_clock), each held MASK_TAIL_MINUTES longer."""
+    epoch = datetime.datetime(1970, 1, 1)
     ranges = []
     for window in maintenance.windows:
         if window.date is None:
             continue
-        day = datetime.date.fromisoformat(window.date)
-        start = datetime.datetime.combine(day, datetime.time(), tz) + datetime.timedelta(minutes=_minute_of_day(window.start))
-        local_end = start.replace(tzinfo=None) + datetime.timedelta(minutes=_length(window))
-        end = local_end.replace(tzinfo=tz) + datetime.timedelta(minutes=MASK_TAIL_MINUTES)
-        ranges.append((int(start.timestamp()), int(end.timestamp())))
+        start = datetime.datetime.combine(datetime.date.fromisoformat(window.date), datetime.time()) \
+            + datetime.timedelta(minutes=_minute_of_day(window.start))
+        end = start + datetime.timedelta(minutes=_length(window) + MASK_TAIL_MINUTES)
+        ranges.append((int((start - epoch).total_seconds()), int((end - epoch).total_seconds())))
     return sorted(ranges)
 
 
-def in_maintenance(maintenance: Maintenance, week_minute: str) -> str:
-    """PromQL that is 1 while a window (or its tail) is on, and empty otherwise. `week_minute` is
-    a query for the local minute of the week (the recording of local_week_minute)."""
+def in_maintenance(maintenance: Maintenance, clock: str) -> str:
+    """PromQL that is 1 while a window (or its tail) is on, and empty otherwise. `clock` is a query
+    for the maintenance's wall clock (the recording of wall_clock)."""
+    week_minute = f"({clock} / 60 + {EPOCH_WEEK_MINUTE}) % {MINUTES_PER_WEEK}"
     conditions = [f"{week_minute} >= {start} < {end}" for start, end in week_ranges(maintenance)]
-    conditions += [f"vector(time()) >= {start} < {end}" for start, end in dated_ranges(maintenance)]
+    conditions += [f"{clock} >= {start} < {end}" for start, end in dated_ranges(maintenance)]
     return "vector(1)\nand on()\n(\n  " + "\n  or\n  ".join(conditions) + "\n)"
+
+
+def longest_pause(maintenance: Maintenance) -> int:
+    """An upper bound, in seconds, on how long the mask stays on without a break: the longest
+    weekly stretch (joined across the week's end), or a one-off window with such a stretch on
+    each side of it."""
+    weekly = week_ranges(maintenance)
+    if len(weekly) > 1 and weekly[0][0] == 0 and weekly[-1][1] == MINUTES_PER_WEEK:
+        weekly = [(weekly[-1][0] - MINUTES_PER_WEEK, weekly[0][1])] + weekly[1:-1]  # Sunday night into Monday
+    stretch = max((end - start for start, end in weekly), default=0) * 60
+    dated = max((end - start for start, end in dated_ranges(maintenance)), default=0)
+    return max(stretch, dated + 2 * stretch) if dated else stretch
+
+
+def masks_the_whole_week(maintenance: Maintenance) -> bool:
+    return week_ranges(maintenance) == [(0, MINUTES_PER_WEEK)]

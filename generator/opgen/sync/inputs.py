@@ -49,16 +49,28 @@ def fingerprint_of(package: Path, templates: Path, blueprints: Path) -> str:
 
 
 def _time_zone_database() -> str:
-    """The version line of the IANA database zoneinfo reads: the system's first, then the tzdata
-    package's (whose data files are not read here: its version names them)."""
+    """What identifies the IANA database zoneinfo reads: in the first folder of its search path
+    that exists, the version its `tzdata.zi` or `+VERSION` names, else each file's name, size and
+    modification time; with no such folder, the tzdata package's version."""
     import zoneinfo
 
-    for folder in zoneinfo.TZPATH:
-        try:
-            with open(Path(folder) / "tzdata.zi", encoding="utf-8") as data:
-                return data.readline().strip()
-        except OSError:
+    for folder in map(Path, zoneinfo.TZPATH):
+        if not folder.is_dir():
             continue
+        for name in ("tzdata.zi", "+VERSION"):
+            try:
+                with open(folder / name, encoding="utf-8", errors="replace") as data:
+                    return f"{folder} {data.readline().strip()}"
+            except OSError:
+                continue
+        listing = hashlib.sha256()
+        for path in sorted(folder.rglob("*")):
+            try:
+                found = path.stat()
+            except OSError:
+                continue
+            listing.update(f"{path.relative_to(folder)} {found.st_size} {found.st_mtime_ns}\n".encode())
+        return f"{folder} {listing.hexdigest()}"
     return f"tzdata {_installed_version('tzdata', 'tzdata')}"
 
 
