@@ -380,7 +380,7 @@ def test_in_mimir_the_journey_joins_its_teams_namespace_reading_its_steps_tenant
     root = mimir_shop(tmp_path / "team", "team")
     plain = yaml_helpers.load(root / "ops" / "journeys" / "checkout.rules.yml")["groups"]
     namespace = yaml_helpers.load(root / "ops" / "mimir" / "storefront.rules.yaml")
-    journey_groups = [g for g in namespace["groups"] if g["name"].startswith("journey-")]
+    journey_groups = [g for g in namespace["groups"] if g["name"].startswith("journey:")]
     assert [g["source_tenants"] for g in journey_groups] == [["payments", "storefront"]] * 3
     assert [{k: v for k, v in g.items() if k != "source_tenants"} for g in journey_groups] == plain
     assert namespace["groups"][-3:] == journey_groups
@@ -410,4 +410,43 @@ def test_a_journey_whose_steps_are_not_all_in_mimir_has_its_plain_file_only(tmp_
     result = run_opgen("sync", ".", cwd=root)
     assert result.returncode == 0, result.stderr
     assert (root / "ops" / "journeys" / "checkout.rules.yml").exists()
-    assert not any("journey-" in p.read_text() for p in (root / "ops" / "mimir").glob("*.yaml"))
+    assert not any("journey:checkout:" in p.read_text() for p in (root / "ops" / "mimir").glob("*.yaml"))
+    assert ("journeys/checkout.opgen.yaml:6:9: warning: the steps of journey 'checkout' are in different rules formats "
+            "(mimir, prometheus), so its rules join no Mimir namespace: load journeys/checkout.rules.yml where every "
+            "step's rules are evaluated, or give its steps' services one rules_format") in result.stderr
+
+
+def test_a_journeys_pager_serves_its_team_when_none_of_its_services_names_one(tmp_path):
+    """storefront's services name no on-call contact: the journey's `metadata.oncall` pages for the
+    team (as the field says), and the journey is no longer warned about as unpaged."""
+    root = copy_of_shop(tmp_path)
+    edit_journey(root, "  team: storefront\n", "  team: storefront\n  oncall: {pagerduty_service_id: PJRN123}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "the pages of journey 'checkout' go to" not in result.stderr
+    config = yaml_helpers.load(root / "ops" / "alertmanager" / "routes.yml")
+    receivers = [r for r in config["receivers"] if r.get("pagerduty_configs")]
+    assert any("PJRN123" in json.dumps(r) for r in receivers), receivers
+    storefront = next(r for r in config["route"]["routes"] if 'team="storefront"' in r.get("matchers", []))
+    page = next(r for r in storefront["routes"] if r["matchers"] == ['severity="page"'])
+    receiver = next(r for r in config["receivers"] if r["name"] == page["receiver"])
+    assert "PJRN123" in receiver["pagerduty_configs"][0]["routing_key_file"]
+
+
+def test_a_service_named_like_a_journey_shares_no_group_name_with_it(tmp_path, promtool):
+    """A service `journey-checkout` of the journey's team: its groups and the journey's are in one
+    Mimir namespace, and a ruler refuses a namespace that names a group twice."""
+    root = copy_of_shop(tmp_path)
+    shutil.copytree(root / "cart", root / "journey-checkout")
+    descriptor = root / "journey-checkout" / "service.yaml"
+    descriptor.write_text(descriptor.read_text().replace("name: cart", "name: journey-checkout", 1))
+    (root / "opgen-settings.yaml").write_text("rules_format: mimir\nruler: {tenant: team}\n")
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    namespace = yaml_helpers.load(root / "ops" / "mimir" / "storefront.rules.yaml")
+    names = [g["name"] for g in namespace["groups"]]
+    assert len(names) == len(set(names)) and "journey:checkout:long-windows" in names and "journey-checkout-long-windows" in names
+    checked = root / "storefront.groups.yml"
+    checked.write_text(dump_yaml({"groups": [{k: v for k, v in g.items() if k != "source_tenants"} for g in namespace["groups"]]}))
+    done = subprocess.run([promtool, "check", "rules", str(checked)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -69,7 +69,7 @@ def test_a_tenant_per_team_fits_mimir_limits_with_every_rule_of_the_plain_files(
             plain = rules_by_interval(plain_groups(root, name))
             assert rules_by_interval(mine) == plain  # the same rules, in order, at the same intervals
             assert len(mine) == sum(-(-len(rules) // 20) for rules in plain.values())  # as few groups as fit
-        journey = [g for g in data["groups"] if g["name"].startswith("journey-")]  # storefront's checkout journey, last
+        journey = [g for g in data["groups"] if g["name"].startswith("journey:")]  # storefront's checkout journey, last
         assert data["groups"] == [g for name in members for g in data["groups"]
                                   if re.fullmatch(f"{name}-(rules|long-windows)(-[0-9]+)?", g["name"])] + journey
         promtool_check(promtool, [{k: v for k, v in g.items() if k != "source_tenants"} for g in data["groups"]],

@@ -506,6 +506,12 @@ ALERT_JOURNEY_STEP_MISSING = "JourneyStepRulesMissing"  # a step's rules are not
 JOURNEY_DASHBOARD_UID = "opgen-journeys"
 
 
+def journey_rule_group(journey: str, part: str) -> str:
+    """A journey's rule group, e.g. journey:checkout:recordings. The colons keep it apart from every
+    service's groups (a service's name is a DNS label), in a plain file and in a team's ruler namespace."""
+    return f"journey:{journey}:{part}"
+
+
 def journey_error_ratio(window: str) -> str:
     """A journey's share of failed requests over `window`, e.g. journey:sli_error:ratio_rate5m."""
     return f"journey:sli_error:ratio_rate{window}"

@@ -92,13 +92,15 @@ def journey_budget(journey: Journey, rules_format: str) -> ServiceBudget:
     from opgen.slo.windows import long_windows, raw_windows, window_pairs
 
     window = journey.window_seconds
-    groups = {f"journey-{journey.name}-recordings": len(raw_windows(window)),
-              f"journey-{journey.name}-long-windows": len(long_windows(window)),
-              f"journey-{journey.name}-alerts": len(window_pairs(window)) + 1}
+    from opgen import conventions as c
+
+    groups = {c.journey_rule_group(journey.name, "recordings"): len(raw_windows(window)),
+              c.journey_rule_group(journey.name, "long-windows"): len(long_windows(window)),
+              c.journey_rule_group(journey.name, "alerts"): len(window_pairs(window)) + 1}
     largest = max(groups, key=lambda name: (groups[name], name))
     recordings = len(raw_windows(window)) + len(long_windows(window))
     return ServiceBudget(f"{JOURNEY_PREFIX}{journey.name}", journey.team, rules_format, 1, len(groups), recordings,
-                         groups[f"journey-{journey.name}-alerts"], recordings, largest, groups[largest],
+                         groups[c.journey_rule_group(journey.name, "alerts")], recordings, largest, groups[largest],
                          sum(groups.values()))
 
 

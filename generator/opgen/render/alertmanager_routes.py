@@ -107,14 +107,15 @@ def _on_date(day: datetime.date) -> dict:
 
 
 def teams(fleet: Fleet, journeys: tuple = ()) -> dict[str, list[ServiceFacts]]:
-    """Each team's services, teams sorted by name; a journey's team that owns no service of the
-    fleet has the journey in their place (its on-call data)."""
+    """Each team's services, teams sorted by name; a journey's team none of whose services names an
+    on-call contact (or that owns no service of the fleet) has the journey beside them (its on-call data)."""
     by_team: dict[str, list[ServiceFacts]] = {}
     for service in fleet.services.values():
         by_team.setdefault(service.team, []).append(service)
     for resolved in journeys:
         j = resolved.journey
-        if j.team not in by_team or all(s.name.startswith(JOURNEY_PREFIX) for s in by_team[j.team]):
+        members = [s for s in by_team.get(j.team, []) if not s.name.startswith(JOURNEY_PREFIX)]
+        if not any(s.pagerduty_service_id or s.slack for s in members):
             by_team.setdefault(j.team, []).append(ServiceFacts(JOURNEY_PREFIX + j.name, j.team, 1, j.slack, j.pagerduty_service_id, (), ()))
     return dict(sorted(by_team.items()))
 

@@ -87,9 +87,9 @@ def rule_groups(journey: ResolvedJourney) -> list[dict]:
              "labels": labels} for w in long_windows(window)]
     alerts = [burn_rate_alert(journey, pair) for pair in window_pairs(window)] + [step_missing_alert(journey)]
     return [
-        {"name": f"journey-{name}-recordings", "rules": raw},
-        {"name": f"journey-{name}-long-windows", "interval": LONG_WINDOW_INTERVAL, "rules": long},
-        {"name": f"journey-{name}-alerts", "rules": alerts},
+        {"name": c.journey_rule_group(name, "recordings"), "rules": raw},
+        {"name": c.journey_rule_group(name, "long-windows"), "interval": LONG_WINDOW_INTERVAL, "rules": long},
+        {"name": c.journey_rule_group(name, "alerts"), "rules": alerts},
     ]
 
 

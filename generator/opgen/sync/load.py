@@ -213,6 +213,13 @@ def load_journeys(journeys: list[Journey], found: list[Loaded], blueprints: Blue
         return found, None, problems
     from opgen.render.alertmanager_routes import unpaged_journeys
 
+    for journey in resolved:
+        formats = sorted({formats_of[s.service.name] for s in journey.steps})
+        if len(formats) > 1 and "mimir" in formats:
+            warnings.append(Problem(journey.journey.name_position, (
+                f"the steps of journey {journey.journey.name!r} are in different rules formats ({', '.join(formats)}), so "
+                f"its rules join no Mimir namespace: load {c.journey_rules_path(journey.journey.name)} where every step's "
+                "rules are evaluated, or give its steps' services one rules_format")))
     unpaged = unpaged_journeys(fleet_of(found), tuple(resolved))
     for journey in resolved:
         where = unpaged.get(journey.journey.name)
