@@ -403,3 +403,43 @@ def test_a_changed_time_zone_database_is_a_change_sync_check_sees(tmp_path):
     shutil.copy(system / "Europe" / "Moscow", database / "Europe" / "Berlin")
     checked = run_opgen("sync", "--check", ".", cwd=folder, env=env)
     assert checked.returncode == 1 and "ops/prometheus/ledger.rules.yml" in checked.stdout + checked.stderr
+
+
+SHOP_CHECKOUT = """  slos:
+    - name: availability
+      objective: 99.9
+      description: Requests succeed (no 5xx).
+      maintenance: excluded
+      sli: {kind: availability}
+    - name: latency
+      objective: 99
+      description: Requests are answered within 500 ms.
+      sli: {kind: latency, threshold: 500ms}
+  maintenance:
+    time_zone: Europe/Berlin
+    weekly:
+      - {days: [tuesday], start: "02:00", end: "04:00"}
+"""
+
+
+def test_on_the_shop_fleet_checkout_leaves_its_window_out_of_availability_and_the_journey_is_told(tmp_path):
+    """The shop fleet, checkout's availability SLO excluding its Tuesday window: its 5m recordings
+    pause in it, latency's do not, its generated tests pass, and the checkout journey, which reads
+    checkout/availability, is warned at that step's line."""
+    root = tmp_path / "shop"
+    shutil.copytree(Path(__file__).parent / "fleets" / "shop", root)
+    descriptor = root / "checkout" / "service.yaml"
+    descriptor.write_text(descriptor.read_text() + SHOP_CHECKOUT)
+    result = run_opgen("sync", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    prometheus = root / "checkout" / "ops" / "prometheus"
+    groups = {g["name"]: g["rules"] for g in YAML(typ="safe").load((prometheus / "checkout.rules.yml").read_text())["groups"]}
+    five = {r["labels"]["slo"]: r["expr"] for name, rules in groups.items() for r in rules
+            if r.get("record") == "slo:sli_requests:rate5m"}
+    assert 'unless on()\nslo:maintenance:active{service="checkout",slo="availability"}' in five["availability"]
+    assert "maintenance" not in five["latency"]
+    tested = subprocess.run([real_tool("promtool", "prometheus"), "test", "rules", "checkout.rules.test.yml"], cwd=prometheus,
+                            capture_output=True, text=True, timeout=300)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert ("journeys/checkout.opgen.yaml:15:7: warning: step checkout/availability leaves checkout's planned maintenance "
+            "out of its SLI") in result.stderr
