@@ -187,11 +187,16 @@ def maintenance_on(service: Service, slo: SLO) -> str:
     return slo_series(c.MAINTENANCE_ACTIVE, service, slo)
 
 
+def excludes_maintenance(service: Service, slo: SLO) -> bool:
+    """Whether the SLO's 5m recordings pause in the service's maintenance windows."""
+    return slo.maintenance_excluded and service.maintenance is not None
+
+
 def maintenance_rules(service: Service, slo: SLO) -> list[dict]:
     """For an SLO that leaves maintenance out: the maintenance's wall clock and whether a window is
     on, first in its recordings group, so the 5m recordings after them read this evaluation's mask
     (slo/maintenance_mask.py). None otherwise."""
-    if not slo.maintenance_excluded or service.maintenance is None:
+    if not excludes_maintenance(service, slo):
         return []
     labels = recording_labels(service, slo)
     clock = slo_series(c.MAINTENANCE_WALL_CLOCK, service, slo)
@@ -406,7 +411,7 @@ def health_alerts(service: Service) -> list[dict]:
             bucket = promql.selector(metric.bucket, service.selector, le_matcher(slo.sli.threshold_seconds))
             bucket_missing = f"count(\n  {count}\n  unless ignoring(le)\n  {bucket}\n)"
         explained = f"\nunless on()\n{bucket_missing}" if bucket_missing else ""  # one cause, one alert
-        if maintenance_rules(service, slo):  # the 5m recordings pause in maintenance: not a fault
+        if excludes_maintenance(service, slo):  # the 5m recordings pause in maintenance: not a fault
             explained += f"\nunless on()\n{maintenance_on(service, slo)}"
         for cause, link in ((NO_DATA_SLI_VANISHED, "and on()"), (NO_DATA_SLI_MISSING, "unless on()")):
             rules.append({
@@ -438,7 +443,7 @@ NO_DATA_HISTORY = "1d"  # SLI series that had events this recently and are gone 
 def no_data_history(service: Service, slo: SLO) -> str:
     """NO_DATA_HISTORY, and for an SLO whose 5m recordings pause in maintenance the longest pause
     more: a service that does not come back from a long window has vanished, not yet to come."""
-    if not maintenance_rules(service, slo):
+    if not excludes_maintenance(service, slo):
         return NO_DATA_HISTORY
     hours = -(-(86400 + longest_pause(service.maintenance)) // 3600)
     return format_duration(Fraction(hours * 3600))

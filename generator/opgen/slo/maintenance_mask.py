@@ -18,6 +18,7 @@ counts the window's last minutes.
 from __future__ import annotations
 
 import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from opgen.descriptor.model import Maintenance, MaintenanceWindow
@@ -31,7 +32,8 @@ EPOCH_WEEK_MINUTE = 3 * MINUTES_PER_DAY  # 1970-01-01, Unix time 0, was a Thursd
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def utc_offsets(zone: str) -> tuple[int, list[tuple[int, int]]]:
+@cache  # a sync renders many services in one zone; each renders its offsets several times
+def utc_offsets(zone: str) -> tuple[int, tuple[tuple[int, int], ...]]:
     """The zone's UTC offset in seconds at MASK_FROM, and each change until MASK_UNTIL as
     (Unix second it takes effect, new offset)."""
     tz = ZoneInfo(zone)
@@ -50,7 +52,7 @@ def utc_offsets(zone: str) -> tuple[int, list[tuple[int, int]]]:
             low, high = (middle, high) if offset(middle) == current else (low, middle)
         current = offset(high)
         changes.append((high, current))
-    return base, changes
+    return base, tuple(changes)
 
 
 def wall_clock(zone: str) -> str:
